@@ -1,0 +1,73 @@
+//! Faults that can be scheduled against a running cluster, and the targets they name.
+//! A role target (`EtcdLeader`, `EtcdFollower`) is resolved at the moment the fault
+//! fires, not when it is scheduled, just as an operator's "kill the leader" would be.
+
+use crate::engine::{DiskProfile, LinkProfile};
+use crate::ids::HostId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Host(HostId),
+    /// The member that currently believes it is leader (highest term if several do).
+    EtcdLeader,
+    /// A running voting member that is not the leader, chosen with the fault stream.
+    EtcdFollower,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Power loss: every process on the host dies; what was not fsynced is gone.
+    Crash(Target),
+    /// Boot a crashed host (or start a stopped etcd) from its data directory.
+    Restart(Target),
+    /// Graceful stop of etcd: a leader first hands leadership to the longest-connected
+    /// voter, as etcd's Stop does.
+    Stop(Target),
+    /// Crash and erase the data directory (disk lost or `rm -rf` of the data dir).
+    Wipe(Target),
+    /// Freeze the etcd process (SIGSTOP): timers do not fire, inbound traffic waits.
+    Pause(Target),
+    Resume(Target),
+    /// Cut every link to and from the host.
+    Isolate(Target),
+    /// Symmetric partition into groups; hosts in no group form one more group.
+    Partition(Vec<Vec<Target>>),
+    /// `from`'s packets no longer reach `to`; the reverse still flows.
+    CutOneWay {
+        from: Target,
+        to: Target,
+    },
+    /// Hosts in `side_a` and `side_b` cannot reach each other; hosts in neither (the
+    /// bridge) still reach both sides.
+    Bridge {
+        side_a: Vec<Target>,
+        side_b: Vec<Target>,
+    },
+    /// Restore every link.
+    Heal,
+    /// Random loss on every link, in parts per million.
+    MessageLoss {
+        ppm: u32,
+    },
+    /// Latency and loss of the link between two hosts (both directions).
+    Link {
+        a: Target,
+        b: Target,
+        profile: LinkProfile,
+    },
+    /// Change a host's fsync latency.
+    SlowDisk {
+        target: Target,
+        profile: DiskProfile,
+    },
+    /// `etcdctl member add` (optionally `--learner`), then start etcd on that host
+    /// with an empty data directory, as an operator (or kubeadm join) does.
+    AddMember {
+        host: HostId,
+        learner: bool,
+    },
+    /// `etcdctl member remove` for the member on that host.
+    RemoveMember(Target),
+    /// `etcdctl member promote` for the learner on that host.
+    PromoteLearner(Target),
+}

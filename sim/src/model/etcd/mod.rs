@@ -1,0 +1,288 @@
+//! etcd: the Raft state machine (`raft`, after etcd-io/raft) and the server layer around
+//! it (this file, after etcd's `etcdserver`): applying committed entries, telling
+//! clients their writes and linearizable reads are done, snapshots and log compaction,
+//! the strict reconfiguration checks, and which peers the transport counts as
+//! connected.
+
+pub mod log;
+pub mod message;
+pub mod progress;
+pub mod raft;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::{LogIndex, MemberId, ReadId, WriteId};
+use crate::time::{SimDuration, SimTime};
+use log::DurableState;
+use message::{ConfChange, Entry, EntryKind, SnapshotMeta};
+use raft::{Raft, RaftConfig};
+
+/// Server-level settings, with etcd's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EtcdSettings {
+    /// `--heartbeat-interval`: one Raft tick.
+    pub heartbeat_interval: SimDuration,
+    /// `--election-timeout`.
+    pub election_timeout: SimDuration,
+    pub pre_vote: bool,
+    /// `--snapshot-count` (10,000 since etcd 3.6; 100,000 before).
+    pub snapshot_count: u64,
+    /// Entries kept after a snapshot for slow followers (SnapshotCatchUpEntries).
+    pub catch_up_entries: u64,
+    /// `--strict-reconfig-check` (on by default).
+    pub strict_reconfig_check: bool,
+    /// Learners allowed at once (membership.DefaultMaxLearners).
+    pub max_learners: usize,
+}
+
+impl Default for EtcdSettings {
+    fn default() -> Self {
+        EtcdSettings {
+            heartbeat_interval: SimDuration::from_millis(100),
+            election_timeout: SimDuration::from_millis(1000),
+            pre_vote: true,
+            snapshot_count: 10_000,
+            catch_up_entries: 5_000,
+            strict_reconfig_check: true,
+            max_learners: 1,
+        }
+    }
+}
+
+impl EtcdSettings {
+    /// ReqTimeout(): 5 s + 2 × election timeout (7 s with defaults).
+    pub fn request_timeout(&self) -> SimDuration {
+        SimDuration::from_secs(5) + self.election_timeout.saturating_mul(2)
+    }
+
+    pub fn raft_config(&self) -> RaftConfig {
+        let hb = self.heartbeat_interval.as_micros().max(1);
+        RaftConfig {
+            election_tick: (self.election_timeout.as_micros() / hb).max(1) as u32,
+            heartbeat_tick: 1,
+            pre_vote: self.pre_vote,
+            ..RaftConfig::default()
+        }
+    }
+}
+
+/// How long a peer may stay silent before the transport counts its stream as broken.
+/// etcd peers exchange heartbeats every 100 ms; rafthttp marks a peer inactive when its
+/// stream fails, which this approximates.
+const STREAM_BROKEN_AFTER: SimDuration = SimDuration::from_secs(2);
+/// etcd's HealthInterval, used by the strict reconfig checks.
+const HEALTH_INTERVAL: SimDuration = SimDuration::from_secs(5);
+
+/// Why a membership request was refused, with etcd's error text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReconfigError {
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStartedMembers,
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    #[error("membership: too many learner members in cluster")]
+    TooManyLearners,
+    #[error("membership: member not found")]
+    MemberNotFound,
+    #[error("etcdserver: not leader")]
+    NotLeader,
+}
+
+/// Something the server layer reports back to the world after applying entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A write proposed through this member was applied here: the client gets its OK.
+    WriteDone(WriteId, LogIndex),
+    /// A linearizable read through this member can be answered.
+    ReadDone(ReadId, LogIndex),
+    /// A membership change took effect on this member.
+    Conf(ConfChange, LogIndex),
+}
+
+/// One etcd server process.
+pub struct EtcdServer {
+    pub raft: Raft,
+    pub settings: EtcdSettings,
+    last_snapshot: LogIndex,
+    waiting_writes: BTreeSet<WriteId>,
+    /// Reads whose index is known and that wait for apply.
+    waiting_reads: Vec<(ReadId, LogIndex)>,
+    /// Per peer: (stream up since, last heard).
+    peers: BTreeMap<MemberId, (SimTime, SimTime)>,
+    /// When this process started; the transport only knows peers from then on.
+    started_at: SimTime,
+}
+
+impl EtcdServer {
+    pub fn start(id: MemberId, settings: EtcdSettings, durable: &DurableState, seed: u64, now: SimTime) -> Self {
+        let raft = Raft::new(id, settings.raft_config(), durable, seed);
+        EtcdServer {
+            last_snapshot: raft.log.snapshot.index,
+            raft,
+            settings,
+            waiting_writes: BTreeSet::new(),
+            waiting_reads: Vec::new(),
+            peers: BTreeMap::new(),
+            started_at: now,
+        }
+    }
+
+    pub fn id(&self) -> MemberId {
+        self.raft.id
+    }
+
+    /// A message arrived from `from`: the transport's stream to it is alive.
+    pub fn heard_from(&mut self, from: MemberId, now: SimTime) {
+        let e = self.peers.entry(from).or_insert((now, now));
+        if now.since(e.1) >= STREAM_BROKEN_AFTER {
+            e.0 = now;
+        }
+        e.1 = now;
+    }
+
+    /// rafthttp ActiveSince: when the stream to `peer` came up, if it is up.
+    pub fn active_since(&self, peer: MemberId, now: SimTime) -> Option<SimTime> {
+        if peer == self.id() {
+            return Some(self.started_at);
+        }
+        let (since, last) = *self.peers.get(&peer)?;
+        (now.since(last) < STREAM_BROKEN_AFTER).then_some(since)
+    }
+
+    fn connected_since(&self, peer: MemberId, now: SimTime) -> bool {
+        let cutoff = SimTime(now.as_micros().saturating_sub(HEALTH_INTERVAL.as_micros()));
+        peer == self.id() || self.active_since(peer, now).is_some_and(|s| s <= cutoff)
+    }
+
+    pub fn propose_write(&mut self, w: WriteId) {
+        self.waiting_writes.insert(w);
+        self.raft.propose(EntryKind::Write(w));
+    }
+
+    pub fn read_linearizable(&mut self, r: ReadId) {
+        self.raft.read_index_local(r);
+    }
+
+    /// Applies what raft committed and answers waiting clients.
+    pub fn apply(&mut self, out: &mut Vec<Applied>) -> Vec<(LogIndex, Entry)> {
+        let committed = self.raft.take_committed();
+        for (i, e) in &committed {
+            match e.kind {
+                EntryKind::Write(w) if self.waiting_writes.remove(&w) => out.push(Applied::WriteDone(w, *i)),
+                EntryKind::Conf(cc) => out.push(Applied::Conf(cc, *i)),
+                _ => {}
+            }
+        }
+        for (ctx, index) in std::mem::take(&mut self.raft.read_states) {
+            self.waiting_reads.push((ctx, index));
+        }
+        let applied = self.raft.log.applied;
+        self.waiting_reads.retain(|&(ctx, index)| {
+            let ready = index <= applied;
+            if ready {
+                out.push(Applied::ReadDone(ctx, index));
+            }
+            !ready
+        });
+        committed
+    }
+
+    /// Takes a snapshot and compacts once `snapshot_count` entries were applied since
+    /// the last one. Returns the snapshot so the data directory can record it.
+    pub fn maybe_snapshot(&mut self) -> Option<SnapshotMeta> {
+        let applied = self.raft.log.applied;
+        if applied < self.last_snapshot + self.settings.snapshot_count {
+            return None;
+        }
+        self.last_snapshot = applied;
+        Some(self.raft.compact(self.settings.catch_up_entries))
+    }
+
+    /// Transport view for `longestConnected`: the voter whose stream has been up the
+    /// longest, the transferee etcd picks on a graceful leader stop.
+    pub fn longest_connected_voter(&self, now: SimTime) -> Option<MemberId> {
+        self.raft
+            .config
+            .voters
+            .iter()
+            .filter(|&&v| v != self.id())
+            .filter_map(|&v| self.active_since(v, now).map(|s| (s, v)))
+            .min()
+            .map(|(_, v)| v)
+    }
+
+    /// etcd's mayAddMember / mayRemoveMember / mayPromoteMember, evaluated by the
+    /// leader. `started` says which members ever published themselves (ran at least
+    /// once), since etcd counts "started" members that way.
+    pub fn check_reconfig(
+        &self,
+        change: ConfChange,
+        started: &dyn Fn(MemberId) -> bool,
+        now: SimTime,
+    ) -> Result<(), ReconfigError> {
+        if !self.raft.is_leader() {
+            return Err(ReconfigError::NotLeader);
+        }
+        let cfg = &self.raft.config;
+        let strict = self.settings.strict_reconfig_check;
+        let started_voters =
+            |skip: Option<MemberId>| cfg.voters.iter().filter(|&&v| Some(v) != skip && started(v)).count();
+        match change {
+            ConfChange::AddLearner(_) => {
+                if cfg.learners.len() + 1 > self.settings.max_learners {
+                    return Err(ReconfigError::TooManyLearners);
+                }
+                Ok(())
+            }
+            ConfChange::AddVoter(id) if cfg.learners.contains(&id) => {
+                let leader_match = self.raft.progress(self.id()).map_or(0, |p| p.matched);
+                let learner_match = self.raft.progress(id).map_or(0, |p| p.matched);
+                if (learner_match as f64) < (leader_match as f64) * 0.9 {
+                    return Err(ReconfigError::LearnerNotReady);
+                }
+                let n = cfg.voters.len() + 1;
+                if strict && started_voters(None) + 1 < n / 2 + 1 {
+                    return Err(ReconfigError::NotEnoughStartedMembers);
+                }
+                Ok(())
+            }
+            ConfChange::AddVoter(_) => {
+                if !strict {
+                    return Ok(());
+                }
+                let n = cfg.voters.len() + 1;
+                let s = started_voters(None);
+                if !(s == 1 && n == 2) && s < n / 2 + 1 {
+                    return Err(ReconfigError::NotEnoughStartedMembers);
+                }
+                if !cfg.voters.iter().all(|&v| self.connected_since(v, now)) {
+                    return Err(ReconfigError::Unhealthy);
+                }
+                Ok(())
+            }
+            ConfChange::Remove(id) => {
+                if !cfg.contains(id) {
+                    return Err(ReconfigError::MemberNotFound);
+                }
+                if !strict || cfg.learners.contains(&id) {
+                    return Ok(());
+                }
+                let n = cfg.voters.len() - 1;
+                if started_voters(Some(id)) < n / 2 + 1 {
+                    return Err(ReconfigError::NotEnoughStartedMembers);
+                }
+                if id != self.id() && self.active_since(id, now).is_none() {
+                    // Removing a member that is down does not lower the active count.
+                    return Ok(());
+                }
+                let active = cfg.voters.iter().filter(|&&v| self.connected_since(v, now)).count();
+                if active.saturating_sub(1) < 1 + (cfg.voters.len() - 1) / 2 {
+                    return Err(ReconfigError::Unhealthy);
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per real component. So far: `etcd` (the Raft quorum and the server layer
+//! around it).
+
+pub mod etcd;

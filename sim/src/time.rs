@@ -1,0 +1,134 @@
+//! Simulated time. Everything in the core is measured in whole microseconds since the
+//! start of a run, so arithmetic is exact and runs are reproducible on any machine.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// An instant of simulated time: microseconds since the run started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+/// A span of simulated time in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub fn as_micros(self) -> u64 {
+        self.0
+    }
+
+    /// Time elapsed since `earlier`, zero if `earlier` is in the future.
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms * 1_000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * 1_000_000)
+    }
+    pub const fn from_mins(m: u64) -> Self {
+        SimDuration(m * 60_000_000)
+    }
+    pub fn as_micros(self) -> u64 {
+        self.0
+    }
+    pub fn as_millis(self) -> u64 {
+        self.0 / 1_000
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+    pub fn saturating_mul(self, k: u64) -> Self {
+        SimDuration(self.0.saturating_mul(k))
+    }
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+}
+
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, d: SimDuration) {
+        self.0 = self.0.saturating_add(d.0);
+    }
+}
+
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    fn sub(self, rhs: SimTime) -> SimDuration {
+        self.since(rhs)
+    }
+}
+
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(rhs.0))
+    }
+}
+
+/// Prints the way a person reads durations: `850ms`, `1.234s`, `2m03.500s`.
+fn fmt_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if us < 1_000 {
+        write!(f, "{us}µs")
+    } else if us < 1_000_000 {
+        if us % 1_000 == 0 { write!(f, "{}ms", us / 1_000) } else { write!(f, "{:.3}ms", us as f64 / 1e3) }
+    } else if us < 60_000_000 {
+        write!(f, "{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
+    } else {
+        let secs = us / 1_000_000;
+        write!(f, "{}m{:02}.{:03}s", secs / 60, secs % 60, (us % 1_000_000) / 1_000)
+    }
+}
+
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_micros(self.0, f)
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t=")?;
+        fmt_micros(self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_in_the_unit_a_person_expects() {
+        assert_eq!(SimDuration::from_micros(250).to_string(), "250µs");
+        assert_eq!(SimDuration::from_millis(850).to_string(), "850ms");
+        assert_eq!(SimDuration::from_micros(1_234_567).to_string(), "1.234s");
+        assert_eq!(SimDuration::from_secs(123).to_string(), "2m03.000s");
+        assert_eq!((SimTime::ZERO + SimDuration::from_secs(2)).to_string(), "t=2.000s");
+    }
+
+    #[test]
+    fn time_arithmetic_saturates_instead_of_wrapping() {
+        assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
+        assert_eq!(SimTime(5).since(SimTime(9)), SimDuration::ZERO);
+    }
+}
