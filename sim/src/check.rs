@@ -259,3 +259,80 @@ impl Holder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::etcd::log::DurableState;
+
+    fn log(terms: &[u64]) -> RaftLog {
+        let mut l = RaftLog::restore_from(&DurableState::default());
+        for (i, t) in terms.iter().enumerate() {
+            l.append_new(Term(*t), EntryKind::Write(WriteId(i as u64)));
+        }
+        l
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_is_a_violation() {
+        let mut c = Checker::new(5);
+        c.on_leader(SimTime(1), MemberId(1), Term(2), &log(&[1, 2]));
+        c.on_leader(SimTime(2), MemberId(1), Term(2), &log(&[1, 2]));
+        assert!(c.violations().is_empty(), "the same leader reported twice is fine");
+        c.on_leader(SimTime(3), MemberId(2), Term(2), &log(&[1, 2]));
+        assert_eq!(c.violations()[0].kind, ViolationKind::TwoLeadersInTerm);
+        assert!(c.violations()[0].to_string().contains("reproduce with seed=5"));
+    }
+
+    #[test]
+    fn applying_a_different_entry_at_a_committed_index_is_a_violation() {
+        let mut c = Checker::new(1);
+        let a = log(&[1, 1]);
+        let b = log(&[1, 3]);
+        c.on_apply(SimTime(1), MemberId(1), 1, a.entry(1).unwrap());
+        c.on_apply(SimTime(1), MemberId(1), 2, a.entry(2).unwrap());
+        c.on_apply(SimTime(2), MemberId(2), 1, b.entry(1).unwrap());
+        assert!(c.violations().is_empty());
+        c.on_apply(SimTime(3), MemberId(2), 2, b.entry(2).unwrap());
+        assert_eq!(c.violations()[0].kind, ViolationKind::StateMachineSafety);
+    }
+
+    #[test]
+    fn a_leader_missing_committed_entries_breaks_leader_completeness() {
+        let mut c = Checker::new(1);
+        let full = log(&[1, 1, 1]);
+        for i in 1..=3 {
+            c.on_apply(SimTime(1), MemberId(1), i, full.entry(i).unwrap());
+        }
+        // Leader logs include the empty entry they just appended.
+        c.on_leader(SimTime(2), MemberId(2), Term(2), &log(&[1, 1, 1, 2]));
+        assert!(c.violations().is_empty());
+        c.on_leader(SimTime(3), MemberId(3), Term(3), &log(&[1, 3]));
+        assert_eq!(c.violations()[0].kind, ViolationKind::LeaderCompleteness);
+    }
+
+    #[test]
+    fn logs_that_agree_on_a_term_but_not_the_history_break_log_matching() {
+        let mut c = Checker::new(1);
+        let (a, b) = (log(&[1, 1, 2]), log(&[1, 2, 2]));
+        c.check_log_matching(SimTime(1), &[(MemberId(1), &a), (MemberId(2), &log(&[1, 1, 2, 2]))]);
+        assert!(c.violations().is_empty());
+        c.check_log_matching(SimTime(2), &[(MemberId(1), &a), (MemberId(2), &b)]);
+        assert_eq!(c.violations()[0].kind, ViolationKind::LogMatching);
+    }
+
+    #[test]
+    fn an_acknowledged_write_held_by_nobody_is_lost() {
+        let mut c = Checker::new(9);
+        let l = log(&[1, 1]);
+        for i in 1..=2 {
+            c.on_apply(SimTime(1), MemberId(1), i, l.entry(i).unwrap());
+        }
+        c.on_ack(SimTime(1), WriteId(1), 2);
+        c.check_durability(SimTime(5), &[(MemberId(1), Holder::Live(&l))]);
+        assert!(c.violations().is_empty());
+        let short = log(&[1]);
+        c.check_durability(SimTime(6), &[(MemberId(1), Holder::Live(&short))]);
+        assert_eq!(c.violations()[0].kind, ViolationKind::AcknowledgedWriteLost);
+    }
+}

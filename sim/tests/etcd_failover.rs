@@ -1,0 +1,266 @@
+//! etcd Raft behaviour under faults, asserted with numbers: election timing, step-down
+//! of a minority leader, PreVote on rejoin, quorum arithmetic, learners.
+
+use hasim_sim::{
+    ClusterBuilder, Fault, HostId, LogIndex, RequestKind, SimDuration, SimTime, Simulation, Target, Term, Workload,
+};
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+fn ms(m: u64) -> SimDuration {
+    SimDuration::from_millis(m)
+}
+
+/// Runs until a leader exists (at most 10 s) and returns its host.
+fn settle(sim: &mut Simulation) -> HostId {
+    for _ in 0..100 {
+        if let Some((h, _, _)) = sim.leader() {
+            return h;
+        }
+        sim.run_for(ms(100));
+    }
+    panic!("no leader within 10s, reproduce with seed={}", sim.spec().seed);
+}
+
+/// Time from `from` until the first leader elected after it.
+fn next_election_after(sim: &Simulation, from: SimTime) -> Option<SimDuration> {
+    sim.leader_history().iter().find(|l| l.at > from).map(|l| l.at.since(from))
+}
+
+#[test]
+fn leader_crash_elects_a_new_leader_within_the_randomised_timeout_window() {
+    // (delay, seed, contested): contested = more than one candidate after the crash.
+    let mut runs = Vec::new();
+    for seed in 0..300 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(5));
+        settle(&mut sim);
+        let crash = sim.now();
+        sim.inject(Fault::Crash(Target::EtcdLeader));
+        sim.run_for(SimDuration::from_secs(6));
+        let d = next_election_after(&sim, crash).unwrap_or_else(|| panic!("no new leader, reproduce with seed={seed}"));
+        let elections =
+            sim.timeline().iter().filter(|t| t.at > crash && t.text.contains("started an election")).count();
+        runs.push((d, seed, elections > 1));
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+    runs.sort();
+    // One candidate: its timer counts whole 100 ms ticks since the last heartbeat it
+    // got, drawn from [10, 20) ticks, and that heartbeat came up to one interval before
+    // the crash: the takeover lands between ET - 2 ticks (0.8 s) and 2·ET (2.0 s).
+    for &(d, seed, contested) in &runs {
+        if !contested {
+            assert!(d >= ms(800) && d <= ms(2000), "uncontested failover took {d}, reproduce with seed={seed}");
+        } else {
+            assert!(d <= ms(4000), "contested failover took {d}, reproduce with seed={seed}");
+        }
+    }
+    let contested = runs.iter().filter(|r| r.2).count();
+    assert!(contested * 50 <= runs.len(), "{contested} of {} failovers needed a second election", runs.len());
+    let within = runs.iter().filter(|(d, _, _)| *d >= ms(1000) && *d <= ms(2200)).count();
+    assert!(within * 100 >= runs.len() * 75, "only {within} of {} failovers within 1.0–2.2 s", runs.len());
+    // The spread reflects the randomised timeout, not a fixed delay.
+    let (p10, p50, p90) = (runs[runs.len() / 10].0, runs[runs.len() / 2].0, runs[runs.len() * 9 / 10].0);
+    assert!(p90.as_micros() - p10.as_micros() >= ms(500).as_micros(), "p10 {p10} p90 {p90}");
+    assert!(p50 >= ms(1000) && p50 <= ms(1500), "median {p50}");
+}
+
+#[test]
+fn leader_partitioned_into_the_minority_steps_down_and_its_uncommitted_entries_are_replaced() {
+    for seed in 0..20 {
+        let mut sim = ClusterBuilder::new(5).seed(seed).build();
+        sim.run_until(secs(3));
+        let old = settle(&mut sim);
+        // A few writes commit everywhere first.
+        for _ in 0..5 {
+            sim.request(old, RequestKind::Write);
+        }
+        sim.run_for(ms(500));
+        let committed_before: LogIndex = sim.server(old).unwrap().raft.log.committed;
+        let digest_before = sim.server(old).unwrap().raft.log.digest(committed_before);
+        let minority_peer = HostId((old.0 + 1) % 5);
+        let majority: Vec<Target> =
+            (0..5).map(HostId).filter(|&h| h != old && h != minority_peer).map(Target::Host).collect();
+        let split = sim.now();
+        sim.inject(Fault::Partition(vec![vec![Target::Host(old), Target::Host(minority_peer)], majority]));
+        // Writes sent to the old leader now cannot commit.
+        let stranded: Vec<u64> = (0..5).map(|_| sim.request(old, RequestKind::Write)).collect();
+        let mut stepped_down_at = None;
+        while sim.now() < split + SimDuration::from_secs(10) {
+            sim.run_for(ms(10));
+            let s = sim.server(old).unwrap();
+            assert_eq!(s.raft.log.committed, committed_before, "minority leader committed, seed={seed}");
+            if stepped_down_at.is_none() && !s.raft.is_leader() {
+                stepped_down_at = Some(sim.now());
+            }
+        }
+        let down = stepped_down_at.expect("old leader never stepped down").since(split);
+        assert!(down <= SimDuration::from_secs(2), "stepped down after {down}, seed={seed}");
+        let (new_leader, _, new_term) = sim.leader().expect("majority elects a leader");
+        assert_ne!(new_leader, old);
+        assert_ne!(new_leader, minority_peer);
+        // The majority makes progress meanwhile.
+        let w = sim.request(new_leader, RequestKind::Write);
+        sim.run_for(ms(200));
+        assert!(matches!(sim.request_result(w), Some(Ok(_))), "majority write failed, seed={seed}");
+
+        sim.inject(Fault::Heal);
+        sim.run_for(SimDuration::from_secs(10));
+        let s = sim.server(old).unwrap();
+        assert!(s.raft.term >= new_term);
+        assert_eq!(s.raft.log.digest(committed_before), digest_before, "committed prefix kept, seed={seed}");
+        let leader_log = &sim.server(sim.leader().unwrap().0).unwrap().raft.log;
+        let last = s.raft.log.last_index().min(leader_log.last_index());
+        assert_eq!(s.raft.log.digest(last), leader_log.digest(last), "old leader's log converged, seed={seed}");
+        for id in stranded {
+            assert!(matches!(sim.request_result(id), Some(Err(_))), "stranded write {id} must fail, seed={seed}");
+        }
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+fn rejoin_after_long_partition(pre_vote: bool, seed: u64) -> (Term, Term, bool) {
+    let mut sim = ClusterBuilder::new(3).seed(seed).pre_vote(pre_vote).build();
+    sim.run_until(secs(3));
+    let leader = settle(&mut sim);
+    let term_before = sim.server(leader).unwrap().raft.term;
+    let elections_before = sim.leader_history().len();
+    sim.inject(Fault::Isolate(Target::Host(HostId((leader.0 + 1) % 3))));
+    sim.run_for(SimDuration::from_secs(30));
+    sim.inject(Fault::Heal);
+    sim.run_for(SimDuration::from_secs(10));
+    let (_, _, term_after) = sim.leader().expect("a leader after healing");
+    let deposed = sim.leader_history().len() > elections_before || sim.leader().unwrap().0 != leader;
+    assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    (term_before, term_after, deposed)
+}
+
+#[test]
+fn with_pre_vote_a_rejoining_member_does_not_raise_the_term_or_depose_the_leader() {
+    for seed in 0..20 {
+        let (before, after, deposed) = rejoin_after_long_partition(true, seed);
+        assert_eq!(before, after, "term moved with PreVote on, seed={seed}");
+        assert!(!deposed, "leader deposed with PreVote on, seed={seed}");
+    }
+}
+
+#[test]
+fn without_pre_vote_a_rejoining_member_raises_the_term_and_deposes_the_leader() {
+    for seed in 0..20 {
+        let (before, after, deposed) = rejoin_after_long_partition(false, seed);
+        // 30 s alone at one election per 1–2 s: the term climbed by well over ten.
+        assert!(after.0 >= before.0 + 10, "term only {before} -> {after}, seed={seed}");
+        assert!(deposed, "leader survived without PreVote, seed={seed}");
+    }
+}
+
+#[test]
+fn four_members_split_two_two_have_no_leader_and_commit_nothing() {
+    for seed in 0..20 {
+        let mut sim =
+            ClusterBuilder::new(4).seed(seed).workload(Workload { writes_per_sec: 50, ..Workload::default() }).build();
+        sim.run_until(secs(3));
+        settle(&mut sim);
+        let split = sim.now();
+        let h = |i| Target::Host(HostId(i));
+        sim.inject(Fault::Partition(vec![vec![h(0), h(1)], vec![h(2), h(3)]]));
+        sim.run_for(ms(50));
+        let commit_at_split = sim.max_commit();
+        while sim.now() < split + SimDuration::from_secs(20) {
+            sim.run_for(ms(100));
+            assert_eq!(sim.max_commit(), commit_at_split, "committed during a 2/2 split, seed={seed}");
+            if sim.now() >= split + SimDuration::from_secs(2) {
+                assert!(sim.leaders().is_empty(), "a leader at {} during a 2/2 split, seed={seed}", sim.now());
+            }
+        }
+        let outcome = sim.finish();
+        let acked_during = outcome.writes_ok_between(split + ms(50), split + SimDuration::from_secs(20));
+        assert_eq!(acked_during, 0, "writes acknowledged during the split, seed={seed}");
+        outcome.assert_safe();
+    }
+}
+
+#[test]
+fn five_members_survive_two_crashes_and_keep_accepting_writes() {
+    for seed in 0..20 {
+        let mut sim = ClusterBuilder::new(5).seed(seed).build();
+        sim.run_until(secs(3));
+        settle(&mut sim);
+        sim.inject(Fault::Crash(Target::EtcdLeader));
+        sim.inject(Fault::Crash(Target::EtcdFollower));
+        sim.run_for(SimDuration::from_secs(6));
+        let (leader, _, _) = sim.leader().unwrap_or_else(|| panic!("no leader with 3 of 5 up, seed={seed}"));
+        let w = sim.request(leader, RequestKind::Write);
+        sim.run_for(ms(200));
+        assert!(matches!(sim.request_result(w), Some(Ok(_))), "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn two_members_lose_all_writes_when_one_crashes() {
+    for seed in 0..20 {
+        for victim in [Target::EtcdLeader, Target::EtcdFollower] {
+            let mut sim = ClusterBuilder::new(2)
+                .seed(seed)
+                .workload(Workload { writes_per_sec: 50, ..Workload::default() })
+                .build();
+            sim.run_until(secs(3));
+            settle(&mut sim);
+            let crash = sim.now();
+            sim.inject(Fault::Crash(victim));
+            sim.run_for(SimDuration::from_secs(20));
+            let outcome = sim.finish();
+            let before = outcome.writes_ok_between(SimTime(crash.as_micros() - 1_000_000), crash);
+            assert!(before > 20, "writes worked before the crash, seed={seed}");
+            let after = outcome.writes_ok_between(crash + ms(20), crash + SimDuration::from_secs(20));
+            assert_eq!(after, 0, "{victim:?} crashed in a 2-member cluster yet writes succeeded, seed={seed}");
+            outcome.assert_safe();
+        }
+    }
+}
+
+#[test]
+fn a_learner_never_counts_toward_quorum_or_campaigns() {
+    for seed in 0..20 {
+        // 3 voters + 1 learner: losing 2 voters loses quorum although 2 of 4 run.
+        let mut sim = ClusterBuilder::new(3).learners(1).seed(seed).build();
+        sim.run_until(secs(3));
+        settle(&mut sim);
+        let learner = HostId(3);
+        sim.run_for(SimDuration::from_secs(2));
+        assert!(sim.server(learner).unwrap().raft.log.committed > 0, "learner replicates");
+        sim.inject(Fault::Crash(Target::EtcdLeader));
+        sim.inject(Fault::Crash(Target::EtcdFollower));
+        let crash = sim.now();
+        sim.run_for(ms(50));
+        let commit = sim.max_commit();
+        let w = sim.request(learner, RequestKind::Write);
+        sim.run_for(SimDuration::from_secs(20));
+        assert!(sim.leaders().is_empty(), "a leader without voter quorum, seed={seed}");
+        assert_eq!(sim.max_commit(), commit, "committed without voter quorum, seed={seed}");
+        assert!(matches!(sim.request_result(w), Some(Err(_))), "seed={seed}");
+        let learner_campaigned =
+            sim.timeline().iter().any(|t| t.at > crash && t.host == Some(learner) && t.text.contains("election"));
+        assert!(!learner_campaigned, "the learner campaigned, seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn graceful_stop_of_the_leader_hands_over_without_an_election_timeout() {
+    for seed in 0..20 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(3));
+        let old = settle(&mut sim);
+        let stop = sim.now();
+        sim.inject(Fault::Stop(Target::Host(old)));
+        sim.run_for(SimDuration::from_secs(2));
+        let took = next_election_after(&sim, stop).unwrap_or_else(|| panic!("no handover, seed={seed}"));
+        assert!(took < ms(100), "handover took {took}, seed={seed}");
+        assert!(sim.server(old).is_none(), "the old leader's etcd stopped");
+        assert!(sim.timeline().iter().any(|t| t.text.contains("MsgTimeoutNow")), "seed={seed}");
+    }
+}
