@@ -6,7 +6,7 @@
 //! pauses, message loss, symmetric / one-way / bridge partitions and slow disks, under
 //! client load. proptest shrinks a failing schedule; the message names the seed.
 
-use hasim_sim::{ClusterBuilder, DiskProfile, Fault, HostId, LinkProfile, SimDuration, Target, Workload};
+use hasim_sim::{ClusterBuilder, DiskProfile, Fault, HostId, SimDuration, Target, Workload};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
