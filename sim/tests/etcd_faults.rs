@@ -1,0 +1,155 @@
+//! The remaining fault kinds against etcd: bridge and one-way partitions, process
+//! pauses, slow disks, and log compaction with snapshot catch-up on long runs.
+
+use hasim_sim::{
+    ClusterBuilder, DiskProfile, Fault, HostId, RequestKind, SimDuration, SimTime, Simulation, Target, Workload,
+};
+
+fn secs(s: u64) -> SimDuration {
+    SimDuration::from_secs(s)
+}
+
+fn started(seed: u64, members: usize) -> (Simulation, HostId) {
+    let mut sim = ClusterBuilder::new(members).seed(seed).build();
+    sim.run_until(SimTime::ZERO + secs(3));
+    let (leader, _, _) = sim.leader().unwrap_or_else(|| panic!("no leader, reproduce with seed={seed}"));
+    (sim, leader)
+}
+
+fn write_succeeds(sim: &mut Simulation, via: HostId) -> bool {
+    let id = sim.request(via, RequestKind::Write);
+    sim.run_for(SimDuration::from_millis(300));
+    matches!(sim.request_result(id), Some(Ok(_)))
+}
+
+#[test]
+fn a_leader_bridging_two_followers_that_cannot_talk_stays_leader() {
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let f: Vec<u32> = (0..3).filter(|&i| i != leader.0).collect();
+        let term = sim.server(leader).unwrap().raft.term;
+        sim.inject(Fault::Bridge {
+            side_a: vec![Target::Host(HostId(f[0]))],
+            side_b: vec![Target::Host(HostId(f[1]))],
+        });
+        sim.run_for(secs(20));
+        assert_eq!(sim.leader().map(|l| l.0), Some(leader), "seed={seed}");
+        assert_eq!(sim.server(leader).unwrap().raft.term, term, "no election while bridged, seed={seed}");
+        assert!(write_succeeds(&mut sim, leader), "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn a_follower_on_the_wrong_side_of_a_bridge_cannot_depose_the_leader_with_pre_vote() {
+    // Follower A reaches only B; B (the bridge) reaches A and the leader L. A stops
+    // hearing L; its pre-votes are refused by B, which still hears L.
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let f: Vec<u32> = (0..3).filter(|&i| i != leader.0).collect();
+        sim.inject(Fault::Bridge { side_a: vec![Target::Host(HostId(f[0]))], side_b: vec![Target::Host(leader)] });
+        let term = sim.server(leader).unwrap().raft.term;
+        sim.run_for(secs(20));
+        assert_eq!(sim.leader().map(|l| (l.0, l.2)), Some((leader, term)), "seed={seed}");
+        assert!(write_succeeds(&mut sim, leader), "quorum of leader + bridge commits, seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn one_way_cut_from_leader_to_a_follower_keeps_the_cluster_writable() {
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let f = HostId((leader.0 + 1) % 3);
+        sim.inject(Fault::CutOneWay { from: Target::Host(leader), to: Target::Host(f) });
+        sim.run_for(secs(15));
+        // The cut follower hears nothing, but its pre-votes are refused by the other
+        // follower (in lease) and the leader: no term inflation, no new leader.
+        assert_eq!(sim.leader().map(|l| l.0), Some(leader), "seed={seed}");
+        assert!(write_succeeds(&mut sim, leader), "seed={seed}");
+        let lagging = sim.server(f).unwrap().raft.log.committed;
+        assert!(lagging < sim.max_commit(), "the cut follower falls behind, seed={seed}");
+        sim.inject(Fault::Heal);
+        sim.run_for(secs(2));
+        assert_eq!(sim.server(f).unwrap().raft.log.committed, sim.max_commit(), "catches up, seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn a_paused_leader_is_replaced_and_steps_down_when_it_resumes() {
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let old_term = sim.server(leader).unwrap().raft.term;
+        sim.inject(Fault::Pause(Target::Host(leader)));
+        sim.run_for(secs(5));
+        assert!(sim.is_paused(leader));
+        // Frozen, it still believes it leads; the others elected someone else.
+        assert!(sim.server(leader).unwrap().raft.is_leader());
+        let (new_leader, _, new_term) = sim.leader().unwrap();
+        assert_ne!(new_leader, leader, "seed={seed}");
+        assert!(new_term > old_term);
+        sim.inject(Fault::Resume(Target::Host(leader)));
+        sim.run_for(SimDuration::from_millis(500));
+        let s = sim.server(leader).unwrap();
+        assert!(!s.raft.is_leader(), "resumed leader stepped down, seed={seed}");
+        assert_eq!(s.raft.term, new_term);
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn a_leader_with_a_slow_disk_triggers_elections() {
+    for seed in 0..10 {
+        let mut sim =
+            ClusterBuilder::new(3).seed(seed).workload(Workload { writes_per_sec: 50, ..Workload::default() }).build();
+        sim.run_until(SimTime::ZERO + secs(3));
+        let (leader, _, _) = sim.leader().unwrap();
+        let elections_before = sim.leader_history().len();
+        let slow = DiskProfile { fsync_base: SimDuration::from_millis(2_500), fsync_jitter: SimDuration::ZERO };
+        sim.inject(Fault::SlowDisk { target: Target::Host(leader), profile: slow });
+        sim.run_for(secs(10));
+        // While the leader's loop waits on fsync it sends no heartbeats; followers
+        // time out after 1–2 s and elect another member.
+        assert!(sim.leader_history().len() > elections_before, "no election, seed={seed}");
+        assert!(sim.leader_history().iter().skip(elections_before).any(|l| l.host != leader), "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn healthy_disks_cause_no_elections_under_load() {
+    let mut sim =
+        ClusterBuilder::new(3).seed(4).workload(Workload { writes_per_sec: 200, ..Workload::default() }).build();
+    sim.run_until(SimTime::ZERO + secs(60));
+    assert_eq!(sim.leader_history().len(), 1, "one election at boot, none after");
+}
+
+#[test]
+fn long_runs_compact_the_log_and_a_lagging_member_catches_up_from_a_snapshot() {
+    let mut sim =
+        ClusterBuilder::new(3).seed(2).workload(Workload { writes_per_sec: 100, ..Workload::default() }).build();
+    sim.run_until(SimTime::ZERO + secs(5));
+    let (leader, _, _) = sim.leader().unwrap();
+    let lagging = HostId((leader.0 + 1) % 3);
+    sim.inject(Fault::Crash(Target::Host(lagging)));
+    // 200 s at ~67 writes/s that reach a live member: > 13,000 entries, more than a
+    // snapshot-count (10,000) past the last snapshot and the 5,000 catch-up entries.
+    sim.run_for(secs(200));
+    let leader_log = &sim.server(sim.leader().unwrap().0).unwrap().raft.log;
+    assert!(leader_log.first_index() > 1, "the leader compacted its log");
+    let held = leader_log.last_index() - leader_log.first_index() + 1;
+    assert!(held <= 10_000 + 5_000 + 1_000, "leader holds {held} entries");
+    sim.inject(Fault::Restart(Target::Host(lagging)));
+    sim.run_for(secs(5));
+    let s = sim.server(lagging).unwrap();
+    assert_eq!(s.raft.log.committed, sim.max_commit(), "caught up");
+    assert!(s.raft.log.first_index() > 1_000, "caught up from a snapshot, not entry by entry");
+    sim.run_for(secs(400));
+    for h in 0..3 {
+        let log = &sim.server(HostId(h)).unwrap().raft.log;
+        let held = log.last_index() - log.first_index() + 1;
+        assert!(held <= 16_000, "etcd-{} holds {held} entries after 10 minutes", h + 1);
+    }
+    sim.finish().assert_safe();
+}
