@@ -14,7 +14,7 @@ use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Networ
 use crate::fault::{Fault, Target};
 use crate::ids::{HostId, LogIndex, MemberId, ReadId, Term, WriteId};
 use crate::model::etcd::log::{DurableState, WriteBatch};
-use crate::model::etcd::message::{Body, ConfChange, Message};
+use crate::model::etcd::message::{Body, ConfChange, Entry, Message};
 use crate::model::etcd::raft::{Raft, RaftEvent, Role};
 use crate::model::etcd::{Applied, EtcdServer, EtcdSettings};
 use crate::time::{SimDuration, SimTime};
@@ -289,7 +289,8 @@ pub struct Simulation {
     queue: EventQueue<Event>,
     hosts: Vec<Host>,
     network: Network,
-    host_of: BTreeMap<MemberId, HostId>,
+    /// Host of each member id (ids are small and dense), None for unknown ids.
+    host_of: Vec<Option<HostId>>,
     removed: BTreeSet<MemberId>,
     /// Members that ever ran (etcd's "started": published their attributes).
     started: BTreeSet<MemberId>,
@@ -305,6 +306,11 @@ pub struct Simulation {
     pending: BTreeMap<u64, PendingRequest>,
     /// Highest committed index whose membership side effects the world has acted on.
     conf_acted: LogIndex,
+    /// Reused buffers for a member's Ready (outgoing messages, committed entries and
+    /// what applying them produced), so processing a Ready does not allocate.
+    outbox: Vec<Message>,
+    committed_buf: Vec<(LogIndex, Entry)>,
+    applied_buf: Vec<Applied>,
     outcome: RunOutcome,
 }
 
@@ -350,7 +356,7 @@ impl Simulation {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(1024),
             network: Network::new(n_hosts, spec.link, seed),
-            host_of: (0..n_members).map(|i| (MemberId(i as u64 + 1), HostId(i as u32))).collect(),
+            host_of: std::iter::once(None).chain((0..n_members).map(|i| Some(HostId(i as u32)))).collect(),
             removed: BTreeSet::new(),
             started: BTreeSet::new(),
             next_member: n_members as u64 + 1,
@@ -364,6 +370,9 @@ impl Simulation {
             pending: BTreeMap::new(),
             // The bootstrap membership entries need no action from the world.
             conf_acted: n_members as LogIndex,
+            outbox: Vec::new(),
+            committed_buf: Vec::new(),
+            applied_buf: Vec::new(),
             outcome: RunOutcome {
                 seed,
                 end: SimTime::ZERO,
@@ -444,7 +453,7 @@ impl Simulation {
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
         self.pending.insert(id, PendingRequest { kind, host, issued: self.now, lead_at_issue: lead, record });
-        self.queue.push(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
+        self.queue.push_in_order(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
         self.deliver_request(id);
         id
     }
@@ -739,8 +748,12 @@ impl Simulation {
         }
     }
 
+    fn host_of(&self, m: MemberId) -> Option<HostId> {
+        self.host_of.get(m.0 as usize).copied().flatten()
+    }
+
     fn member_name(&self, m: MemberId) -> String {
-        self.host_of.get(&m).map_or_else(|| m.to_string(), |h| self.hosts[h.index()].name.clone())
+        self.host_of(m).map_or_else(|| m.to_string(), |h| self.hosts[h.index()].name.clone())
     }
 
     /// Processes a member's Ready unless its loop is blocked on an fsync or frozen.
@@ -750,23 +763,27 @@ impl Simulation {
         if p.paused || p.writing.is_some() {
             return;
         }
-        let mut applied = Vec::new();
-        let committed = p.server.apply(&mut applied);
+        let mut applied = std::mem::take(&mut self.applied_buf);
+        let mut committed = std::mem::take(&mut self.committed_buf);
+        p.server.apply(&mut committed, &mut applied);
         let member = p.server.id();
-        for (i, e) in &committed {
-            self.checker.on_apply(now, member, *i, e);
+        for (i, e) in committed.drain(..) {
+            self.checker.on_apply(now, member, i, &e);
         }
+        self.committed_buf = committed;
         let p = self.hosts[host.index()].etcd.as_mut().expect("running");
         if let Some(snap) = p.server.maybe_snapshot()
             && let Some(d) = self.hosts[host.index()].data.as_mut()
         {
             d.compact(&snap);
         }
-        for a in applied {
+        for a in applied.drain(..) {
             self.on_applied(host, a);
         }
+        self.applied_buf = applied;
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        let msgs = std::mem::take(&mut p.server.raft.msgs);
+        let mut msgs = std::mem::take(&mut self.outbox);
+        std::mem::swap(&mut msgs, &mut p.server.raft.msgs);
         let batch = p.server.raft.take_write();
         match batch {
             Some(batch) => {
@@ -774,16 +791,17 @@ impl Simulation {
                 p.writing = Some(batch);
                 let inc = p.incarnation;
                 if leader {
-                    self.send_all(host, msgs);
+                    self.send_all(host, &mut msgs);
                 } else {
-                    self.hosts[host.index()].etcd.as_mut().expect("running").held.extend(msgs);
+                    p.held.append(&mut msgs);
                 }
                 let done = self.hosts[host.index()].disk.fsync(now);
                 self.outcome.stats.fsyncs += 1;
                 self.queue.push(done, Event::DiskDone(host, inc));
             }
-            None => self.send_all(host, msgs),
+            None => self.send_all(host, &mut msgs),
         }
+        self.outbox = msgs;
     }
 
     fn complete_write(&mut self, host: HostId) {
@@ -792,23 +810,26 @@ impl Simulation {
         let batch = p.writing.take().expect("a write was in flight");
         h.data.get_or_insert_with(DurableState::default).apply(&batch);
         p.server.raft.on_persisted(&batch);
-        let held = std::mem::take(&mut p.held);
+        let mut held = std::mem::take(&mut self.outbox);
+        std::mem::swap(&mut held, &mut p.held);
         if std::mem::take(&mut p.tick_pending) {
             p.server.raft.tick();
         }
-        self.send_all(host, held);
+        self.send_all(host, &mut held);
+        self.outbox = held;
         self.after_step(host);
     }
 
-    fn send_all(&mut self, from_host: HostId, msgs: Vec<Message>) {
-        for m in msgs {
+    /// Sends and empties `msgs` (keeping its capacity for reuse).
+    fn send_all(&mut self, from_host: HostId, msgs: &mut Vec<Message>) {
+        for m in msgs.drain(..) {
             self.send(from_host, m);
         }
     }
 
     fn send(&mut self, from_host: HostId, msg: Message) {
         self.outcome.stats.messages_sent += 1;
-        let target = self.host_of.get(&msg.to).copied().filter(|_| !self.removed.contains(&msg.to));
+        let target = self.host_of(msg.to).filter(|_| !self.removed.contains(&msg.to));
         let Some(to_host) = target else {
             self.outcome.stats.messages_dropped += 1;
             return;
@@ -869,7 +890,7 @@ impl Simulation {
         let via_name = self.hosts[via.index()].name.clone();
         match cc {
             ConfChange::AddVoter(m) | ConfChange::AddLearner(m) => {
-                let Some(&host) = self.host_of.get(&m) else { return };
+                let Some(host) = self.host_of(m) else { return };
                 let kind = if matches!(cc, ConfChange::AddLearner(_)) { "learner" } else { "voter" };
                 let promoted = self.hosts[host.index()].etcd.is_some();
                 let text = if promoted {
@@ -891,7 +912,7 @@ impl Simulation {
             }
             ConfChange::Remove(m) => {
                 self.removed.insert(m);
-                let Some(&host) = self.host_of.get(&m) else { return };
+                let Some(host) = self.host_of(m) else { return };
                 let text = format!(
                     "{} ({m}) was removed from the cluster; its etcd stops in 1s (\"the member has been permanently removed\")",
                     self.hosts[host.index()].name
@@ -916,17 +937,19 @@ impl Simulation {
         };
         let period = 1_000_000 / u64::from(rate.max(1));
         self.queue.push(self.now + SimDuration(period), Event::Workload(kind));
-        let members: Vec<HostId> = (0..self.hosts.len())
-            .map(|i| HostId(i as u32))
-            .filter(|h| self.hosts[h.index()].member.is_some_and(|m| !self.removed.contains(&m)))
-            .collect();
-        if members.is_empty() {
+        let is_member = |h: &Host| h.member.is_some_and(|m| !self.removed.contains(&m));
+        let count = self.hosts.iter().filter(|h| is_member(h)).count();
+        if count == 0 {
             return;
         }
         let rr = &mut self.workload_rr[kind as usize];
-        *rr = (*rr + 1) % members.len();
-        let target = members[*rr];
-        self.request(target, kind);
+        *rr = (*rr + 1) % count;
+        let nth = *rr;
+        let target =
+            self.hosts.iter().enumerate().filter(|(_, h)| is_member(h)).nth(nth).map(|(i, _)| HostId(i as u32));
+        if let Some(target) = target {
+            self.request(target, kind);
+        }
     }
 
     fn deliver_request(&mut self, id: u64) {
@@ -1211,7 +1234,11 @@ impl Simulation {
         let change = if learner { ConfChange::AddLearner(id) } else { ConfChange::AddVoter(id) };
         if self.reconfigure(change, host) {
             self.next_member += 1;
-            self.host_of.insert(id, host);
+            let slot = id.0 as usize;
+            if self.host_of.len() <= slot {
+                self.host_of.resize(slot + 1, None);
+            }
+            self.host_of[slot] = Some(host);
             let h = &mut self.hosts[host.index()];
             h.member = Some(id);
             h.data = None;

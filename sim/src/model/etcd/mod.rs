@@ -165,10 +165,12 @@ impl EtcdServer {
         self.raft.read_index_local(r);
     }
 
-    /// Applies what raft committed and answers waiting clients.
-    pub fn apply(&mut self, out: &mut Vec<Applied>) -> Vec<(LogIndex, Entry)> {
-        let committed = self.raft.take_committed();
-        for (i, e) in &committed {
+    /// Applies what raft committed (appended to `committed`) and answers waiting
+    /// clients (appended to `out`).
+    pub fn apply(&mut self, committed: &mut Vec<(LogIndex, Entry)>, out: &mut Vec<Applied>) {
+        let from = committed.len();
+        self.raft.take_committed(committed);
+        for (i, e) in &committed[from..] {
             match e.kind {
                 EntryKind::Write(w) if self.waiting_writes.remove(&w) => out.push(Applied::WriteDone(w, *i)),
                 EntryKind::Conf(cc) => out.push(Applied::Conf(cc, *i)),
@@ -186,7 +188,6 @@ impl EtcdServer {
             }
             !ready
         });
-        committed
     }
 
     /// Takes a snapshot and compacts once `snapshot_count` entries were applied since

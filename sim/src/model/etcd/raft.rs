@@ -739,8 +739,20 @@ impl Raft {
     }
 
     fn maybe_commit(&mut self) -> bool {
-        let mut matched: Vec<LogIndex> =
-            self.config.voters.iter().map(|id| self.progress.get(id).map_or(0, |p| p.matched)).collect();
+        // Match indices of the voters, sorted high to low; the quorum-th is committed
+        // by a quorum. Clusters have at most a handful of voters: no allocation.
+        let mut buf = [0 as LogIndex; 16];
+        let mut spill = Vec::new();
+        let n = self.config.voters.len();
+        let matched: &mut [LogIndex] = if n <= buf.len() {
+            &mut buf[..n]
+        } else {
+            spill.resize(n, 0);
+            &mut spill
+        };
+        for (slot, id) in matched.iter_mut().zip(&self.config.voters) {
+            *slot = self.progress.get(id).map_or(0, |p| p.matched);
+        }
         if matched.is_empty() {
             return false;
         }
@@ -795,18 +807,28 @@ impl Raft {
     }
 
     fn bcast_append(&mut self) {
-        let peers: Vec<MemberId> = self.progress.keys().copied().filter(|&id| id != self.id).collect();
-        for id in peers {
+        // Walk the peers by key range so send_append may borrow self mutably.
+        let mut cursor = None;
+        while let Some(id) = self.next_peer(cursor) {
             self.send_append(id);
+            cursor = Some(id);
         }
+    }
+
+    /// The next peer (not self) in id order after `after`.
+    fn next_peer(&self, after: Option<MemberId>) -> Option<MemberId> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lower = after.map_or(Unbounded, Excluded);
+        self.progress.range((lower, Unbounded)).map(|(id, _)| *id).find(|&id| id != self.id)
     }
 
     fn bcast_heartbeat(&mut self, ctx: Option<ReadId>) {
         let commit = self.log.committed;
-        let peers: Vec<(MemberId, LogIndex)> =
-            self.progress.iter().filter(|(id, _)| **id != self.id).map(|(id, p)| (*id, p.matched)).collect();
-        for (id, matched) in peers {
+        let mut cursor = None;
+        while let Some(id) = self.next_peer(cursor) {
+            let matched = self.progress.get(&id).map_or(0, |p| p.matched);
             self.send(id, Body::Heartbeat { commit: commit.min(matched), ctx });
+            cursor = Some(id);
         }
     }
 
@@ -911,13 +933,9 @@ impl Raft {
 
     /// Committed entries not yet applied; marks them applied. Membership changes take
     /// effect here, as when etcd calls ApplyConfChange.
-    pub fn take_committed(&mut self) -> Vec<(LogIndex, crate::model::etcd::message::Entry)> {
+    pub fn take_committed(&mut self, out: &mut Vec<(LogIndex, crate::model::etcd::message::Entry)>) {
         let lo = self.log.applied + 1;
         let hi = self.log.committed;
-        if lo > hi {
-            return Vec::new();
-        }
-        let mut out = Vec::with_capacity((hi - lo + 1) as usize);
         for i in lo..=hi {
             if let Some(e) = self.log.entry(i).copied() {
                 if let EntryKind::Conf(cc) = e.kind {
@@ -926,8 +944,7 @@ impl Raft {
                 out.push((i, e));
             }
         }
-        self.log.applied = hi;
-        out
+        self.log.applied = self.log.applied.max(hi);
     }
 
     fn apply_conf_change(&mut self, cc: ConfChange) {
