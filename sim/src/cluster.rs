@@ -16,7 +16,7 @@ use crate::ids::{HostId, LogIndex, MemberId, ReadId, Term, WriteId};
 use crate::model::etcd::log::{DurableState, WriteBatch};
 use crate::model::etcd::message::{Body, ConfChange, Entry, Message};
 use crate::model::etcd::raft::{Raft, RaftEvent, Role};
-use crate::model::etcd::{Applied, EtcdServer, EtcdSettings};
+use crate::model::etcd::{Applied, EtcdServer, EtcdSettings, MemberChange};
 use crate::time::{SimDuration, SimTime};
 
 /// Client load against the cluster, spread round-robin over the members like clientv3's
@@ -1190,7 +1190,7 @@ impl Simulation {
             Fault::RemoveMember(_) => {
                 let h = host.expect("single target");
                 let _ = match self.hosts[h.index()].member {
-                    Some(m) => self.reconfigure(ConfChange::Remove(m), h),
+                    Some(m) => self.reconfigure(MemberChange::Remove(m), h),
                     None => {
                         self.note(Some(h), format!("member remove skipped: {name} runs no member"));
                         false
@@ -1200,7 +1200,7 @@ impl Simulation {
             Fault::PromoteLearner(_) => {
                 let h = host.expect("single target");
                 let _ = match self.hosts[h.index()].member {
-                    Some(m) => self.reconfigure(ConfChange::AddVoter(m), h),
+                    Some(m) => self.reconfigure(MemberChange::Promote(m), h),
                     None => {
                         self.note(Some(h), format!("member promote skipped: {name} runs no member"));
                         false
@@ -1231,8 +1231,7 @@ impl Simulation {
             return;
         }
         let id = MemberId(self.next_member);
-        let change = if learner { ConfChange::AddLearner(id) } else { ConfChange::AddVoter(id) };
-        if self.reconfigure(change, host) {
+        if self.reconfigure(MemberChange::Add { id, learner }, host) {
             self.next_member += 1;
             let slot = id.0 as usize;
             if self.host_of.len() <= slot {
@@ -1247,7 +1246,7 @@ impl Simulation {
 
     /// An etcdctl member command: checked and proposed by the leader. Returns true if
     /// the change was proposed.
-    fn reconfigure(&mut self, change: ConfChange, subject: HostId) -> bool {
+    fn reconfigure(&mut self, change: MemberChange, subject: HostId) -> bool {
         let now = self.now;
         let subject_name = self.hosts[subject.index()].name.clone();
         let Some((leader_host, _, _)) = self.leader() else {
@@ -1262,10 +1261,10 @@ impl Simulation {
         let started = self.started.clone();
         let p = self.hosts[leader_host.index()].etcd.as_mut().expect("leader runs");
         if let Err(e) = p.server.check_reconfig(change, &|m| started.contains(&m), now) {
-            self.note(Some(subject), format!("member change {change:?} for {subject_name} refused: {e}"));
+            self.note(Some(subject), format!("{change} for {subject_name} refused: {e}"));
             return false;
         }
-        p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change));
+        p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change.conf_change()));
         let leader_name = self.hosts[leader_host.index()].name.clone();
         self.note(
             Some(subject),

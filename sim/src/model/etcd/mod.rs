@@ -86,8 +86,40 @@ pub enum ReconfigError {
     TooManyLearners,
     #[error("membership: member not found")]
     MemberNotFound,
+    #[error("etcdserver: can only promote a learner member")]
+    MemberNotLearner,
     #[error("etcdserver: not leader")]
     NotLeader,
+}
+
+/// An `etcdctl member …` request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    Add { id: MemberId, learner: bool },
+    Remove(MemberId),
+    Promote(MemberId),
+}
+
+impl MemberChange {
+    /// The single-member Raft change that carries it.
+    pub fn conf_change(self) -> ConfChange {
+        match self {
+            MemberChange::Add { id, learner: true } => ConfChange::AddLearner(id),
+            MemberChange::Add { id, learner: false } | MemberChange::Promote(id) => ConfChange::AddVoter(id),
+            MemberChange::Remove(id) => ConfChange::Remove(id),
+        }
+    }
+}
+
+impl std::fmt::Display for MemberChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MemberChange::Add { learner: true, .. } => write!(f, "member add --learner"),
+            MemberChange::Add { .. } => write!(f, "member add"),
+            MemberChange::Remove(_) => write!(f, "member remove"),
+            MemberChange::Promote(_) => write!(f, "member promote"),
+        }
+    }
 }
 
 /// Something the server layer reports back to the world after applying entries.
@@ -219,7 +251,7 @@ impl EtcdServer {
     /// once), since etcd counts "started" members that way.
     pub fn check_reconfig(
         &self,
-        change: ConfChange,
+        change: MemberChange,
         started: &dyn Fn(MemberId) -> bool,
         now: SimTime,
     ) -> Result<(), ReconfigError> {
@@ -231,16 +263,23 @@ impl EtcdServer {
         let started_voters =
             |skip: Option<MemberId>| cfg.voters.iter().filter(|&&v| Some(v) != skip && started(v)).count();
         match change {
-            ConfChange::AddLearner(_) => {
+            MemberChange::Add { learner: true, .. } => {
                 if cfg.learners.len() + 1 > self.settings.max_learners {
                     return Err(ReconfigError::TooManyLearners);
                 }
                 Ok(())
             }
-            ConfChange::AddVoter(id) if cfg.learners.contains(&id) => {
+            MemberChange::Promote(id) => {
+                if cfg.voters.contains(&id) {
+                    return Err(ReconfigError::MemberNotLearner);
+                }
+                if !cfg.learners.contains(&id) {
+                    return Err(ReconfigError::MemberNotFound);
+                }
                 let leader_match = self.raft.progress(self.id()).map_or(0, |p| p.matched);
                 let learner_match = self.raft.progress(id).map_or(0, |p| p.matched);
-                if (learner_match as f64) < (leader_match as f64) * 0.9 {
+                // isLearnerReady: the learner's match must reach 90 % of the leader's.
+                if learner_match * 10 < leader_match * 9 {
                     return Err(ReconfigError::LearnerNotReady);
                 }
                 let n = cfg.voters.len() + 1;
@@ -249,7 +288,7 @@ impl EtcdServer {
                 }
                 Ok(())
             }
-            ConfChange::AddVoter(_) => {
+            MemberChange::Add { learner: false, .. } => {
                 if !strict {
                     return Ok(());
                 }
@@ -263,7 +302,7 @@ impl EtcdServer {
                 }
                 Ok(())
             }
-            ConfChange::Remove(id) => {
+            MemberChange::Remove(id) => {
                 if !cfg.contains(id) {
                     return Err(ReconfigError::MemberNotFound);
                 }

@@ -1,0 +1,117 @@
+//! Membership changes through the leader, with etcd's strict reconfiguration checks:
+//! learner join and promotion, remove-then-add vs add-then-remove on a degraded cluster.
+
+use hasim_sim::{ClusterBuilder, Fault, HostId, SimDuration, SimTime, Simulation, Target};
+
+fn secs(s: u64) -> SimDuration {
+    SimDuration::from_secs(s)
+}
+
+fn refused(sim: &Simulation, host: &str, error: &str) -> bool {
+    sim.timeline().iter().any(|t| t.text.contains(host) && t.text.contains("refused") && t.text.contains(error))
+}
+
+fn voters(sim: &Simulation) -> usize {
+    let (leader, _, _) = sim.leader().expect("a leader");
+    sim.server(leader).unwrap().raft.config.voters.len()
+}
+
+#[test]
+fn a_learner_joins_catches_up_and_is_promoted_only_when_in_sync() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3)
+            .seed(seed)
+            .spare_hosts(1)
+            .workload(hasim_sim::Workload { writes_per_sec: 200, ..Default::default() })
+            .build();
+        sim.run_until(SimTime::ZERO + secs(20));
+        let spare = HostId(3);
+        // The new host is cut off while it joins, so the learner stays empty.
+        sim.inject(Fault::Isolate(Target::Host(spare)));
+        sim.inject(Fault::AddMember { host: spare, learner: true });
+        sim.run_for(secs(1));
+        sim.inject(Fault::PromoteLearner(Target::Host(spare)));
+        assert!(refused(&sim, "etcd-4", "in sync with leader"), "seed={seed}");
+        assert!(sim.server(spare).unwrap().raft.log.committed < 100);
+        sim.inject(Fault::Heal);
+        sim.run_for(secs(5));
+        let s = sim.server(spare).expect("the learner runs");
+        assert!(s.raft.config.learners.contains(&s.id()), "seed={seed}");
+        assert!(s.raft.log.committed + 100 >= sim.max_commit(), "learner caught up, seed={seed}");
+        assert_eq!(voters(&sim), 3, "a learner is not a voter");
+        sim.inject(Fault::PromoteLearner(Target::Host(spare)));
+        sim.run_for(secs(2));
+        // Promoting a voter again is refused.
+        sim.inject(Fault::PromoteLearner(Target::Host(spare)));
+        let last = &sim.timeline().last().unwrap().text;
+        assert!(last.ends_with("refused: etcdserver: can only promote a learner member"), "{last}, seed={seed}");
+        let s = sim.server(spare).unwrap();
+        assert!(s.raft.config.voters.contains(&s.id()), "promoted, seed={seed}");
+        assert_eq!(voters(&sim), 4);
+        sim.finish().assert_safe();
+    }
+}
+
+#[test]
+fn only_one_learner_at_a_time() {
+    let mut sim = ClusterBuilder::new(3).seed(1).spare_hosts(2).build();
+    sim.run_until(SimTime::ZERO + secs(5));
+    sim.inject(Fault::AddMember { host: HostId(3), learner: true });
+    sim.run_for(secs(2));
+    sim.inject(Fault::AddMember { host: HostId(4), learner: true });
+    assert!(refused(&sim, "etcd-5", "too many learner members"));
+}
+
+/// A 3-member cluster with one member dead: adding the replacement first is refused
+/// (the dead member is not connected), removing the dead one first then adding works.
+#[test]
+fn on_a_degraded_cluster_remove_then_add_works_and_add_then_remove_is_refused() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
+        sim.run_until(SimTime::ZERO + secs(10));
+        let dead = sim.running().map(|(h, _)| h).find(|&h| Some(h) != sim.leader().map(|l| l.0)).unwrap();
+        sim.inject(Fault::Crash(Target::Host(dead)));
+        sim.run_for(secs(10));
+
+        // Wrong order: add first.
+        sim.inject(Fault::AddMember { host: HostId(3), learner: false });
+        assert!(refused(&sim, "etcd-4", "unhealthy cluster"), "seed={seed}");
+        assert_eq!(voters(&sim), 3);
+        // Removing a running member now would leave too few connected: refused too.
+        let alive_follower =
+            sim.running().map(|(h, _)| h).find(|&h| Some(h) != sim.leader().map(|l| l.0) && h != dead).unwrap();
+        sim.inject(Fault::RemoveMember(Target::Host(alive_follower)));
+        let alive_name = sim.host_name(alive_follower).to_string();
+        assert!(refused(&sim, &alive_name, "unhealthy cluster"), "seed={seed}");
+
+        // Right order: remove the dead member (allowed: it is not connected), then add.
+        sim.inject(Fault::RemoveMember(Target::Host(dead)));
+        sim.run_for(secs(7));
+        assert_eq!(voters(&sim), 2, "seed={seed}");
+        sim.inject(Fault::AddMember { host: HostId(3), learner: false });
+        sim.run_for(secs(5));
+        assert_eq!(voters(&sim), 3, "seed={seed}");
+        let new = sim.server(HostId(3)).expect("new member runs");
+        assert_eq!(new.raft.log.committed, sim.max_commit(), "new member caught up, seed={seed}");
+        // The removed member's host restarts, but its etcd stays down.
+        sim.inject(Fault::Restart(Target::Host(dead)));
+        assert!(sim.server(dead).is_none(), "a removed member does not start again");
+        sim.finish().assert_safe();
+    }
+}
+
+#[test]
+fn a_removed_leader_stops_and_the_rest_elect_a_new_one() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(SimTime::ZERO + secs(10));
+        let (leader, _, _) = sim.leader().unwrap();
+        sim.inject(Fault::RemoveMember(Target::Host(leader)));
+        sim.run_for(secs(6));
+        assert!(sim.server(leader).is_none(), "removed member stopped, seed={seed}");
+        let (new_leader, _, _) = sim.leader().expect("a new leader");
+        assert_ne!(new_leader, leader);
+        assert_eq!(voters(&sim), 2);
+        sim.finish().assert_safe();
+    }
+}
