@@ -263,14 +263,9 @@ impl Holder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::etcd::log::DurableState;
 
     fn log(terms: &[u64]) -> RaftLog {
-        let mut l = RaftLog::restore_from(&DurableState::default());
-        for (i, t) in terms.iter().enumerate() {
-            l.append_new(Term(*t), EntryKind::Write(WriteId(i as u64)));
-        }
-        l
+        RaftLog::with_terms(terms)
     }
 
     #[test]

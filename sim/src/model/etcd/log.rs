@@ -227,6 +227,16 @@ impl RaftLog {
         self.snapshot = snapshot;
     }
 
+    /// A log of writes with the given terms, for tests of code that reads logs.
+    #[cfg(test)]
+    pub(crate) fn with_terms(terms: &[u64]) -> RaftLog {
+        let mut log = RaftLog::restore_from(&DurableState::default());
+        for (i, t) in terms.iter().enumerate() {
+            log.append_new(Term(*t), crate::model::etcd::message::EntryKind::Write(crate::ids::WriteId(i as u64)));
+        }
+        log
+    }
+
     /// Entries that the disk does not have yet.
     pub fn unstable_entries(&self) -> (LogIndex, Vec<Entry>) {
         let from = self.stabled + 1;
@@ -311,15 +321,9 @@ impl WriteBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::WriteId;
-    use crate::model::etcd::message::EntryKind;
 
     fn log_with_terms(terms: &[u64]) -> RaftLog {
-        let mut log = RaftLog::restore_from(&DurableState::default());
-        for (i, t) in terms.iter().enumerate() {
-            log.append_new(Term(*t), EntryKind::Write(WriteId(i as u64)));
-        }
-        log
+        RaftLog::with_terms(terms)
     }
 
     #[test]
