@@ -15,8 +15,9 @@ use crate::fault::{Fault, Target};
 use crate::ids::{HostId, LogIndex, MemberId, ReadId, Term, WriteId};
 use crate::model::etcd::log::{DurableState, WriteBatch};
 use crate::model::etcd::message::{Body, ConfChange, Entry, Message};
+use crate::model::etcd::raft::ProposalError;
 use crate::model::etcd::raft::{Raft, RaftEvent, Role};
-use crate::model::etcd::{Applied, EtcdServer, EtcdSettings, MemberChange};
+use crate::model::etcd::{Applied, EtcdServer, EtcdSettings, MemberChange, ServerError};
 use crate::time::{SimDuration, SimTime};
 
 /// Client load against the cluster, spread round-robin over the members like clientv3's
@@ -154,6 +155,19 @@ pub enum RequestError {
     TimedOut,
     #[error("etcdserver: request timed out, possibly due to previous leader failure")]
     TimedOutLeaderFail,
+    #[error("etcdserver: raft proposal dropped")]
+    ProposalDropped,
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
+}
+
+impl From<ServerError> for RequestError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::ProposalDropped => RequestError::ProposalDropped,
+            ServerError::LeaderChanged => RequestError::LeaderChanged,
+        }
+    }
 }
 
 /// One client request and how it ended.
@@ -278,7 +292,6 @@ struct InFlight {
 struct PendingRequest {
     kind: RequestKind,
     host: HostId,
-    issued: SimTime,
     lead_at_issue: Option<MemberId>,
     record: usize,
 }
@@ -292,6 +305,8 @@ pub struct Simulation {
     /// Host of each member id (ids are small and dense), None for unknown ids.
     host_of: Vec<Option<HostId>>,
     removed: BTreeSet<MemberId>,
+    /// Members that joined as learners and were not promoted yet.
+    learners: BTreeSet<MemberId>,
     /// Members that ever ran (etcd's "started": published their attributes).
     started: BTreeSet<MemberId>,
     next_member: u64,
@@ -358,6 +373,7 @@ impl Simulation {
             network: Network::new(n_hosts, spec.link, seed),
             host_of: std::iter::once(None).chain((0..n_members).map(|i| Some(HostId(i as u32)))).collect(),
             removed: BTreeSet::new(),
+            learners: (spec.voters as u64 + 1..=n_members as u64).map(MemberId).collect(),
             started: BTreeSet::new(),
             next_member: n_members as u64 + 1,
             in_flight: Vec::new(),
@@ -452,7 +468,7 @@ impl Simulation {
         let record = self.outcome.requests.len();
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
-        self.pending.insert(id, PendingRequest { kind, host, issued: self.now, lead_at_issue: lead, record });
+        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record });
         self.queue.push_in_order(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
         self.deliver_request(id);
         id
@@ -656,8 +672,8 @@ impl Simulation {
     fn step_message(&mut self, host: HostId, msg: Message) {
         let now = self.now;
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        if self.removed.contains(&msg.from) {
-            // etcd's transport rejects streams from removed members.
+        if p.server.knows_removed(msg.from) {
+            // etcd's transport rejects streams from members it saw removed.
             return;
         }
         p.server.heard_from(msg.from, now);
@@ -677,6 +693,14 @@ impl Simulation {
 
     /// After raft moved: record what it did, then process its Ready if possible.
     fn after_step(&mut self, host: HostId) {
+        let now = self.now;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let mut notices = std::mem::take(&mut self.applied_buf);
+        p.server.poll(now, &mut notices);
+        for a in notices.drain(..) {
+            self.on_applied(host, a);
+        }
+        self.applied_buf = notices;
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
         let events = std::mem::take(&mut p.server.raft.events);
         if !events.is_empty() {
@@ -728,14 +752,6 @@ impl Simulation {
                 }
                 RaftEvent::LostElection { pre, term } => {
                     format!("{name} lost the {} for term {term}", if pre { "pre-vote" } else { "election" })
-                }
-                RaftEvent::ProposalDropped { why, .. } => {
-                    // Frequent under load without a leader; the client's timeout tells it.
-                    let _ = why;
-                    continue;
-                }
-                RaftEvent::ConfChangeRefused { change } => {
-                    format!("{name} refused {change:?}: a previous membership change is not applied yet")
                 }
                 RaftEvent::LeaderTransferStarted { to } => {
                     format!("{name} started handing leadership to {}", self.member_name(to))
@@ -829,7 +845,9 @@ impl Simulation {
 
     fn send(&mut self, from_host: HostId, msg: Message) {
         self.outcome.stats.messages_sent += 1;
-        let target = self.host_of(msg.to).filter(|_| !self.removed.contains(&msg.to));
+        let sender_knows_removed =
+            self.hosts[from_host.index()].etcd.as_ref().is_some_and(|p| p.server.knows_removed(msg.to));
+        let target = self.host_of(msg.to).filter(|_| !sender_knows_removed);
         let Some(to_host) = target else {
             self.outcome.stats.messages_dropped += 1;
             return;
@@ -874,6 +892,12 @@ impl Simulation {
             Applied::ReadDone(r, index) => {
                 self.finish_request(r.0, Ok(index));
             }
+            Applied::WriteFailed(w, e) => {
+                self.finish_request(w.0, Err(e.into()));
+            }
+            Applied::ReadFailed(r, e) => {
+                self.finish_request(r.0, Err(e.into()));
+            }
             Applied::Conf(cc, index) => {
                 if index <= self.conf_acted {
                     return;
@@ -891,8 +915,12 @@ impl Simulation {
         match cc {
             ConfChange::AddVoter(m) | ConfChange::AddLearner(m) => {
                 let Some(host) = self.host_of(m) else { return };
-                let kind = if matches!(cc, ConfChange::AddLearner(_)) { "learner" } else { "voter" };
-                let promoted = self.hosts[host.index()].etcd.is_some();
+                let learner = matches!(cc, ConfChange::AddLearner(_));
+                let kind = if learner { "learner" } else { "voter" };
+                let promoted = !learner && self.learners.remove(&m);
+                if learner {
+                    self.learners.insert(m);
+                }
                 let text = if promoted {
                     format!(
                         "{} was promoted to voter (committed, seen first by {via_name})",
@@ -906,6 +934,7 @@ impl Simulation {
                 };
                 self.note(Some(host), text);
                 if !promoted {
+                    // The operator starts etcd on the new member's host.
                     self.hosts[host.index()].up = true;
                     self.start_etcd(host);
                 }
@@ -964,8 +993,14 @@ impl Simulation {
             return;
         }
         match kind {
-            RequestKind::Write => p.server.propose_write(WriteId(id)),
-            RequestKind::LinearizableRead => p.server.read_linearizable(ReadId(id)),
+            RequestKind::Write => {
+                let mut out = Vec::new();
+                p.server.propose_write(WriteId(id), &mut out);
+                for a in out {
+                    self.on_applied(host, a);
+                }
+            }
+            RequestKind::LinearizableRead => p.server.read_linearizable(ReadId(id), self.now),
             RequestKind::SerializableRead => {
                 let applied = p.server.raft.log.applied;
                 self.finish_request(id, Ok(applied));
@@ -999,8 +1034,12 @@ impl Simulation {
             (Some(a), Some(b)) if a == b => RequestError::TimedOut,
             _ => RequestError::TimedOutLeaderFail,
         };
-        let _ = req.issued;
+        let host = req.host;
         self.finish_request(id, Err(err));
+        // The client gave up: etcd abandons a write still waiting for a leader.
+        if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
+            p.server.forget(WriteId(id));
+        }
     }
 
     // -------------------------------------------------------------------- faults
@@ -1252,9 +1291,7 @@ impl Simulation {
         let Some((leader_host, _, _)) = self.leader() else {
             self.note(
                 Some(subject),
-                format!(
-                    "member change {change:?} for {subject_name} failed: no etcd leader (etcdserver: request timed out)"
-                ),
+                format!("{change} for {subject_name} failed: no etcd leader (etcdserver: request timed out)"),
             );
             return false;
         };
@@ -1264,14 +1301,20 @@ impl Simulation {
             self.note(Some(subject), format!("{change} for {subject_name} refused: {e}"));
             return false;
         }
-        p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change.conf_change()));
+        let result = p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change.conf_change()));
         let leader_name = self.hosts[leader_host.index()].name.clone();
-        self.note(
-            Some(subject),
-            format!("member change {change:?} for {subject_name} proposed by leader {leader_name}"),
-        );
+        let text = match result {
+            Ok(()) => format!("{change} for {subject_name} proposed by leader {leader_name}"),
+            Err(ProposalError::ConfChangePending) => format!(
+                "{change} for {subject_name} will time out (etcdserver: request timed out): a previous membership change is not applied yet, so raft replaced it with an empty entry"
+            ),
+            Err(ProposalError::Dropped(why)) => {
+                format!("{change} for {subject_name} failed: raft proposal dropped ({why})")
+            }
+        };
+        self.note(Some(subject), text);
         self.after_step(leader_host);
-        true
+        result.is_ok()
     }
 
     /// etcd's Stop: a leader hands leadership to the longest-connected voter and waits

@@ -264,3 +264,31 @@ fn graceful_stop_of_the_leader_hands_over_without_an_election_timeout() {
         assert!(sim.timeline().iter().any(|t| t.text.contains("MsgTimeoutNow")), "seed={seed}");
     }
 }
+
+#[test]
+fn a_write_to_a_member_without_a_leader_waits_for_one_instead_of_failing() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(3));
+        let leader = settle(&mut sim);
+        let cut = HostId((leader.0 + 1) % 3);
+        sim.inject(Fault::Isolate(Target::Host(cut)));
+        sim.run_for(SimDuration::from_millis(2_500));
+        assert!(sim.server(cut).unwrap().raft.lead.is_none(), "the cut member lost its leader, seed={seed}");
+        let write = sim.request(cut, RequestKind::Write);
+        let read = sim.request(cut, RequestKind::LinearizableRead);
+        sim.run_for(SimDuration::from_millis(500));
+        assert_eq!(sim.request_result(write), None, "still waiting, seed={seed}");
+        let heal = sim.now();
+        sim.inject(Fault::Heal);
+        sim.run_for(SimDuration::from_secs(2));
+        // raft's node takes proposals again once it knows a leader: the write lands.
+        assert!(matches!(sim.request_result(write), Some(Ok(_))), "seed={seed}");
+        // A read that was waiting for its read index fails fast when a leader appears
+        // (etcd's ErrLeaderChanged), and the client may retry at once.
+        assert_eq!(sim.request_result(read), Some(Err(hasim_sim::RequestError::LeaderChanged)), "seed={seed}");
+        let rec = sim.finish();
+        let w = rec.requests.iter().find(|r| r.id == write).unwrap();
+        assert!(w.finished.unwrap().since(heal) < SimDuration::from_secs(1), "seed={seed}");
+    }
+}

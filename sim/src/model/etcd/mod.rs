@@ -15,7 +15,7 @@ use crate::ids::{LogIndex, MemberId, ReadId, WriteId};
 use crate::time::{SimDuration, SimTime};
 use log::DurableState;
 use message::{ConfChange, Entry, EntryKind, SnapshotMeta};
-use raft::{Raft, RaftConfig};
+use raft::{ProposalError, Raft, RaftConfig};
 
 /// Server-level settings, with etcd's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +122,17 @@ impl std::fmt::Display for MemberChange {
     }
 }
 
-/// Something the server layer reports back to the world after applying entries.
+/// Why the server failed a client request before its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerError {
+    /// raft's ErrProposalDropped (for example during a leadership transfer).
+    ProposalDropped,
+    /// etcd's ErrLeaderChanged: a new leader appeared while a read waited for its
+    /// read index.
+    LeaderChanged,
+}
+
+/// Something the server layer reports back to the world.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     /// A write proposed through this member was applied here: the client gets its OK.
@@ -131,7 +141,13 @@ pub enum Applied {
     ReadDone(ReadId, LogIndex),
     /// A membership change took effect on this member.
     Conf(ConfChange, LogIndex),
+    WriteFailed(WriteId, ServerError),
+    ReadFailed(ReadId, ServerError),
 }
+
+/// etcd resends a ReadIndex request that got no answer after this long
+/// (readIndexRetryTime in etcdserver/v3_server.go).
+const READ_INDEX_RETRY: SimDuration = SimDuration::from_millis(500);
 
 /// One etcd server process.
 pub struct EtcdServer {
@@ -139,8 +155,17 @@ pub struct EtcdServer {
     pub settings: EtcdSettings,
     last_snapshot: LogIndex,
     waiting_writes: BTreeSet<WriteId>,
+    /// Writes waiting for a leader: raft's node does not accept proposals without one
+    /// (its propc is nil), so they wait here until one appears or the client gives up.
+    queued_writes: Vec<WriteId>,
+    /// Linearizable reads waiting for their read index, with when it was last asked.
+    asking_reads: Vec<(ReadId, SimTime)>,
     /// Reads whose index is known and that wait for apply.
     waiting_reads: Vec<(ReadId, LogIndex)>,
+    /// Leader as of the last Ready, to notice a new one (etcd's leaderChanged).
+    last_lead: Option<MemberId>,
+    /// Members whose removal this member has applied: the transport drops their traffic.
+    removed: BTreeSet<MemberId>,
     /// Per peer: (stream up since, last heard).
     peers: BTreeMap<MemberId, (SimTime, SimTime)>,
     /// When this process started; the transport only knows peers from then on.
@@ -155,7 +180,11 @@ impl EtcdServer {
             raft,
             settings,
             waiting_writes: BTreeSet::new(),
+            queued_writes: Vec::new(),
+            asking_reads: Vec::new(),
             waiting_reads: Vec::new(),
+            last_lead: None,
+            removed: BTreeSet::new(),
             peers: BTreeMap::new(),
             started_at: now,
         }
@@ -188,13 +217,70 @@ impl EtcdServer {
         peer == self.id() || self.active_since(peer, now).is_some_and(|s| s <= cutoff)
     }
 
-    pub fn propose_write(&mut self, w: WriteId) {
+    /// A client write arrives at this member.
+    pub fn propose_write(&mut self, w: WriteId, out: &mut Vec<Applied>) {
         self.waiting_writes.insert(w);
-        self.raft.propose(EntryKind::Write(w));
+        if self.raft.lead.is_none() {
+            self.queued_writes.push(w);
+            return;
+        }
+        self.propose_now(w, out);
     }
 
-    pub fn read_linearizable(&mut self, r: ReadId) {
+    fn propose_now(&mut self, w: WriteId, out: &mut Vec<Applied>) {
+        match self.raft.propose(EntryKind::Write(w)) {
+            Ok(()) | Err(ProposalError::ConfChangePending) => {}
+            Err(ProposalError::Dropped(_)) => {
+                self.waiting_writes.remove(&w);
+                out.push(Applied::WriteFailed(w, ServerError::ProposalDropped));
+            }
+        }
+    }
+
+    /// A client's linearizable read arrives at this member.
+    pub fn read_linearizable(&mut self, r: ReadId, now: SimTime) {
+        self.asking_reads.push((r, now));
         self.raft.read_index_local(r);
+    }
+
+    /// A client gave up on a request: forget it.
+    pub fn forget(&mut self, w: WriteId) {
+        self.waiting_writes.remove(&w);
+        self.queued_writes.retain(|&q| q != w);
+        self.asking_reads.retain(|&(r, _)| r.0 != w.0);
+        self.waiting_reads.retain(|&(r, _)| r.0 != w.0);
+    }
+
+    /// What etcd's server loop does around raft between Readies: hand queued writes to
+    /// a newly known leader, fail reads when a new leader appears, resend unanswered
+    /// ReadIndex requests every 500 ms.
+    pub fn poll(&mut self, now: SimTime, out: &mut Vec<Applied>) {
+        let lead = self.raft.lead;
+        if lead != self.last_lead {
+            if lead.is_some() {
+                for (r, _) in self.asking_reads.drain(..) {
+                    out.push(Applied::ReadFailed(r, ServerError::LeaderChanged));
+                }
+            }
+            self.last_lead = lead;
+        }
+        if lead.is_some() && !self.queued_writes.is_empty() {
+            for w in std::mem::take(&mut self.queued_writes) {
+                self.propose_now(w, out);
+            }
+        }
+        for i in 0..self.asking_reads.len() {
+            let (r, asked) = self.asking_reads[i];
+            if now.since(asked) >= READ_INDEX_RETRY {
+                self.asking_reads[i].1 = now;
+                self.raft.read_index_local(r);
+            }
+        }
+    }
+
+    /// True when this member applied the removal of `id`.
+    pub fn knows_removed(&self, id: MemberId) -> bool {
+        !self.removed.is_empty() && self.removed.contains(&id)
     }
 
     /// Applies what raft committed (appended to `committed`) and answers waiting
@@ -205,12 +291,21 @@ impl EtcdServer {
         for (i, e) in &committed[from..] {
             match e.kind {
                 EntryKind::Write(w) if self.waiting_writes.remove(&w) => out.push(Applied::WriteDone(w, *i)),
-                EntryKind::Conf(cc) => out.push(Applied::Conf(cc, *i)),
+                EntryKind::Conf(cc) => {
+                    if let ConfChange::Remove(m) = cc {
+                        self.removed.insert(m);
+                    }
+                    out.push(Applied::Conf(cc, *i));
+                }
                 _ => {}
             }
         }
         for (ctx, index) in std::mem::take(&mut self.raft.read_states) {
-            self.waiting_reads.push((ctx, index));
+            // Retries may bring several answers for one read: take the first.
+            if let Some(pos) = self.asking_reads.iter().position(|&(r, _)| r == ctx) {
+                self.asking_reads.swap_remove(pos);
+                self.waiting_reads.push((ctx, index));
+            }
         }
         let applied = self.raft.log.applied;
         self.waiting_reads.retain(|&(ctx, index)| {

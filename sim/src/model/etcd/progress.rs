@@ -109,7 +109,7 @@ impl Progress {
                     self.inflights.push_back(last);
                 }
             }
-            ProgressState::Probe => self.paused = true,
+            ProgressState::Probe => self.paused = n_entries > 0,
             ProgressState::Snapshot { .. } => {}
         }
     }

@@ -70,6 +70,18 @@ impl Role {
     }
 }
 
+/// Why raft would not take a proposal (etcd-io/raft ErrProposalDropped and the
+/// conf-change guard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProposalError {
+    /// Returned to the caller at once: no leader, a transfer in progress, or this
+    /// leader was removed.
+    Dropped(&'static str),
+    /// A membership change while another is not applied yet: raft appends an empty
+    /// entry instead, and the caller waits in vain (etcd: request timed out).
+    ConfChangePending,
+}
+
 /// Why a member changed role; kept so reports can say *why* in a sentence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RaftEvent {
@@ -103,14 +115,6 @@ pub enum RaftEvent {
     LostElection {
         pre: bool,
         term: Term,
-    },
-    ProposalDropped {
-        kind: EntryKind,
-        why: &'static str,
-    },
-    /// A pending conf change was refused by raft (another one is not applied yet).
-    ConfChangeRefused {
-        change: ConfChange,
     },
     LeaderTransferStarted {
         to: MemberId,
@@ -230,6 +234,12 @@ impl Raft {
         self.send_with_term(to, self.term, body);
     }
 
+    /// MsgProp and MsgReadIndex travel without a term (raft's "local" messages), so a
+    /// leader that moved on to a newer term still accepts them.
+    fn send_local(&mut self, to: MemberId, body: Body) {
+        self.send_with_term(to, Term(0), body);
+    }
+
     fn send_with_term(&mut self, to: MemberId, term: Term, body: Body) {
         self.msgs.push(Message { from: self.id, to, term, body });
     }
@@ -250,12 +260,20 @@ impl Raft {
         }
         self.votes.clear();
         let next = self.log.last_index() + 1;
+        let me = self.id;
+        // Peers start inactive: a new leader must hear from a quorum within its first
+        // election timeout (tracker.Progress is reset with RecentActive false).
+        let fresh = |id: MemberId, learner: bool| {
+            let mut p = Progress::new(next, learner);
+            p.recent_active = id == me;
+            (id, p)
+        };
         self.progress = self
             .config
             .voters
             .iter()
-            .map(|&id| (id, Progress::new(next, false)))
-            .chain(self.config.learners.iter().map(|&id| (id, Progress::new(next, true))))
+            .map(|&id| fresh(id, false))
+            .chain(self.config.learners.iter().map(|&id| fresh(id, true)))
             .collect();
         self.pending_conf_index = 0;
         self.read_only.clear();
@@ -424,7 +442,9 @@ impl Raft {
 
     /// Handles one incoming message (raft.Step).
     pub fn step(&mut self, m: Message) -> Result<(), LogLost> {
-        if m.term > self.term {
+        if m.term.0 == 0 {
+            // Local message (forwarded proposal or read): no term check.
+        } else if m.term > self.term {
             if let Body::Vote { transfer, .. } = m.body {
                 let in_lease =
                     self.cfg.check_quorum && self.lead.is_some() && self.election_elapsed < self.cfg.election_tick;
@@ -492,10 +512,13 @@ impl Raft {
 
     fn step_follower(&mut self, m: Message) -> Result<(), LogLost> {
         match m.body {
-            Body::Propose { kind } => match self.lead {
-                Some(lead) => self.send(lead, Body::Propose { kind }),
-                None => self.events.push(RaftEvent::ProposalDropped { kind, why: "no leader" }),
-            },
+            Body::Propose { kind } => {
+                // A proposal forwarded to us from a member with a stale view: pass it
+                // on, or drop it silently like raft does without a leader.
+                if let Some(lead) = self.lead {
+                    self.send_local(lead, Body::Propose { kind });
+                }
+            }
             Body::Append { .. } => {
                 self.election_elapsed = 0;
                 self.lead = Some(m.from);
@@ -520,7 +543,7 @@ impl Raft {
             Body::TimeoutNow => self.hup(true, 0),
             Body::ReadIndex { ctx } => {
                 if let Some(lead) = self.lead {
-                    self.send(lead, Body::ReadIndex { ctx });
+                    self.send_local(lead, Body::ReadIndex { ctx });
                 }
             }
             Body::ReadIndexResp { ctx, index } => self.read_states.push((ctx, index)),
@@ -532,9 +555,7 @@ impl Raft {
     fn step_candidate(&mut self, m: Message) -> Result<(), LogLost> {
         let pre = self.role == Role::PreCandidate;
         match m.body {
-            Body::Propose { kind } => {
-                self.events.push(RaftEvent::ProposalDropped { kind, why: "no leader (election in progress)" })
-            }
+            Body::Propose { .. } => {}
             Body::Append { .. } | Body::Heartbeat { .. } | Body::Snapshot { .. } => {
                 self.become_follower(m.term, Some(m.from));
                 return self.step_follower(m);
@@ -558,7 +579,8 @@ impl Raft {
     fn step_leader(&mut self, m: Message) {
         match m.body {
             Body::Propose { kind } => {
-                self.propose(kind);
+                // A follower's forwarded proposal; if dropped here its client times out.
+                let _ = self.propose(kind);
                 return;
             }
             Body::ReadIndex { ctx } => {
@@ -593,10 +615,14 @@ impl Raft {
                     return;
                 }
                 let old_paused = pr.is_paused(max_inflight);
-                if pr.maybe_update(index) {
+                let first_index = self.log.first_index();
+                if pr.maybe_update(index) || (pr.matched == index && pr.state == ProgressState::Probe) {
                     match pr.state {
                         ProgressState::Probe => pr.become_replicate(),
-                        ProgressState::Snapshot { pending } if pr.matched >= pending => pr.become_probe(),
+                        ProgressState::Snapshot { .. } if pr.matched + 1 >= first_index => {
+                            pr.become_probe();
+                            pr.become_replicate();
+                        }
                         _ => {}
                     }
                     if self.maybe_commit() {
@@ -664,49 +690,55 @@ impl Raft {
             self.send(from, Body::AppendResp { index: committed, reject: false, reject_hint: 0, log_term: Term(0) });
             return;
         }
-        if self.log.match_term(index, snap.term) {
-            // We already have the snapshot's last entry: just fast-forward the commit.
-            let _ = self.log.commit_to(index);
-        } else {
-            self.config = snap.config.clone();
-            self.log.restore_snapshot(snap);
+        if self.log.match_term(index, snap.term) || !snap.config.contains(self.id) {
+            // We already hold the snapshot's last entry (raft's restore() only
+            // fast-forwards the commit then), or the snapshot's membership does not
+            // include us: either way, report what we have committed.
+            if self.log.match_term(index, snap.term) {
+                let _ = self.log.commit_to(index);
+            }
+            let committed = self.log.committed;
+            self.send(from, Body::AppendResp { index: committed, reject: false, reject_hint: 0, log_term: Term(0) });
+            return;
         }
+        self.config = snap.config.clone();
+        self.log.restore_snapshot(snap);
         let last = self.log.last_index();
         self.send(from, Body::AppendResp { index: last, reject: false, reject_hint: 0, log_term: Term(0) });
     }
 
     // ------------------------------------------------------------------ leader ops
 
-    /// A proposal arriving at this member from its own client.
-    pub fn propose(&mut self, kind: EntryKind) {
+    /// A proposal arriving at this member from its own client. A follower forwards it
+    /// to the leader it knows.
+    pub fn propose(&mut self, kind: EntryKind) -> Result<(), ProposalError> {
         match self.role {
             Role::Leader => {}
-            _ => {
-                let m = Message { from: self.id, to: self.id, term: self.term, body: Body::Propose { kind } };
-                let _ = self.step(m);
-                return;
+            Role::Follower => {
+                let Some(lead) = self.lead else { return Err(ProposalError::Dropped("no leader")) };
+                self.send_local(lead, Body::Propose { kind });
+                return Ok(());
             }
+            Role::PreCandidate | Role::Candidate => return Err(ProposalError::Dropped("no leader")),
         }
         if self.lead_transferee.is_some() {
-            self.events.push(RaftEvent::ProposalDropped { kind, why: "leadership transfer in progress" });
-            return;
+            return Err(ProposalError::Dropped("leadership transfer in progress"));
         }
         if !self.progress.contains_key(&self.id) {
-            self.events.push(RaftEvent::ProposalDropped { kind, why: "leader was removed from the cluster" });
-            return;
+            return Err(ProposalError::Dropped("leader was removed from the cluster"));
         }
-        let kind = match kind {
-            EntryKind::Conf(change) if self.pending_conf_index > self.log.applied => {
-                self.events.push(RaftEvent::ConfChangeRefused { change });
-                EntryKind::Empty
+        let (kind, result) = match kind {
+            EntryKind::Conf(_) if self.pending_conf_index > self.log.applied => {
+                (EntryKind::Empty, Err(ProposalError::ConfChangePending))
             }
-            other => other,
+            other => (other, Ok(())),
         };
         let index = self.log.append_new(self.term, kind);
         if matches!(kind, EntryKind::Conf(_)) {
             self.pending_conf_index = index;
         }
         self.bcast_append();
+        result
     }
 
     fn transfer_leadership(&mut self, to: MemberId) {
@@ -839,9 +871,9 @@ impl Raft {
         if self.role == Role::Leader {
             self.read_index(self.id, ctx);
         } else if let Some(lead) = self.lead {
-            self.send(lead, Body::ReadIndex { ctx });
+            self.send_local(lead, Body::ReadIndex { ctx });
         }
-        // No leader: the request is dropped and the client waits for its deadline.
+        // No leader: the request is dropped; the server layer retries it.
     }
 
     fn read_index(&mut self, from: MemberId, ctx: ReadId) {
@@ -999,13 +1031,16 @@ impl Raft {
         }
     }
 
-    /// Sending a snapshot to `to` failed (ReportSnapshot with failure).
+    /// Sending a snapshot to `to` failed (ReportSnapshot with failure): probe again
+    /// from the match point, after the next heartbeat response.
     pub fn report_snapshot_failed(&mut self, to: MemberId) {
         if self.role == Role::Leader
             && let Some(pr) = self.progress.get_mut(&to)
             && matches!(pr.state, ProgressState::Snapshot { .. })
         {
+            pr.state = ProgressState::Snapshot { pending: 0 };
             pr.become_probe();
+            pr.paused = true;
         }
     }
 
