@@ -1,0 +1,93 @@
+//! Client requests against the etcd members: the built-in workload, delivery to a
+//! member, completion and client-side deadlines.
+
+use super::*;
+
+impl Simulation {
+    // ------------------------------------------------------------------- clients
+
+    pub(super) fn on_workload(&mut self, kind: RequestKind) {
+        let w = self.spec.workload;
+        let rate = match kind {
+            RequestKind::Write => w.writes_per_sec,
+            RequestKind::LinearizableRead => w.linearizable_reads_per_sec,
+            RequestKind::SerializableRead => w.serializable_reads_per_sec,
+        };
+        let period = 1_000_000 / u64::from(rate.max(1));
+        self.queue.push(self.now + SimDuration(period), Event::Workload(kind));
+        let is_member = |h: &Host| h.member.is_some_and(|m| !self.removed.contains(&m));
+        let count = self.hosts.iter().filter(|h| is_member(h)).count();
+        if count == 0 {
+            return;
+        }
+        let rr = &mut self.workload_rr[kind as usize];
+        *rr = (*rr + 1) % count;
+        let nth = *rr;
+        let target =
+            self.hosts.iter().enumerate().filter(|(_, h)| is_member(h)).nth(nth).map(|(i, _)| HostId(i as u32));
+        if let Some(target) = target {
+            self.request(target, kind);
+        }
+    }
+
+    pub(super) fn deliver_request(&mut self, id: u64) {
+        let Some(req) = self.pending.get(&id) else { return };
+        let (host, kind) = (req.host, req.kind);
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else {
+            self.finish_request(id, Err(RequestError::Unavailable));
+            return;
+        };
+        if p.paused {
+            p.stash.push(Stashed::Request(id));
+            return;
+        }
+        match kind {
+            RequestKind::Write => {
+                let mut out = Vec::new();
+                p.server.propose_write(WriteId(id), &mut out);
+                for a in out {
+                    self.on_applied(host, a);
+                }
+            }
+            RequestKind::LinearizableRead => p.server.read_linearizable(ReadId(id), self.now),
+            RequestKind::SerializableRead => {
+                let applied = p.server.raft.log.applied;
+                self.finish_request(id, Ok(applied));
+                return;
+            }
+        }
+        self.after_step(host);
+    }
+
+    /// Returns true if the request was still waiting (and is now finished).
+    pub(super) fn finish_request(&mut self, id: u64, result: Result<LogIndex, RequestError>) -> bool {
+        let Some(req) = self.pending.remove(&id) else { return false };
+        let rec = &mut self.outcome.requests[req.record];
+        rec.finished = Some(self.now);
+        rec.result = Some(result);
+        let stats = &mut self.outcome.stats;
+        match (req.kind, result.is_ok()) {
+            (RequestKind::Write, true) => stats.writes_ok += 1,
+            (RequestKind::Write, false) => stats.writes_failed += 1,
+            (_, true) => stats.reads_ok += 1,
+            (_, false) => stats.reads_failed += 1,
+        }
+        true
+    }
+
+    pub(super) fn on_deadline(&mut self, id: u64) {
+        let Some(req) = self.pending.get(&id) else { return };
+        let current = self.hosts[req.host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
+        let err = match (req.lead_at_issue, current) {
+            (None, _) => RequestError::DeadlineExceeded,
+            (Some(a), Some(b)) if a == b => RequestError::TimedOut,
+            _ => RequestError::TimedOutLeaderFail,
+        };
+        let host = req.host;
+        self.finish_request(id, Err(err));
+        // The client gave up: etcd abandons a write still waiting for a leader.
+        if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
+            p.server.forget(WriteId(id));
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The etcd processes of the cluster: the event loop's handling of ticks, messages and
+//! fsyncs, each member's Ready (mirroring etcd's raftNode loop), and what the world does
+//! when a membership change commits.
+
+use super::*;
+
+impl Simulation {
+    pub(super) fn on_tick(&mut self, host: HostId, inc: u32) {
+        let next = self.now + self.hb();
+        let Some(p) = self.process_mut(host, inc) else { return };
+        if p.paused || p.writing.is_some() {
+            p.tick_pending = true;
+        } else {
+            p.server.raft.tick();
+        }
+        self.queue.push(next, Event::Tick(host, inc));
+        self.after_step(host);
+    }
+
+    pub(super) fn on_deliver(&mut self, slot: u32) {
+        let Some(f) = self.in_flight[slot as usize].as_ref() else { return };
+        let (to_host, to_inc, from_host) = (f.to_host, f.to_incarnation, f.from_host);
+        let live = self.network.can_reach(from_host, to_host)
+            && self.hosts[to_host.index()].etcd.as_ref().is_some_and(|p| p.incarnation == to_inc);
+        if !live {
+            self.release_slot(slot);
+            self.outcome.stats.messages_dropped += 1;
+            return;
+        }
+        let p = self.hosts[to_host.index()].etcd.as_mut().expect("checked live");
+        if p.paused {
+            p.stash.push(Stashed::Deliver(slot));
+            return;
+        }
+        let msg = self.release_slot(slot);
+        self.step_message(to_host, msg);
+    }
+
+    pub(super) fn release_slot(&mut self, slot: u32) -> Message {
+        self.free_slots.push(slot);
+        self.in_flight[slot as usize].take().expect("slot in use").msg
+    }
+
+    pub(super) fn step_message(&mut self, host: HostId, msg: Message) {
+        let now = self.now;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        if p.server.knows_removed(msg.from) {
+            // etcd's transport rejects streams from members it saw removed.
+            return;
+        }
+        p.server.heard_from(msg.from, now);
+        if let Err(lost) = p.server.raft.step(msg) {
+            let text = format!(
+                "etcd on {} crashed: commit index {} is beyond its last log index {} (raft: \"Was the raft log corrupted, truncated, or lost?\")",
+                self.hosts[host.index()].name,
+                lost.to_commit,
+                lost.last_index
+            );
+            self.note(Some(host), text);
+            self.crash_process(host);
+            return;
+        }
+        self.after_step(host);
+    }
+
+    /// After raft moved: record what it did, then process its Ready if possible.
+    pub(super) fn after_step(&mut self, host: HostId) {
+        let now = self.now;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let mut notices = std::mem::take(&mut self.applied_buf);
+        p.server.poll(now, &mut notices);
+        for a in notices.drain(..) {
+            self.on_applied(host, a);
+        }
+        self.applied_buf = notices;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let events = std::mem::take(&mut p.server.raft.events);
+        if !events.is_empty() {
+            self.record_raft_events(host, events);
+        }
+        self.drive(host);
+        self.check_stopping(host);
+    }
+
+    pub(super) fn record_raft_events(&mut self, host: HostId, events: Vec<RaftEvent>) {
+        let name = self.hosts[host.index()].name.clone();
+        let et = self.spec.etcd.election_timeout;
+        let hb = self.hb();
+        for ev in events {
+            let text = match ev {
+                RaftEvent::CampaignStarted { pre, term, transfer, waited_ticks } => {
+                    self.outcome.stats.campaigns += 1;
+                    let why = if transfer {
+                        "the leader handed leadership over (MsgTimeoutNow)".to_string()
+                    } else if waited_ticks == 0 {
+                        "it won the pre-vote".to_string()
+                    } else {
+                        format!(
+                            "heard no leader for {}, its randomised election timeout (base {et})",
+                            hb.saturating_mul(u64::from(waited_ticks)),
+                        )
+                    };
+                    if pre {
+                        format!("{name} started a pre-vote for term {term}: {why}")
+                    } else {
+                        format!("{name} started an election in term {term}: {why}")
+                    }
+                }
+                RaftEvent::BecameLeader { term, votes } => {
+                    let p = self.hosts[host.index()].etcd.as_ref().expect("running");
+                    let member = p.server.id();
+                    self.outcome.leader_history.push(LeaderTerm { at: self.now, host, member, term });
+                    let now = self.now;
+                    self.checker.on_leader(now, member, term, &p.server.raft.log);
+                    self.check_log_matching();
+                    format!("{name} became leader of term {term} with {votes} vote(s)")
+                }
+                RaftEvent::SteppedDownNoQuorum { term, active, quorum } => format!(
+                    "{name} stepped down as leader of term {term}: CheckQuorum heard from only {active} of the {quorum} members it needs"
+                ),
+                RaftEvent::TermRaised { from, old, new, msg } => {
+                    let from_name = self.member_name(from);
+                    format!("{name} moved from term {old} to {new}: {msg} from {from_name} carried a higher term")
+                }
+                RaftEvent::LostElection { pre, term } => {
+                    format!("{name} lost the {} for term {term}", if pre { "pre-vote" } else { "election" })
+                }
+                RaftEvent::LeaderTransferStarted { to } => {
+                    format!("{name} started handing leadership to {}", self.member_name(to))
+                }
+                RaftEvent::LeaderTransferAborted { to } => {
+                    format!("{name} gave up handing leadership to {}", self.member_name(to))
+                }
+            };
+            self.note(Some(host), text);
+        }
+    }
+
+    pub(super) fn host_of(&self, m: MemberId) -> Option<HostId> {
+        self.host_of.get(m.0 as usize).copied().flatten()
+    }
+
+    pub(super) fn member_name(&self, m: MemberId) -> String {
+        self.host_of(m).map_or_else(|| m.to_string(), |h| self.hosts[h.index()].name.clone())
+    }
+
+    /// Processes a member's Ready unless its loop is blocked on an fsync or frozen.
+    pub(super) fn drive(&mut self, host: HostId) {
+        let now = self.now;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        if p.paused || p.writing.is_some() {
+            return;
+        }
+        let mut applied = std::mem::take(&mut self.applied_buf);
+        let mut committed = std::mem::take(&mut self.committed_buf);
+        p.server.apply(&mut committed, &mut applied);
+        let member = p.server.id();
+        for (i, e) in committed.drain(..) {
+            self.checker.on_apply(now, member, i, &e);
+        }
+        self.committed_buf = committed;
+        let p = self.hosts[host.index()].etcd.as_mut().expect("running");
+        if let Some(snap) = p.server.maybe_snapshot()
+            && let Some(d) = self.hosts[host.index()].data.as_mut()
+        {
+            d.compact(&snap);
+        }
+        for a in applied.drain(..) {
+            self.on_applied(host, a);
+        }
+        self.applied_buf = applied;
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let mut msgs = std::mem::take(&mut self.outbox);
+        std::mem::swap(&mut msgs, &mut p.server.raft.msgs);
+        let batch = p.server.raft.take_write();
+        match batch {
+            Some(batch) => {
+                let leader = p.server.raft.is_leader();
+                p.writing = Some(batch);
+                let inc = p.incarnation;
+                if leader {
+                    self.send_all(host, &mut msgs);
+                } else {
+                    p.held.append(&mut msgs);
+                }
+                let done = self.hosts[host.index()].disk.fsync(now);
+                self.outcome.stats.fsyncs += 1;
+                self.queue.push(done, Event::DiskDone(host, inc));
+            }
+            None => self.send_all(host, &mut msgs),
+        }
+        self.outbox = msgs;
+    }
+
+    pub(super) fn complete_write(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.index()];
+        let p = h.etcd.as_mut().expect("caller checked");
+        let batch = p.writing.take().expect("a write was in flight");
+        h.data.get_or_insert_with(DurableState::default).apply(&batch);
+        p.server.raft.on_persisted(&batch);
+        let mut held = std::mem::take(&mut self.outbox);
+        std::mem::swap(&mut held, &mut p.held);
+        if std::mem::take(&mut p.tick_pending) {
+            p.server.raft.tick();
+        }
+        self.send_all(host, &mut held);
+        self.outbox = held;
+        self.after_step(host);
+    }
+
+    /// Sends and empties `msgs` (keeping its capacity for reuse).
+    pub(super) fn send_all(&mut self, from_host: HostId, msgs: &mut Vec<Message>) {
+        for m in msgs.drain(..) {
+            self.send(from_host, m);
+        }
+    }
+
+    pub(super) fn send(&mut self, from_host: HostId, msg: Message) {
+        self.outcome.stats.messages_sent += 1;
+        let sender_knows_removed =
+            self.hosts[from_host.index()].etcd.as_ref().is_some_and(|p| p.server.knows_removed(msg.to));
+        let target = self.host_of(msg.to).filter(|_| !sender_knows_removed);
+        let Some(to_host) = target else {
+            self.outcome.stats.messages_dropped += 1;
+            return;
+        };
+        let to_inc = self.hosts[to_host.index()].incarnation;
+        let target_down = self.hosts[to_host.index()].etcd.is_none();
+        match self.network.send(self.now, from_host, to_host) {
+            Delivery::At(at) if !target_down => {
+                let slot = match self.free_slots.pop() {
+                    Some(s) => s,
+                    None => {
+                        self.in_flight.push(None);
+                        (self.in_flight.len() - 1) as u32
+                    }
+                };
+                self.in_flight[slot as usize] = Some(InFlight { from_host, to_host, to_incarnation: to_inc, msg });
+                self.queue.push(at, Event::Deliver(slot));
+            }
+            outcome => {
+                self.outcome.stats.messages_dropped += 1;
+                // The transport notices a broken stream (or a dead peer) and tells raft.
+                let unreachable = outcome == Delivery::Unreachable || target_down;
+                if let Some(p) = self.hosts[from_host.index()].etcd.as_mut() {
+                    if matches!(msg.body, Body::Snapshot { .. }) {
+                        p.server.raft.report_snapshot_failed(msg.to);
+                    } else if unreachable {
+                        p.server.raft.report_unreachable(msg.to);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_applied(&mut self, host: HostId, a: Applied) {
+        match a {
+            Applied::WriteDone(w, index) => {
+                let now = self.now;
+                if self.finish_request(w.0, Ok(index)) {
+                    self.checker.on_ack(now, w, index);
+                }
+            }
+            Applied::ReadDone(r, index) => {
+                self.finish_request(r.0, Ok(index));
+            }
+            Applied::WriteFailed(w, e) => {
+                self.finish_request(w.0, Err(e.into()));
+            }
+            Applied::ReadFailed(r, e) => {
+                self.finish_request(r.0, Err(e.into()));
+            }
+            Applied::Conf(cc, index) => {
+                if index <= self.conf_acted {
+                    return;
+                }
+                self.conf_acted = index;
+                self.act_on_conf_change(host, cc);
+            }
+        }
+    }
+
+    /// The world's side of a membership change, once the cluster committed it: start
+    /// an added member's etcd, stop a removed one.
+    pub(super) fn act_on_conf_change(&mut self, via: HostId, cc: ConfChange) {
+        let via_name = self.hosts[via.index()].name.clone();
+        match cc {
+            ConfChange::AddVoter(m) | ConfChange::AddLearner(m) => {
+                let Some(host) = self.host_of(m) else { return };
+                let learner = matches!(cc, ConfChange::AddLearner(_));
+                let kind = if learner { "learner" } else { "voter" };
+                let promoted = !learner && self.learners.remove(&m);
+                if learner {
+                    self.learners.insert(m);
+                }
+                let text = if promoted {
+                    format!(
+                        "{} was promoted to voter (committed, seen first by {via_name})",
+                        self.hosts[host.index()].name
+                    )
+                } else {
+                    format!(
+                        "{} joined as a new {kind} ({m}); etcd starts there with an empty data directory",
+                        self.hosts[host.index()].name
+                    )
+                };
+                self.note(Some(host), text);
+                if !promoted {
+                    // The operator starts etcd on the new member's host.
+                    self.hosts[host.index()].up = true;
+                    self.start_etcd(host);
+                }
+            }
+            ConfChange::Remove(m) => {
+                self.removed.insert(m);
+                let Some(host) = self.host_of(m) else { return };
+                let text = format!(
+                    "{} ({m}) was removed from the cluster; its etcd stops in 1s (\"the member has been permanently removed\")",
+                    self.hosts[host.index()].name
+                );
+                self.note(Some(host), text);
+                if let Some(p) = self.hosts[host.index()].etcd.as_ref().filter(|p| p.server.id() == m) {
+                    let inc = p.incarnation;
+                    self.queue.push(self.now + SimDuration::from_secs(1), Event::StopProcess(host, inc));
+                }
+            }
+        }
+    }
+}

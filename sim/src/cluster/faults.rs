@@ -1,0 +1,370 @@
+//! Applying faults: resolving role targets when a fault fires, process and host
+//! faults, network faults, disk faults and etcd membership commands.
+
+use super::*;
+
+impl Simulation {
+    // -------------------------------------------------------------------- faults
+
+    pub(super) fn resolve(&mut self, t: Target) -> Option<HostId> {
+        match t {
+            Target::Host(h) => (h.index() < self.hosts.len()).then_some(h),
+            Target::EtcdLeader => self.leader().map(|(h, _, _)| h),
+            Target::EtcdFollower => {
+                let followers: Vec<HostId> = self
+                    .running()
+                    .filter(|(_, s)| s.raft.role != Role::Leader && s.raft.config.voters.contains(&s.id()))
+                    .map(|(h, _)| h)
+                    .collect();
+                if followers.is_empty() {
+                    None
+                } else {
+                    let k = self.fault_rng.below(followers.len() as u64) as usize;
+                    Some(followers[k])
+                }
+            }
+        }
+    }
+
+    pub(super) fn resolve_all(&mut self, ts: &[Target]) -> Vec<HostId> {
+        ts.iter().filter_map(|&t| self.resolve(t)).collect()
+    }
+
+    pub(super) fn describe_target(t: Target) -> &'static str {
+        match t {
+            Target::Host(_) => "host",
+            Target::EtcdLeader => "etcd leader",
+            Target::EtcdFollower => "etcd follower",
+        }
+    }
+
+    pub(super) fn apply_fault(&mut self, fault: Fault) {
+        let single = |f: &Fault| match f {
+            Fault::Crash(t)
+            | Fault::Restart(t)
+            | Fault::Stop(t)
+            | Fault::Wipe(t)
+            | Fault::Pause(t)
+            | Fault::Resume(t)
+            | Fault::Isolate(t)
+            | Fault::RemoveMember(t)
+            | Fault::PromoteLearner(t)
+            | Fault::SlowDisk { target: t, .. } => Some(*t),
+            _ => None,
+        };
+        let host = match single(&fault) {
+            Some(t) => match self.resolve(t) {
+                Some(h) => Some(h),
+                None => {
+                    self.note(
+                        None,
+                        format!("fault {fault:?} skipped: there is no {} right now", Self::describe_target(t)),
+                    );
+                    return;
+                }
+            },
+            None => None,
+        };
+        let name = host.map(|h| self.hosts[h.index()].name.clone()).unwrap_or_default();
+        match fault {
+            Fault::Crash(_) => {
+                let h = host.expect("single target");
+                self.note(Some(h), format!("fault: {name} crashed (power loss; unsynced writes are lost)"));
+                self.hosts[h.index()].up = false;
+                self.crash_process(h);
+            }
+            Fault::Wipe(_) => {
+                let h = host.expect("single target");
+                self.note(Some(h), format!("fault: {name} crashed and its etcd data directory was erased"));
+                self.hosts[h.index()].up = false;
+                self.crash_process(h);
+                self.hosts[h.index()].data = None;
+            }
+            Fault::Restart(_) => {
+                let h = host.expect("single target");
+                let hst = &self.hosts[h.index()];
+                if hst.etcd.is_some() {
+                    return;
+                }
+                let removed = hst.member.is_some_and(|m| self.removed.contains(&m));
+                let text = if removed {
+                    format!("fault: {name} restarted, but its member was removed from the cluster: etcd does not start")
+                } else if hst.data.is_none() && hst.member.is_some() {
+                    format!(
+                        "fault: {name} restarted with an empty data directory; etcd rejoins under its old member id"
+                    )
+                } else {
+                    format!("fault: {name} restarted; etcd recovers term, vote and log from its data directory")
+                };
+                self.note(Some(h), text);
+                self.hosts[h.index()].up = true;
+                self.start_etcd(h);
+            }
+            Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
+            Fault::Pause(_) => {
+                let h = host.expect("single target");
+                if let Some(p) = self.hosts[h.index()].etcd.as_mut() {
+                    p.paused = true;
+                    self.note(Some(h), format!("fault: etcd on {name} frozen (SIGSTOP)"));
+                }
+            }
+            Fault::Resume(_) => {
+                let h = host.expect("single target");
+                self.resume(h);
+            }
+            Fault::Isolate(_) => {
+                let h = host.expect("single target");
+                self.network.isolate(h);
+                self.note(Some(h), format!("fault: {name} isolated from every other host"));
+            }
+            Fault::Partition(groups) => {
+                let resolved: Vec<Vec<HostId>> = groups.iter().map(|g| self.resolve_all(g)).collect();
+                self.network.partition(&resolved);
+                let text = format!("fault: network partitioned into {}", self.describe_groups(&self.network.islands()));
+                self.note(None, text);
+            }
+            Fault::CutOneWay { from, to } => {
+                if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
+                    self.network.cut_one_way(a, b);
+                    let text = format!(
+                        "fault: one-way cut: {} can no longer reach {} (the reverse still works)",
+                        self.hosts[a.index()].name,
+                        self.hosts[b.index()].name
+                    );
+                    self.note(None, text);
+                }
+            }
+            Fault::Bridge { side_a, side_b } => {
+                let a = self.resolve_all(&side_a);
+                let b = self.resolve_all(&side_b);
+                self.network.bridge(&a, &b);
+                let text = format!(
+                    "fault: bridge partition: {} and {} cannot reach each other; other hosts reach both",
+                    self.describe_groups(&[a]),
+                    self.describe_groups(&[b])
+                );
+                self.note(None, text);
+            }
+            Fault::Heal => {
+                self.network.heal();
+                self.note(None, "fault: network healed".to_string());
+            }
+            Fault::MessageLoss { ppm } => {
+                for a in 0..self.hosts.len() {
+                    for b in 0..self.hosts.len() {
+                        let (a, b) = (HostId(a as u32), HostId(b as u32));
+                        let profile = LinkProfile { loss_ppm: ppm, ..self.network.link(a, b) };
+                        self.network.set_link(a, b, profile);
+                    }
+                }
+                self.note(
+                    None,
+                    format!("fault: every link now loses {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
+                );
+            }
+            Fault::Link { a, b, profile } => {
+                if let (Some(a), Some(b)) = (self.resolve(a), self.resolve(b)) {
+                    self.network.set_link(a, b, profile);
+                    let text = format!(
+                        "fault: link {}–{} now {} + up to {} jitter, {} ppm loss",
+                        self.hosts[a.index()].name,
+                        self.hosts[b.index()].name,
+                        profile.base,
+                        profile.jitter,
+                        profile.loss_ppm
+                    );
+                    self.note(None, text);
+                }
+            }
+            Fault::SlowDisk { profile, .. } => {
+                let h = host.expect("single target");
+                self.hosts[h.index()].disk.profile = profile;
+                self.note(
+                    Some(h),
+                    format!(
+                        "fault: disk of {name} now takes {} + up to {} per fsync",
+                        profile.fsync_base, profile.fsync_jitter
+                    ),
+                );
+            }
+            Fault::AddMember { host, learner } => self.add_member(host, learner),
+            Fault::RemoveMember(_) => {
+                let h = host.expect("single target");
+                let _ = match self.hosts[h.index()].member {
+                    Some(m) => self.reconfigure(MemberChange::Remove(m), h),
+                    None => {
+                        self.note(Some(h), format!("member remove skipped: {name} runs no member"));
+                        false
+                    }
+                };
+            }
+            Fault::PromoteLearner(_) => {
+                let h = host.expect("single target");
+                let _ = match self.hosts[h.index()].member {
+                    Some(m) => self.reconfigure(MemberChange::Promote(m), h),
+                    None => {
+                        self.note(Some(h), format!("member promote skipped: {name} runs no member"));
+                        false
+                    }
+                };
+            }
+        }
+    }
+
+    pub(super) fn describe_groups(&self, groups: &[Vec<HostId>]) -> String {
+        groups
+            .iter()
+            .map(|g| {
+                let names: Vec<&str> = g.iter().map(|h| self.hosts[h.index()].name.as_str()).collect();
+                format!("{{{}}}", names.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    pub(super) fn add_member(&mut self, host: HostId, learner: bool) {
+        if host.index() >= self.hosts.len() {
+            return;
+        }
+        let name = self.hosts[host.index()].name.clone();
+        if self.hosts[host.index()].etcd.is_some() {
+            self.note(Some(host), format!("member add skipped: {name} already runs etcd"));
+            return;
+        }
+        let id = MemberId(self.next_member);
+        if self.reconfigure(MemberChange::Add { id, learner }, host) {
+            self.next_member += 1;
+            let slot = id.0 as usize;
+            if self.host_of.len() <= slot {
+                self.host_of.resize(slot + 1, None);
+            }
+            self.host_of[slot] = Some(host);
+            let h = &mut self.hosts[host.index()];
+            h.member = Some(id);
+            h.data = None;
+        }
+    }
+
+    /// An etcdctl member command: checked and proposed by the leader. Returns true if
+    /// the change was proposed.
+    pub(super) fn reconfigure(&mut self, change: MemberChange, subject: HostId) -> bool {
+        let now = self.now;
+        let subject_name = self.hosts[subject.index()].name.clone();
+        let Some((leader_host, _, _)) = self.leader() else {
+            self.note(
+                Some(subject),
+                format!("{change} for {subject_name} failed: no etcd leader (etcdserver: request timed out)"),
+            );
+            return false;
+        };
+        let started = self.started.clone();
+        let p = self.hosts[leader_host.index()].etcd.as_mut().expect("leader runs");
+        if let Err(e) = p.server.check_reconfig(change, &|m| started.contains(&m), now) {
+            self.note(Some(subject), format!("{change} for {subject_name} refused: {e}"));
+            return false;
+        }
+        let result = p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change.conf_change()));
+        let leader_name = self.hosts[leader_host.index()].name.clone();
+        let text = match result {
+            Ok(()) => format!("{change} for {subject_name} proposed by leader {leader_name}"),
+            Err(ProposalError::ConfChangePending) => format!(
+                "{change} for {subject_name} will time out (etcdserver: request timed out): a previous membership change is not applied yet, so raft replaced it with an empty entry"
+            ),
+            Err(ProposalError::Dropped(why)) => {
+                format!("{change} for {subject_name} failed: raft proposal dropped ({why})")
+            }
+        };
+        self.note(Some(subject), text);
+        self.after_step(leader_host);
+        result.is_ok()
+    }
+
+    /// etcd's Stop: a leader hands leadership to the longest-connected voter and waits
+    /// up to the request timeout for it to take over; then the process exits cleanly.
+    pub(super) fn graceful_stop(&mut self, host: HostId) {
+        let now = self.now;
+        let name = self.hosts[host.index()].name.clone();
+        let timeout = self.spec.etcd.request_timeout();
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let raft = &p.server.raft;
+        if raft.is_leader() && raft.config.voters.len() > 1 {
+            if let Some(to) = p.server.longest_connected_voter(now) {
+                p.stopping_for = Some(to);
+                p.server.raft.request_transfer(to);
+                let inc = p.incarnation;
+                let to_name = self.member_name(to);
+                self.note(
+                    Some(host),
+                    format!("fault: graceful stop of {name}: as leader it first hands leadership to {to_name}"),
+                );
+                self.queue.push(now + timeout, Event::StopProcess(host, inc));
+                self.after_step(host);
+                return;
+            }
+            self.note(Some(host), format!("fault: graceful stop of {name}: no connected voter to hand leadership to"));
+        } else {
+            self.note(Some(host), format!("fault: graceful stop of etcd on {name}"));
+        }
+        self.stop_now(host);
+    }
+
+    pub(super) fn check_stopping(&mut self, host: HostId) {
+        let Some(p) = self.hosts[host.index()].etcd.as_ref() else { return };
+        if let Some(to) = p.stopping_for
+            && p.server.raft.lead == Some(to)
+        {
+            self.stop_now(host);
+        }
+    }
+
+    /// Clean exit: the in-flight fsync completes, then the process is gone.
+    pub(super) fn stop_now(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.index()];
+        let Some(mut p) = h.etcd.take() else { return };
+        if let Some(batch) = p.writing.take() {
+            h.data.get_or_insert_with(DurableState::default).apply(&batch);
+        }
+        let name = h.name.clone();
+        self.note(Some(host), format!("etcd on {name} stopped"));
+    }
+
+    /// The process dies; only what was fsynced survives.
+    pub(super) fn crash_process(&mut self, host: HostId) {
+        self.hosts[host.index()].etcd = None;
+    }
+
+    pub(super) fn resume(&mut self, host: HostId) {
+        let name = self.hosts[host.index()].name.clone();
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        if !p.paused {
+            return;
+        }
+        p.paused = false;
+        let stash = std::mem::take(&mut p.stash);
+        let inc = p.incarnation;
+        self.note(
+            Some(host),
+            format!("fault: etcd on {name} resumed (SIGCONT); {} queued events now processed", stash.len()),
+        );
+        for s in stash {
+            if self.process_mut(host, inc).is_none() {
+                break;
+            }
+            match s {
+                Stashed::Deliver(slot) => {
+                    let msg = self.release_slot(slot);
+                    self.step_message(host, msg);
+                }
+                Stashed::DiskDone => self.complete_write(host),
+                Stashed::Request(id) => self.deliver_request(id),
+            }
+        }
+        if let Some(p) = self.process_mut(host, inc)
+            && p.writing.is_none()
+            && std::mem::take(&mut p.tick_pending)
+        {
+            p.server.raft.tick();
+            self.after_step(host);
+        }
+    }
+}

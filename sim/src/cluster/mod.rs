@@ -1,0 +1,645 @@
+//! An etcd cluster on simulated hosts: the builder API, the event loop that drives the
+//! members, and what a run leaves behind (leader history, committed log, client
+//! outcomes, invariant violations).
+//!
+//! The loop mirrors etcd's raftNode: a member's Ready is processed only when its
+//! previous fsync is done; a leader sends its messages before its own fsync, followers
+//! after theirs; a tick that fires while the loop is busy (or the process frozen) is
+//! kept, but only one, like Go's time.Ticker.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+mod clients;
+mod etcd_host;
+mod faults;
+
+use crate::check::{Checker, CommittedEntry, Holder, Violation};
+use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Network, SimRng, StreamId};
+use crate::fault::{Fault, Target};
+use crate::ids::{HostId, LogIndex, MemberId, ReadId, Term, WriteId};
+use crate::model::etcd::log::{DurableState, WriteBatch};
+use crate::model::etcd::message::{Body, ConfChange, Entry, Message};
+use crate::model::etcd::raft::ProposalError;
+use crate::model::etcd::raft::{Raft, RaftEvent, Role};
+use crate::model::etcd::{Applied, EtcdServer, EtcdSettings, MemberChange, ServerError};
+use crate::time::{SimDuration, SimTime};
+
+/// Client load against the cluster, spread round-robin over the members like clientv3's
+/// balancer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Workload {
+    pub writes_per_sec: u32,
+    pub linearizable_reads_per_sec: u32,
+    pub serializable_reads_per_sec: u32,
+}
+
+/// Everything that defines a run.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    pub seed: u64,
+    pub voters: usize,
+    pub learners: usize,
+    /// Hosts with no member at the start, available to `AddMember`.
+    pub spare_hosts: usize,
+    pub etcd: EtcdSettings,
+    pub link: LinkProfile,
+    pub disk: DiskProfile,
+    pub workload: Workload,
+    pub faults: Vec<(SimTime, Fault)>,
+}
+
+/// Builds a cluster run step by step.
+///
+/// ```
+/// use hasim_sim::{ClusterBuilder, Fault, Target, SimDuration};
+/// let outcome = ClusterBuilder::new(3)
+///     .seed(7)
+///     .fault(SimDuration::from_secs(5), Fault::Crash(Target::EtcdLeader))
+///     .run_for(SimDuration::from_secs(15));
+/// assert!(outcome.violations.is_empty());
+/// assert!(outcome.leader_history.len() >= 2, "a new leader after the crash");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder {
+    spec: ClusterSpec,
+}
+
+impl ClusterBuilder {
+    pub fn new(voters: usize) -> Self {
+        ClusterBuilder {
+            spec: ClusterSpec {
+                seed: 0,
+                voters,
+                learners: 0,
+                spare_hosts: 0,
+                etcd: EtcdSettings::default(),
+                link: LinkProfile::default(),
+                disk: DiskProfile::default(),
+                workload: Workload::default(),
+                faults: Vec::new(),
+            },
+        }
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.spec.seed = seed;
+        self
+    }
+    pub fn pre_vote(mut self, on: bool) -> Self {
+        self.spec.etcd.pre_vote = on;
+        self
+    }
+    pub fn etcd(mut self, settings: EtcdSettings) -> Self {
+        self.spec.etcd = settings;
+        self
+    }
+    pub fn learners(mut self, n: usize) -> Self {
+        self.spec.learners = n;
+        self
+    }
+    pub fn spare_hosts(mut self, n: usize) -> Self {
+        self.spec.spare_hosts = n;
+        self
+    }
+    pub fn link(mut self, profile: LinkProfile) -> Self {
+        self.spec.link = profile;
+        self
+    }
+    pub fn disk(mut self, profile: DiskProfile) -> Self {
+        self.spec.disk = profile;
+        self
+    }
+    pub fn workload(mut self, w: Workload) -> Self {
+        self.spec.workload = w;
+        self
+    }
+    /// Schedules a fault `after` the start of the run.
+    pub fn fault(mut self, after: SimDuration, fault: Fault) -> Self {
+        self.spec.faults.push((SimTime::ZERO + after, fault));
+        self
+    }
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+    pub fn build(self) -> Simulation {
+        Simulation::new(self.spec)
+    }
+    /// Builds, runs for `d` and returns the outcome.
+    pub fn run_for(self, d: SimDuration) -> RunOutcome {
+        let mut sim = self.build();
+        sim.run_until(SimTime::ZERO + d);
+        sim.finish()
+    }
+}
+
+/// One election won.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaderTerm {
+    pub at: SimTime,
+    pub host: HostId,
+    pub member: MemberId,
+    pub term: Term,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequestKind {
+    Write,
+    LinearizableRead,
+    SerializableRead,
+}
+
+/// Why a client request failed, with the text etcd returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("connection refused: etcd is not running on that host")]
+    Unavailable,
+    #[error("context deadline exceeded")]
+    DeadlineExceeded,
+    #[error("etcdserver: request timed out")]
+    TimedOut,
+    #[error("etcdserver: request timed out, possibly due to previous leader failure")]
+    TimedOutLeaderFail,
+    #[error("etcdserver: raft proposal dropped")]
+    ProposalDropped,
+    #[error("etcdserver: leader changed")]
+    LeaderChanged,
+}
+
+impl From<ServerError> for RequestError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::ProposalDropped => RequestError::ProposalDropped,
+            ServerError::LeaderChanged => RequestError::LeaderChanged,
+        }
+    }
+}
+
+/// One client request and how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub id: u64,
+    pub kind: RequestKind,
+    pub host: HostId,
+    pub issued: SimTime,
+    pub finished: Option<SimTime>,
+    /// The index the write landed at or the read was served at.
+    pub result: Option<Result<LogIndex, RequestError>>,
+}
+
+/// A notable moment with a sentence a learner can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: SimTime,
+    pub host: Option<HostId>,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub events: u64,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+    pub fsyncs: u64,
+    pub campaigns: u64,
+    pub writes_ok: u64,
+    pub writes_failed: u64,
+    pub reads_ok: u64,
+    pub reads_failed: u64,
+}
+
+/// What a run leaves behind.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub seed: u64,
+    pub end: SimTime,
+    pub host_names: Vec<String>,
+    pub leader_history: Vec<LeaderTerm>,
+    pub committed: Vec<CommittedEntry>,
+    pub requests: Vec<RequestRecord>,
+    pub timeline: Vec<TimelineEntry>,
+    pub violations: Vec<Violation>,
+    pub stats: RunStats,
+}
+
+impl RunOutcome {
+    /// Panics with every violation and the seed to reproduce them; for tests.
+    pub fn assert_safe(&self) {
+        if !self.violations.is_empty() {
+            let list: Vec<String> = self.violations.iter().map(|v| v.to_string()).collect();
+            panic!("{} invariant violation(s), reproduce with seed={}:\n{}", list.len(), self.seed, list.join("\n"));
+        }
+    }
+
+    /// Writes that were committed at indices in `[from, to)` of simulated time.
+    pub fn writes_ok_between(&self, from: SimTime, to: SimTime) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.kind == RequestKind::Write && matches!(r.result, Some(Ok(_))))
+            .filter(|r| r.finished.is_some_and(|f| f >= from && f < to))
+            .count()
+    }
+}
+
+// ------------------------------------------------------------------------ internals
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Tick(HostId, u32),
+    Deliver(u32),
+    DiskDone(HostId, u32),
+    Fault(u32),
+    Workload(RequestKind),
+    Deadline(u64),
+    /// Stop after a graceful-stop transfer finished or timed out, or after removal.
+    StopProcess(HostId, u32),
+}
+
+/// Events that reach a frozen process wait here until it resumes.
+#[derive(Clone, Copy, Debug)]
+enum Stashed {
+    Deliver(u32),
+    DiskDone,
+    Request(u64),
+}
+
+struct EtcdProcess {
+    server: EtcdServer,
+    incarnation: u32,
+    paused: bool,
+    stash: Vec<Stashed>,
+    tick_pending: bool,
+    writing: Option<WriteBatch>,
+    /// Follower messages waiting for the in-flight fsync.
+    held: Vec<Message>,
+    /// Graceful stop in progress: waiting for leadership to move to this member.
+    stopping_for: Option<MemberId>,
+}
+
+struct Host {
+    name: String,
+    up: bool,
+    disk: Disk,
+    /// The etcd data directory; None when never initialised or wiped.
+    data: Option<DurableState>,
+    member: Option<MemberId>,
+    etcd: Option<EtcdProcess>,
+    incarnation: u32,
+}
+
+struct InFlight {
+    from_host: HostId,
+    to_host: HostId,
+    to_incarnation: u32,
+    msg: Message,
+}
+
+struct PendingRequest {
+    kind: RequestKind,
+    host: HostId,
+    lead_at_issue: Option<MemberId>,
+    record: usize,
+}
+
+pub struct Simulation {
+    spec: ClusterSpec,
+    now: SimTime,
+    queue: EventQueue<Event>,
+    hosts: Vec<Host>,
+    network: Network,
+    /// Host of each member id (ids are small and dense), None for unknown ids.
+    host_of: Vec<Option<HostId>>,
+    removed: BTreeSet<MemberId>,
+    /// Members that joined as learners and were not promoted yet.
+    learners: BTreeSet<MemberId>,
+    /// Members that ever ran (etcd's "started": published their attributes).
+    started: BTreeSet<MemberId>,
+    next_member: u64,
+    in_flight: Vec<Option<InFlight>>,
+    free_slots: Vec<u32>,
+    checker: Checker,
+    fault_rng: SimRng,
+    boot_rng: SimRng,
+    /// Round-robin position per request kind, so kinds do not alias onto one host.
+    workload_rr: [usize; 3],
+    next_request: u64,
+    pending: BTreeMap<u64, PendingRequest>,
+    /// Highest committed index whose membership side effects the world has acted on.
+    conf_acted: LogIndex,
+    /// Reused buffers for a member's Ready (outgoing messages, committed entries and
+    /// what applying them produced), so processing a Ready does not allocate.
+    outbox: Vec<Message>,
+    committed_buf: Vec<(LogIndex, Entry)>,
+    applied_buf: Vec<Applied>,
+    outcome: RunOutcome,
+}
+
+impl Simulation {
+    pub fn new(spec: ClusterSpec) -> Simulation {
+        let n_members = spec.voters + spec.learners;
+        let n_hosts = n_members + spec.spare_hosts;
+        let seed = spec.seed;
+        let voters: Vec<MemberId> = (1..=spec.voters as u64).map(MemberId).collect();
+        let mut bootstrap = Raft::bootstrap_durable(&voters);
+        // Initial learners join through AddLearner entries after the voters.
+        if spec.learners > 0 {
+            let mut log = crate::model::etcd::log::RaftLog::restore_from(&bootstrap);
+            for l in 0..spec.learners as u64 {
+                log.append_new(
+                    Term(1),
+                    crate::model::etcd::message::EntryKind::Conf(ConfChange::AddLearner(MemberId(
+                        spec.voters as u64 + 1 + l,
+                    ))),
+                );
+            }
+            bootstrap.entries = log.unstable_entries().1;
+            bootstrap.entries = {
+                let mut all = Raft::bootstrap_durable(&voters).entries;
+                all.extend(bootstrap.entries.iter().skip(all.len()).copied());
+                all
+            };
+            bootstrap.hard.commit = bootstrap.entries.len() as u64;
+        }
+        let hosts: Vec<Host> = (0..n_hosts)
+            .map(|i| Host {
+                name: format!("etcd-{}", i + 1),
+                up: true,
+                disk: Disk::new(spec.disk, seed, i as u32),
+                data: (i < n_members).then(|| bootstrap.clone()),
+                member: (i < n_members).then(|| MemberId(i as u64 + 1)),
+                etcd: None,
+                incarnation: 0,
+            })
+            .collect();
+        let host_names = hosts.iter().map(|h| h.name.clone()).collect();
+        let mut sim = Simulation {
+            now: SimTime::ZERO,
+            queue: EventQueue::with_capacity(1024),
+            network: Network::new(n_hosts, spec.link, seed),
+            host_of: std::iter::once(None).chain((0..n_members).map(|i| Some(HostId(i as u32)))).collect(),
+            removed: BTreeSet::new(),
+            learners: (spec.voters as u64 + 1..=n_members as u64).map(MemberId).collect(),
+            started: BTreeSet::new(),
+            next_member: n_members as u64 + 1,
+            in_flight: Vec::new(),
+            free_slots: Vec::new(),
+            checker: Checker::new(seed),
+            fault_rng: SimRng::new(seed, StreamId::Faults),
+            boot_rng: SimRng::new(seed, StreamId::Boot),
+            workload_rr: [0; 3],
+            next_request: 1,
+            pending: BTreeMap::new(),
+            // The bootstrap membership entries need no action from the world.
+            conf_acted: n_members as LogIndex,
+            outbox: Vec::new(),
+            committed_buf: Vec::new(),
+            applied_buf: Vec::new(),
+            outcome: RunOutcome {
+                seed,
+                end: SimTime::ZERO,
+                host_names,
+                leader_history: Vec::new(),
+                committed: Vec::new(),
+                requests: Vec::new(),
+                timeline: Vec::new(),
+                violations: Vec::new(),
+                stats: RunStats::default(),
+            },
+            hosts,
+            spec,
+        };
+        for i in 0..n_members {
+            sim.start_etcd(HostId(i as u32));
+        }
+        let faults = std::mem::take(&mut sim.spec.faults);
+        for (i, (at, _)) in faults.iter().enumerate() {
+            sim.queue.push(*at, Event::Fault(i as u32));
+        }
+        sim.spec.faults = faults;
+        let w = sim.spec.workload;
+        for (rate, kind) in [
+            (w.writes_per_sec, RequestKind::Write),
+            (w.linearizable_reads_per_sec, RequestKind::LinearizableRead),
+            (w.serializable_reads_per_sec, RequestKind::SerializableRead),
+        ] {
+            if rate > 0 {
+                let first = SimTime(sim.boot_rng.below(1_000_000 / u64::from(rate)));
+                sim.queue.push(first, Event::Workload(kind));
+            }
+        }
+        sim
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    /// Processes every event up to and including `end`.
+    pub fn run_until(&mut self, end: SimTime) {
+        while let Some(t) = self.queue.peek_time() {
+            if t > end {
+                break;
+            }
+            let (t, ev) = self.queue.pop().expect("peeked");
+            self.now = t;
+            self.handle(ev);
+        }
+        self.now = self.now.max(end);
+    }
+
+    pub fn run_for(&mut self, d: SimDuration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Schedules a fault at an absolute time (not before now).
+    pub fn schedule(&mut self, at: SimTime, fault: Fault) {
+        self.spec.faults.push((at.max(self.now), fault));
+        self.queue.push(at.max(self.now), Event::Fault(self.spec.faults.len() as u32 - 1));
+    }
+
+    /// Applies a fault right now.
+    pub fn inject(&mut self, fault: Fault) {
+        self.apply_fault(fault);
+    }
+
+    /// Sends one client request to the etcd member on `host` now; returns its id.
+    pub fn request(&mut self, host: HostId, kind: RequestKind) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        let record = self.outcome.requests.len();
+        self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
+        let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
+        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record });
+        self.queue.push_in_order(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
+        self.deliver_request(id);
+        id
+    }
+
+    pub fn request_result(&self, id: u64) -> Option<Result<LogIndex, RequestError>> {
+        self.outcome.requests.iter().find(|r| r.id == id).and_then(|r| r.result)
+    }
+
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    pub fn host_name(&self, h: HostId) -> &str {
+        &self.hosts[h.index()].name
+    }
+
+    /// The etcd server running on `host`, if any.
+    pub fn server(&self, host: HostId) -> Option<&EtcdServer> {
+        self.hosts[host.index()].etcd.as_ref().map(|p| &p.server)
+    }
+
+    /// The running member that believes it leads, with the highest term if several do.
+    pub fn leader(&self) -> Option<(HostId, MemberId, Term)> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.etcd.as_ref().map(|p| (i, p)))
+            .filter(|(_, p)| p.server.raft.role == Role::Leader)
+            .map(|(i, p)| (HostId(i as u32), p.server.id(), p.server.raft.term))
+            .max_by_key(|(_, _, t)| *t)
+    }
+
+    /// Every running member that believes it leads right now.
+    pub fn leaders(&self) -> Vec<(HostId, Term)> {
+        self.running().filter(|(_, s)| s.raft.role == Role::Leader).map(|(h, s)| (h, s.raft.term)).collect()
+    }
+
+    /// Highest commit index any running member knows.
+    pub fn max_commit(&self) -> LogIndex {
+        self.running().map(|(_, s)| s.raft.log.committed).max().unwrap_or(0)
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = (HostId, &EtcdServer)> {
+        self.hosts.iter().enumerate().filter_map(|(i, h)| h.etcd.as_ref().map(|p| (HostId(i as u32), &p.server)))
+    }
+
+    pub fn is_paused(&self, host: HostId) -> bool {
+        self.hosts[host.index()].etcd.as_ref().is_some_and(|p| p.paused)
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        self.checker.violations()
+    }
+
+    pub fn timeline(&self) -> &[TimelineEntry] {
+        &self.outcome.timeline
+    }
+
+    pub fn leader_history(&self) -> &[LeaderTerm] {
+        &self.outcome.leader_history
+    }
+
+    pub fn stats(&self) -> RunStats {
+        RunStats { events: self.queue.processed(), ..self.outcome.stats }
+    }
+
+    /// Ends the run: final safety checks, then the outcome.
+    pub fn finish(mut self) -> RunOutcome {
+        self.check_log_matching();
+        let now = self.now;
+        let holders: Vec<(MemberId, Holder<'_>)> = self
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                let m = h.member?;
+                match (&h.etcd, &h.data) {
+                    (Some(p), _) => Some((m, Holder::Live(&p.server.raft.log))),
+                    (None, Some(d)) => Some((m, Holder::Durable(d))),
+                    _ => None,
+                }
+            })
+            .collect();
+        self.checker.check_durability(now, &holders);
+        let mut out = self.outcome;
+        out.end = self.now;
+        out.stats.events = self.queue.processed();
+        out.committed = self.checker.committed().to_vec();
+        out.violations = self.checker.violations().to_vec();
+        out
+    }
+
+    /// The event loop's dispatch: every event goes to the part of the world it concerns.
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Tick(host, inc) => self.on_tick(host, inc),
+            Event::Deliver(slot) => self.on_deliver(slot),
+            Event::DiskDone(host, inc) => {
+                let Some(p) = self.process_mut(host, inc) else { return };
+                if p.paused {
+                    p.stash.push(Stashed::DiskDone);
+                } else {
+                    self.complete_write(host);
+                }
+            }
+            Event::Fault(i) => {
+                let fault = self.spec.faults[i as usize].1.clone();
+                self.apply_fault(fault);
+            }
+            Event::Workload(kind) => self.on_workload(kind),
+            Event::Deadline(id) => self.on_deadline(id),
+            Event::StopProcess(host, inc) => {
+                if self.process_mut(host, inc).is_some() {
+                    self.stop_now(host);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------- helpers
+
+    fn note(&mut self, host: Option<HostId>, text: String) {
+        self.outcome.timeline.push(TimelineEntry { at: self.now, host, text });
+    }
+
+    fn hb(&self) -> SimDuration {
+        self.spec.etcd.heartbeat_interval
+    }
+
+    fn start_etcd(&mut self, host: HostId) {
+        let now = self.now;
+        let hb = self.hb();
+        let seed = self.spec.seed;
+        let settings = self.spec.etcd;
+        let h = &mut self.hosts[host.index()];
+        let Some(member) = h.member else { return };
+        if h.etcd.is_some() || !h.up || self.removed.contains(&member) {
+            return;
+        }
+        let data = h.data.get_or_insert_with(DurableState::default);
+        h.incarnation += 1;
+        let server = EtcdServer::start(member, settings, data, seed ^ u64::from(h.incarnation) << 48, now);
+        h.etcd = Some(EtcdProcess {
+            server,
+            incarnation: h.incarnation,
+            paused: false,
+            stash: Vec::new(),
+            tick_pending: false,
+            writing: None,
+            held: Vec::new(),
+            stopping_for: None,
+        });
+        self.started.insert(member);
+        let phase = self.boot_rng.below(hb.as_micros());
+        let inc = h.incarnation;
+        self.queue.push(now + SimDuration(phase), Event::Tick(host, inc));
+        self.drive(host);
+    }
+
+    fn process_mut(&mut self, host: HostId, inc: u32) -> Option<&mut EtcdProcess> {
+        self.hosts[host.index()].etcd.as_mut().filter(|p| p.incarnation == inc)
+    }
+
+    fn check_log_matching(&mut self) {
+        let now = self.now;
+        let logs: Vec<(MemberId, &crate::model::etcd::log::RaftLog)> =
+            self.hosts.iter().filter_map(|h| h.etcd.as_ref()).map(|p| (p.server.id(), &p.server.raft.log)).collect();
+        self.checker.check_log_matching(now, &logs);
+    }
+}
