@@ -471,8 +471,8 @@ mod tests {
         fn run_ms(&mut self, ms: i64, alive: &[bool]) {
             for _ in 0..ms {
                 self.now += 1_000;
-                for i in 0..self.electors.len() {
-                    if !alive[i] {
+                for (i, &up) in alive.iter().enumerate() {
+                    if !up {
                         continue;
                     }
                     if let Some((at, token)) = self.timers[i]
