@@ -3,4 +3,6 @@
 
 pub mod clock;
 pub mod etcd;
+pub mod keepalived;
+pub mod lb;
 pub mod lease;

@@ -1,0 +1,320 @@
+//! The load balancer in front of the kube-apiservers: HAProxy with active health
+//! checks, or nginx's stream module with passive checks.
+//!
+//! HAProxy (doc/configuration.txt): each backend is checked every `inter` (2 s), or
+//! `fastinter` while its state is in transition, or `downinter` while it is DOWN (both
+//! default to `inter`). `fall` (3) consecutive failures mark it DOWN, `rise` (2)
+//! consecutive successes mark it UP, so a dead backend is noticed (fall−1)·inter to
+//! fall·inter after it died. The check is a TCP connect by default, or an HTTP GET of
+//! /readyz with `option httpchk`; with no `timeout check`, `inter` bounds the whole
+//! check. New connections go to UP backends (roundrobin or leastconn); established
+//! connections stay on a backend marked DOWN unless `on-marked-down shutdown-sessions`.
+//!
+//! nginx stream (ngx_stream_upstream_round_robin.c): no checks; a failed connect counts
+//! against the server, and after `max_fails` (1) failures it is skipped for
+//! `fail_timeout` (10 s). If every server is marked failed, all are forgiven at once.
+
+use crate::time::{SimDuration, SimTime};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// Plain TCP connect to :6443 (HAProxy's default).
+    Tcp,
+    /// `option httpchk GET /readyz`: 200 means healthy.
+    HttpReadyz,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Balance {
+    RoundRobin,
+    LeastConn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HaproxyConfig {
+    pub check: HealthCheck,
+    pub inter: SimDuration,
+    pub fastinter: Option<SimDuration>,
+    pub downinter: Option<SimDuration>,
+    pub fall: u32,
+    pub rise: u32,
+    pub balance: Balance,
+    pub shutdown_sessions: bool,
+    /// Connection attempts to the chosen server after a refusal or connect timeout.
+    pub retries: u32,
+    pub timeout_connect: SimDuration,
+}
+
+impl Default for HaproxyConfig {
+    fn default() -> Self {
+        HaproxyConfig {
+            check: HealthCheck::Tcp,
+            inter: SimDuration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            fall: 3,
+            rise: 2,
+            balance: Balance::RoundRobin,
+            shutdown_sessions: false,
+            retries: 3,
+            timeout_connect: SimDuration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerState {
+    Up,
+    Down,
+}
+
+#[derive(Clone, Debug)]
+struct Server {
+    state: ServerState,
+    /// Consecutive results against the current state (failures while UP, successes
+    /// while DOWN).
+    streak: u32,
+    conns: u32,
+}
+
+/// A backend changed state after a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub server: usize,
+    pub now: ServerState,
+}
+
+/// HAProxy's view of its backends.
+#[derive(Clone, Debug)]
+pub struct Haproxy {
+    pub cfg: HaproxyConfig,
+    servers: Vec<Server>,
+    rr_next: usize,
+}
+
+impl Haproxy {
+    /// Servers start UP, as HAProxy assumes until checks say otherwise.
+    pub fn new(cfg: HaproxyConfig, servers: usize) -> Self {
+        Haproxy { cfg, servers: vec![Server { state: ServerState::Up, streak: 0, conns: 0 }; servers], rr_next: 0 }
+    }
+
+    pub fn state(&self, server: usize) -> ServerState {
+        self.servers[server].state
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// Delay before the next check of `server`.
+    pub fn next_check_in(&self, server: usize) -> SimDuration {
+        let s = &self.servers[server];
+        match (s.state, s.streak) {
+            (ServerState::Down, 0) => self.cfg.downinter.unwrap_or(self.cfg.inter),
+            (_, 0) => self.cfg.inter,
+            _ => self.cfg.fastinter.unwrap_or(self.cfg.inter),
+        }
+    }
+
+    /// How long a check may take before it counts as failed.
+    pub fn check_timeout(&self) -> SimDuration {
+        self.cfg.inter
+    }
+
+    /// Records one check result; returns the transition it caused, if any.
+    pub fn on_check(&mut self, server: usize, healthy: bool) -> Option<Transition> {
+        let (fall, rise) = (self.cfg.fall.max(1), self.cfg.rise.max(1));
+        let s = &mut self.servers[server];
+        match (s.state, healthy) {
+            (ServerState::Up, true) | (ServerState::Down, false) => {
+                s.streak = 0;
+                None
+            }
+            (ServerState::Up, false) => {
+                s.streak += 1;
+                (s.streak >= fall).then(|| {
+                    s.state = ServerState::Down;
+                    s.streak = 0;
+                    Transition { server, now: ServerState::Down }
+                })
+            }
+            (ServerState::Down, true) => {
+                s.streak += 1;
+                (s.streak >= rise).then(|| {
+                    s.state = ServerState::Up;
+                    s.streak = 0;
+                    Transition { server, now: ServerState::Up }
+                })
+            }
+        }
+    }
+
+    /// Chooses the backend for a new connection; None when every backend is DOWN
+    /// (HAProxy answers 503 at once).
+    pub fn pick(&mut self) -> Option<usize> {
+        let n = self.servers.len();
+        let up = |s: &Server| s.state == ServerState::Up;
+        let chosen = match self.cfg.balance {
+            Balance::RoundRobin => (0..n).map(|k| (self.rr_next + k) % n).find(|&i| up(&self.servers[i])),
+            Balance::LeastConn => {
+                // Lowest connection count; ties go round-robin.
+                (0..n)
+                    .map(|k| (self.rr_next + k) % n)
+                    .filter(|&i| up(&self.servers[i]))
+                    .min_by_key(|&i| self.servers[i].conns)
+            }
+        }?;
+        self.rr_next = (chosen + 1) % n;
+        self.servers[chosen].conns += 1;
+        Some(chosen)
+    }
+
+    /// A connection to `server` ended.
+    pub fn closed(&mut self, server: usize) {
+        let c = &mut self.servers[server].conns;
+        *c = c.saturating_sub(1);
+    }
+
+    pub fn connections(&self, server: usize) -> u32 {
+        self.servers[server].conns
+    }
+}
+
+/// nginx stream upstream with passive failure accounting.
+#[derive(Clone, Debug)]
+pub struct NginxPassive {
+    pub max_fails: u32,
+    pub fail_timeout: SimDuration,
+    fails: Vec<u32>,
+    checked: Vec<SimTime>,
+    rr_next: usize,
+}
+
+impl NginxPassive {
+    pub fn new(servers: usize, max_fails: u32, fail_timeout: SimDuration) -> Self {
+        NginxPassive {
+            max_fails,
+            fail_timeout,
+            fails: vec![0; servers],
+            checked: vec![SimTime::ZERO; servers],
+            rr_next: 0,
+        }
+    }
+
+    fn usable(&self, i: usize, now: SimTime) -> bool {
+        self.max_fails == 0 || self.fails[i] < self.max_fails || now.since(self.checked[i]) > self.fail_timeout
+    }
+
+    /// Chooses a server for a new connection, skipping ones failed recently; if all
+    /// are failed, forgives them all (nginx's "quick recovery") and picks again.
+    pub fn pick(&mut self, now: SimTime) -> usize {
+        let n = self.fails.len();
+        let found = (0..n).map(|k| (self.rr_next + k) % n).find(|&i| self.usable(i, now));
+        let chosen = match found {
+            Some(i) => i,
+            None => {
+                self.fails.iter_mut().for_each(|f| *f = 0);
+                self.rr_next % n
+            }
+        };
+        self.rr_next = (chosen + 1) % n;
+        chosen
+    }
+
+    /// The connect to `server` failed (error or timeout while connecting).
+    pub fn failed(&mut self, server: usize, now: SimTime) {
+        if self.fails.len() == 1 {
+            return; // a single-server upstream keeps no failure accounting
+        }
+        self.fails[server] += 1;
+        self.checked[server] = now;
+    }
+
+    /// A connect succeeded: the server's failures are forgotten once its fail_timeout
+    /// window has passed (nginx resets `fails` on success after `checked`).
+    pub fn succeeded(&mut self, server: usize, now: SimTime) {
+        if now.since(self.checked[server]) > self.fail_timeout {
+            self.fails[server] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_goes_down_after_fall_failures_and_up_after_rise_successes() {
+        let mut h = Haproxy::new(HaproxyConfig::default(), 3);
+        assert_eq!(h.on_check(1, false), None);
+        assert_eq!(h.next_check_in(1), SimDuration::from_secs(2), "fastinter defaults to inter");
+        assert_eq!(h.on_check(1, false), None);
+        assert_eq!(h.on_check(1, false), Some(Transition { server: 1, now: ServerState::Down }));
+        assert_eq!(h.on_check(1, true), None);
+        assert_eq!(h.on_check(1, true), Some(Transition { server: 1, now: ServerState::Up }));
+        // A success in between restarts the count.
+        h.on_check(2, false);
+        h.on_check(2, true);
+        h.on_check(2, false);
+        h.on_check(2, false);
+        assert_eq!(h.state(2), ServerState::Up);
+    }
+
+    #[test]
+    fn fastinter_and_downinter_apply_in_transition_and_when_down() {
+        let cfg = HaproxyConfig {
+            fastinter: Some(SimDuration::from_millis(500)),
+            downinter: Some(SimDuration::from_secs(5)),
+            ..HaproxyConfig::default()
+        };
+        let mut h = Haproxy::new(cfg, 1);
+        assert_eq!(h.next_check_in(0), SimDuration::from_secs(2));
+        h.on_check(0, false);
+        assert_eq!(h.next_check_in(0), SimDuration::from_millis(500));
+        h.on_check(0, false);
+        h.on_check(0, false);
+        assert_eq!(h.state(0), ServerState::Down);
+        assert_eq!(h.next_check_in(0), SimDuration::from_secs(5));
+        h.on_check(0, true);
+        assert_eq!(h.next_check_in(0), SimDuration::from_millis(500));
+    }
+
+    #[test]
+    fn roundrobin_skips_down_backends_and_leastconn_balances_connections() {
+        let mut h = Haproxy::new(HaproxyConfig::default(), 3);
+        for _ in 0..3 {
+            h.on_check(1, false);
+        }
+        let picks: Vec<usize> = (0..4).map(|_| h.pick().unwrap()).collect();
+        assert_eq!(picks, vec![0, 2, 0, 2]);
+        for _ in 0..3 {
+            h.on_check(0, false);
+            h.on_check(2, false);
+        }
+        assert_eq!(h.pick(), None, "all DOWN: 503");
+
+        let mut lc = Haproxy::new(HaproxyConfig { balance: Balance::LeastConn, ..HaproxyConfig::default() }, 3);
+        let a = lc.pick().unwrap();
+        let b = lc.pick().unwrap();
+        let c = lc.pick().unwrap();
+        assert_eq!([a, b, c].iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
+        lc.closed(b);
+        assert_eq!(lc.pick(), Some(b), "the backend with fewest connections");
+    }
+
+    #[test]
+    fn nginx_skips_a_failed_server_for_fail_timeout_then_tries_it_again() {
+        let mut n = NginxPassive::new(3, 1, SimDuration::from_secs(10));
+        let t = |s| SimTime::ZERO + SimDuration::from_secs(s);
+        n.failed(1, t(1));
+        let picks: Vec<usize> = (0..4).map(|_| n.pick(t(2))).collect();
+        assert!(!picks.contains(&1), "{picks:?}");
+        let later: Vec<usize> = (0..3).map(|_| n.pick(t(12))).collect();
+        assert!(later.contains(&1), "back after fail_timeout: {later:?}");
+        n.failed(0, t(20));
+        n.failed(1, t(20));
+        n.failed(2, t(20));
+        let _ = n.pick(t(21));
+        assert!(n.fails.iter().all(|&f| f == 0), "all failed: all forgiven");
+    }
+}
