@@ -1,0 +1,111 @@
+//! What the kubelet does to the control plane's static pods: probes that restart a
+//! container after `failureThreshold` consecutive failures, and the crash-loop back-off
+//! before each restart (10 s, doubling, at most 300 s; forgotten once more than
+//! 2 × 300 s pass since it was last raised — flowcontrol.Backoff's expiry).
+//! Probe settings are kubeadm's (cmd/kubeadm/app/util/staticpod/utils.go).
+
+use crate::time::{SimDuration, SimTime};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub initial_delay: SimDuration,
+    pub period: SimDuration,
+    pub timeout: SimDuration,
+    pub failure_threshold: u32,
+}
+
+impl ProbeConfig {
+    /// kubeadm's liveness probe: /livez (apiserver) or /healthz, every 10 s, 8 failures.
+    pub const LIVENESS: ProbeConfig = ProbeConfig {
+        initial_delay: SimDuration::from_secs(10),
+        period: SimDuration::from_secs(10),
+        timeout: SimDuration::from_secs(15),
+        failure_threshold: 8,
+    };
+    /// kubeadm's readiness probe for kube-apiserver: /readyz every 1 s, 3 failures.
+    pub const READINESS: ProbeConfig = ProbeConfig {
+        initial_delay: SimDuration::ZERO,
+        period: SimDuration::from_secs(1),
+        timeout: SimDuration::from_secs(15),
+        failure_threshold: 3,
+    };
+}
+
+/// Consecutive-failure counting for one probe.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Probe {
+    failures: u32,
+}
+
+impl Probe {
+    /// Records a result; true when the failure threshold is reached (liveness: the
+    /// kubelet kills the container; readiness: the pod is marked not ready).
+    pub fn record(&mut self, ok: bool, cfg: &ProbeConfig) -> bool {
+        if ok {
+            self.failures = 0;
+            false
+        } else {
+            self.failures += 1;
+            self.failures >= cfg.failure_threshold
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+pub const BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
+pub const BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
+
+/// CrashLoopBackOff for one container.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestartBackoff {
+    current: Option<SimDuration>,
+    last_update: SimTime,
+}
+
+impl RestartBackoff {
+    /// The container exited at `now`: how long the kubelet waits before starting it.
+    pub fn next_delay(&mut self, now: SimTime) -> SimDuration {
+        let expired = now.since(self.last_update) > BACKOFF_MAX.saturating_mul(2);
+        let next = match self.current {
+            Some(d) if !expired => SimDuration((d.as_micros() * 2).min(BACKOFF_MAX.as_micros())),
+            _ => BACKOFF_INITIAL,
+        };
+        self.current = Some(next);
+        self.last_update = now;
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_10_20_40_up_to_300_s_and_reset_after_10_quiet_minutes() {
+        let mut b = RestartBackoff::default();
+        let mut t = SimTime::ZERO;
+        let delays: Vec<u64> = (0..7)
+            .map(|_| {
+                let d = b.next_delay(t);
+                t += d + SimDuration::from_secs(1);
+                d.as_millis() / 1000
+            })
+            .collect();
+        assert_eq!(delays, vec![10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(b.next_delay(t + SimDuration::from_secs(601)), BACKOFF_INITIAL);
+    }
+
+    #[test]
+    fn liveness_kills_after_eight_consecutive_failures() {
+        let mut p = Probe::default();
+        let cfg = ProbeConfig::LIVENESS;
+        assert!(!(0..7).any(|_| p.record(false, &cfg)));
+        assert!(p.record(false, &cfg));
+        p.reset();
+        assert!(!p.record(false, &cfg));
+        assert!(!p.record(true, &cfg));
+    }
+}
