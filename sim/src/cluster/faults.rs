@@ -188,25 +188,20 @@ impl Simulation {
                 );
             }
             Fault::AddMember { host, learner } => self.add_member(host, learner),
-            Fault::RemoveMember(_) => {
-                let h = host.expect("single target");
-                let _ = match self.hosts[h.index()].member {
-                    Some(m) => self.reconfigure(MemberChange::Remove(m), h),
-                    None => {
-                        self.note(Some(h), format!("member remove skipped: {name} runs no member"));
-                        false
-                    }
-                };
+            Fault::RemoveMember(_) => self.member_command(host.expect("single target"), MemberChange::Remove),
+            Fault::PromoteLearner(_) => self.member_command(host.expect("single target"), MemberChange::Promote),
+        }
+    }
+
+    /// `etcdctl member remove|promote` for the member running on `host`.
+    fn member_command(&mut self, host: HostId, command: fn(MemberId) -> MemberChange) {
+        match self.hosts[host.index()].member {
+            Some(m) => {
+                self.reconfigure(command(m), host);
             }
-            Fault::PromoteLearner(_) => {
-                let h = host.expect("single target");
-                let _ = match self.hosts[h.index()].member {
-                    Some(m) => self.reconfigure(MemberChange::Promote(m), h),
-                    None => {
-                        self.note(Some(h), format!("member promote skipped: {name} runs no member"));
-                        false
-                    }
-                };
+            None => {
+                let name = self.hosts[host.index()].name.clone();
+                self.note(Some(host), format!("{} skipped: {name} runs no member", command(MemberId(0))));
             }
         }
     }

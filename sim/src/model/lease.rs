@@ -452,6 +452,17 @@ mod tests {
             }
         }
 
+        /// `n` electors started together and run for 10 s: the first one leads.
+        fn started(n: u32) -> Bench {
+            let mut b = Bench::new(n);
+            for i in 0..n as usize {
+                b.electors[i].start(LocalTime(0));
+                b.flush(i);
+            }
+            b.run_ms(10_000, &vec![true; n as usize]);
+            b
+        }
+
         fn flush(&mut self, i: usize) {
             while let Some(o) = self.electors[i].out.pop() {
                 match o {
@@ -500,12 +511,7 @@ mod tests {
 
     #[test]
     fn one_leader_and_a_standby_takes_over_15_to_20_s_after_the_last_renewal_it_saw() {
-        let mut b = Bench::new(2);
-        for i in 0..2 {
-            b.electors[i].start(LocalTime(0));
-            b.flush(i);
-        }
-        b.run_ms(10_000, &[true, true]);
+        let mut b = Bench::started(2);
         assert_eq!(b.leading, vec![true, false], "the first to start leads");
         // The leader dies; the standby keeps polling.
         let died = b.now;
@@ -546,12 +552,7 @@ mod tests {
 
     #[test]
     fn a_released_lease_is_taken_within_one_retry_period() {
-        let mut b = Bench::new(2);
-        for i in 0..2 {
-            b.electors[i].start(LocalTime(0));
-            b.flush(i);
-        }
-        b.run_ms(10_000, &[true, true]);
+        let mut b = Bench::started(2);
         assert!(b.electors[0].release(LocalTime(b.now)));
         b.flush(0);
         assert_eq!(b.api.lease.unwrap().record.holder, None);
