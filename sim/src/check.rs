@@ -55,13 +55,22 @@ pub struct Checker {
     leaders: BTreeMap<Term, MemberId>,
     /// committed[i - 1] is the entry at index i.
     committed: Vec<CommittedEntry>,
+    /// When each index was first applied anywhere (its commit as clients see it).
+    commit_times: Vec<SimTime>,
     acked: Vec<(WriteId, LogIndex)>,
     violations: Vec<Violation>,
 }
 
 impl Checker {
     pub fn new(seed: u64) -> Self {
-        Checker { seed, leaders: BTreeMap::new(), committed: Vec::new(), acked: Vec::new(), violations: Vec::new() }
+        Checker {
+            seed,
+            leaders: BTreeMap::new(),
+            committed: Vec::new(),
+            commit_times: Vec::new(),
+            acked: Vec::new(),
+            violations: Vec::new(),
+        }
     }
 
     pub fn violations(&self) -> &[Violation] {
@@ -70,6 +79,11 @@ impl Checker {
 
     pub fn committed(&self) -> &[CommittedEntry] {
         &self.committed
+    }
+
+    /// When index `i` was first applied by any member.
+    pub fn commit_time(&self, i: LogIndex) -> Option<SimTime> {
+        i.checked_sub(1).and_then(|k| self.commit_times.get(k as usize)).copied()
     }
 
     fn violate(&mut self, at: SimTime, kind: ViolationKind, detail: String) {
@@ -140,6 +154,7 @@ impl Checker {
             }
         } else if index == known + 1 {
             self.committed.push(got);
+            self.commit_times.push(at);
         } else {
             self.violate(
                 at,

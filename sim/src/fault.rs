@@ -14,8 +14,26 @@ pub enum Target {
     EtcdFollower,
 }
 
+/// A process on a control-plane or etcd host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Process {
+    Etcd,
+    Apiserver,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
+    /// The process dies (SIGKILL, OOM); the host stays up, so connections to it are
+    /// refused at once.
+    Kill {
+        target: Target,
+        process: Process,
+    },
+    /// Start a process that is not running (as the kubelet would).
+    Start {
+        target: Target,
+        process: Process,
+    },
     /// Power loss: every process on the host dies; what was not fsynced is gone.
     Crash(Target),
     /// Boot a crashed host (or start a stopped etcd) from its data directory.

@@ -16,9 +16,12 @@ pub mod model;
 pub mod time;
 
 pub use check::{Violation, ViolationKind};
-pub use cluster::{ClusterBuilder, ClusterSpec, RequestError, RequestKind, RunOutcome, Simulation, Workload};
+pub use cluster::{
+    ClientLoad, ClusterBuilder, ClusterSpec, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, Frontend,
+    Outage, Plane, PlaneAvailability, RequestError, RequestKind, RunOutcome, Simulation, Workload,
+};
 pub use engine::{DiskProfile, LinkProfile};
-pub use fault::{Fault, Target};
+pub use fault::{Fault, Process, Target};
 pub use ids::{HostId, LogIndex, MemberId, Term};
 pub use model::etcd::EtcdSettings;
 pub use time::{SimDuration, SimTime};

@@ -34,7 +34,7 @@ impl Simulation {
         let Some(req) = self.pending.get(&id) else { return };
         let (host, kind) = (req.host, req.kind);
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else {
-            self.finish_request(id, Err(RequestError::Unavailable));
+            self.member_reply(id, Err(RequestError::Unavailable));
             return;
         };
         if p.paused {
@@ -52,16 +52,36 @@ impl Simulation {
             RequestKind::LinearizableRead => p.server.read_linearizable(ReadId(id), self.now),
             RequestKind::SerializableRead => {
                 let applied = p.server.raft.log.applied;
-                self.finish_request(id, Ok(applied));
+                self.member_reply(id, Ok(applied));
                 return;
             }
         }
         self.after_step(host);
     }
 
+    /// The member answers request `id`. A direct client gets the answer at once; an
+    /// apiserver gets it over the network (lost if the path is cut: its deadline ends
+    /// the call then).
+    pub(super) fn member_reply(&mut self, id: u64, result: Result<LogIndex, RequestError>) {
+        let Some(req) = self.pending.get(&id) else { return };
+        let Some(origin) = req.origin else {
+            self.finish_request(id, result);
+            return;
+        };
+        let apiserver = match origin {
+            Origin::Api { apiserver, .. } | Origin::Check { apiserver } => apiserver,
+        };
+        if let Delivery::At(at) = self.network.send(self.now, req.host, apiserver) {
+            self.queue.push(at, Event::EtcdCallReply(id, result));
+        }
+    }
+
     /// Returns true if the request was still waiting (and is now finished).
     pub(super) fn finish_request(&mut self, id: u64, result: Result<LogIndex, RequestError>) -> bool {
         let Some(req) = self.pending.remove(&id) else { return false };
+        if let Some(origin) = req.origin {
+            self.on_etcd_result(origin, result);
+        }
         let rec = &mut self.outcome.requests[req.record];
         rec.finished = Some(self.now);
         rec.result = Some(result);

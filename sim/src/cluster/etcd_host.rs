@@ -256,20 +256,15 @@ impl Simulation {
     pub(super) fn on_applied(&mut self, host: HostId, a: Applied) {
         match a {
             Applied::WriteDone(w, index) => {
-                let now = self.now;
-                if self.finish_request(w.0, Ok(index)) {
-                    self.checker.on_ack(now, w, index);
+                if self.pending.contains_key(&w.0) {
+                    // etcd acknowledges the write now, whoever it answers to.
+                    self.checker.on_ack(self.now, w, index);
+                    self.member_reply(w.0, Ok(index));
                 }
             }
-            Applied::ReadDone(r, index) => {
-                self.finish_request(r.0, Ok(index));
-            }
-            Applied::WriteFailed(w, e) => {
-                self.finish_request(w.0, Err(e.into()));
-            }
-            Applied::ReadFailed(r, e) => {
-                self.finish_request(r.0, Err(e.into()));
-            }
+            Applied::ReadDone(r, index) => self.member_reply(r.0, Ok(index)),
+            Applied::WriteFailed(w, e) => self.member_reply(w.0, Err(e.into())),
+            Applied::ReadFailed(r, e) => self.member_reply(r.0, Err(e.into())),
             Applied::Conf(cc, index) => {
                 if index <= self.conf_acted {
                     return;

@@ -2,6 +2,7 @@
 //! faults, network faults, disk faults and etcd membership commands.
 
 use super::*;
+use crate::fault::Process;
 
 impl Simulation {
     // -------------------------------------------------------------------- faults
@@ -49,7 +50,9 @@ impl Simulation {
             | Fault::Isolate(t)
             | Fault::RemoveMember(t)
             | Fault::PromoteLearner(t)
-            | Fault::SlowDisk { target: t, .. } => Some(*t),
+            | Fault::SlowDisk { target: t, .. }
+            | Fault::Kill { target: t, .. }
+            | Fault::Start { target: t, .. } => Some(*t),
             _ => None,
         };
         let host = match single(&fault) {
@@ -67,23 +70,51 @@ impl Simulation {
         };
         let name = host.map(|h| self.hosts[h.index()].name.clone()).unwrap_or_default();
         match fault {
+            Fault::Kill { process, .. } => {
+                let h = host.expect("single target");
+                match process {
+                    Process::Etcd => {
+                        self.note(Some(h), format!("fault: etcd on {name} killed"));
+                        self.crash_process(h);
+                    }
+                    Process::Apiserver => {
+                        self.note(Some(h), format!("fault: kube-apiserver on {name} killed"));
+                        self.hosts[h.index()].apiserver = None;
+                    }
+                }
+            }
+            Fault::Start { process, .. } => {
+                let h = host.expect("single target");
+                if !self.hosts[h.index()].up {
+                    return;
+                }
+                match process {
+                    Process::Etcd => self.start_etcd(h),
+                    Process::Apiserver => self.start_apiserver(h),
+                }
+                self.note(Some(h), format!("fault: {process:?} started on {name}"));
+            }
             Fault::Crash(_) => {
                 let h = host.expect("single target");
                 self.note(Some(h), format!("fault: {name} crashed (power loss; unsynced writes are lost)"));
                 self.hosts[h.index()].up = false;
+                self.hosts[h.index()].apiserver = None;
                 self.crash_process(h);
             }
             Fault::Wipe(_) => {
                 let h = host.expect("single target");
                 self.note(Some(h), format!("fault: {name} crashed and its etcd data directory was erased"));
                 self.hosts[h.index()].up = false;
+                self.hosts[h.index()].apiserver = None;
                 self.crash_process(h);
                 self.hosts[h.index()].data = None;
             }
             Fault::Restart(_) => {
                 let h = host.expect("single target");
                 let hst = &self.hosts[h.index()];
-                if hst.etcd.is_some() {
+                let etcd_running = hst.etcd.is_some() || hst.member.is_none();
+                let api_running = hst.apiserver.is_some() || !hst.is_control_plane;
+                if hst.up && etcd_running && api_running {
                     return;
                 }
                 let removed = hst.member.is_some_and(|m| self.removed.contains(&m));
@@ -93,12 +124,15 @@ impl Simulation {
                     format!(
                         "fault: {name} restarted with an empty data directory; etcd rejoins under its old member id"
                     )
-                } else {
+                } else if hst.member.is_some() {
                     format!("fault: {name} restarted; etcd recovers term, vote and log from its data directory")
+                } else {
+                    format!("fault: {name} restarted")
                 };
                 self.note(Some(h), text);
                 self.hosts[h.index()].up = true;
                 self.start_etcd(h);
+                self.start_apiserver(h);
             }
             Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
             Fault::Pause(_) => {

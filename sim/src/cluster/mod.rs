@@ -10,8 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod clients;
+mod control_plane;
 mod etcd_host;
 mod faults;
+
+use control_plane::{ApiRequest, ApiServerProc, Origin};
+pub use control_plane::{
+    ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, Frontend, Outage, Plane,
+    PlaneAvailability,
+};
 
 use crate::check::{Checker, CommittedEntry, Holder, Violation};
 use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Network, SimRng, StreamId};
@@ -46,6 +53,8 @@ pub struct ClusterSpec {
     pub disk: DiskProfile,
     pub workload: Workload,
     pub faults: Vec<(SimTime, Fault)>,
+    /// apiservers, load balancer and clients around etcd; None for an etcd-only run.
+    pub control_plane: Option<ControlPlaneSpec>,
 }
 
 /// Builds a cluster run step by step.
@@ -77,6 +86,7 @@ impl ClusterBuilder {
                 disk: DiskProfile::default(),
                 workload: Workload::default(),
                 faults: Vec::new(),
+                control_plane: None,
             },
         }
     }
@@ -111,6 +121,16 @@ impl ClusterBuilder {
     }
     pub fn workload(mut self, w: Workload) -> Self {
         self.spec.workload = w;
+        self
+    }
+    /// A Kubernetes control plane around etcd. Stacked: one member per node (the member
+    /// count becomes the node count); external: `members` members on their own hosts.
+    pub fn control_plane(mut self, cp: ControlPlaneSpec) -> Self {
+        self.spec.voters = match cp.etcd {
+            EtcdPlacement::Stacked => cp.nodes,
+            EtcdPlacement::External { members } => members,
+        };
+        self.spec.control_plane = Some(cp);
         self
     }
     /// Schedules a fault `after` the start of the run.
@@ -149,7 +169,7 @@ pub enum RequestKind {
 }
 
 /// Why a client request failed, with the text etcd returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
 pub enum RequestError {
     #[error("connection refused: etcd is not running on that host")]
     Unavailable,
@@ -219,6 +239,8 @@ pub struct RunOutcome {
     pub timeline: Vec<TimelineEntry>,
     pub violations: Vec<Violation>,
     pub stats: RunStats,
+    /// Availability, outages and staleness as clients of the control plane saw them.
+    pub control_plane: Option<ControlPlaneReport>,
 }
 
 impl RunOutcome {
@@ -252,6 +274,19 @@ enum Event {
     Deadline(u64),
     /// Stop after a graceful-stop transfer finished or timed out, or after removal.
     StopProcess(HostId, u32),
+    /// An apiserver's call reached its etcd member / the member's answer came back.
+    EtcdCallArrive(u64),
+    EtcdCallReply(u64, Result<LogIndex, RequestError>),
+    ApiCheckTick(HostId, u32),
+    ClientIssue(Plane),
+    ClientTimeout(u64),
+    ClientReply(u64, Result<(), Failure>),
+    LbArrive(u64),
+    LbRetry(u64, HostId),
+    LbGiveUp(u64, Failure),
+    LbCheck(u16),
+    LbCheckDone(u16, bool),
+    ApiArrive(u64, HostId),
 }
 
 /// Events that reach a frozen process wait here until it resumes.
@@ -284,6 +319,9 @@ struct Host {
     member: Option<MemberId>,
     etcd: Option<EtcdProcess>,
     incarnation: u32,
+    is_control_plane: bool,
+    apiserver: Option<ApiServerProc>,
+    incarnation_api: u32,
 }
 
 struct InFlight {
@@ -298,6 +336,8 @@ struct PendingRequest {
     host: HostId,
     lead_at_issue: Option<MemberId>,
     record: usize,
+    /// Set when an apiserver made the request: its answer travels back to it.
+    origin: Option<Origin>,
 }
 
 pub struct Simulation {
@@ -331,6 +371,14 @@ pub struct Simulation {
     committed_buf: Vec<(LogIndex, Entry)>,
     applied_buf: Vec<Applied>,
     outcome: RunOutcome,
+    // Control plane.
+    api_requests: BTreeMap<u64, ApiRequest>,
+    haproxy: Option<crate::model::lb::Haproxy>,
+    planes: [PlaneAvailability; 3],
+    failures: Vec<(SimTime, Plane, Failure)>,
+    stale_reads: u64,
+    max_staleness: SimDuration,
+    client_rng: SimRng,
 }
 
 impl Simulation {
@@ -359,15 +407,40 @@ impl Simulation {
             };
             bootstrap.hard.commit = bootstrap.entries.len() as u64;
         }
+        // Layout: etcd hosts first (in a stacked control plane these are the
+        // control-plane nodes), then external control-plane nodes, then lb-1 and the
+        // client network.
+        let cp = spec.control_plane;
+        let stacked = cp.is_some_and(|c| c.etcd == EtcdPlacement::Stacked);
+        let extra_cp = match cp.map(|c| c.etcd) {
+            Some(EtcdPlacement::External { .. }) => cp.map_or(0, |c| c.nodes),
+            _ => 0,
+        };
+        let etcd_hosts = n_hosts;
+        let n_hosts = etcd_hosts + extra_cp + if cp.is_some() { 2 } else { 0 };
         let hosts: Vec<Host> = (0..n_hosts)
-            .map(|i| Host {
-                name: format!("etcd-{}", i + 1),
-                up: true,
-                disk: Disk::new(spec.disk, seed, i as u32),
-                data: (i < n_members).then(|| bootstrap.clone()),
-                member: (i < n_members).then(|| MemberId(i as u64 + 1)),
-                etcd: None,
-                incarnation: 0,
+            .map(|i| {
+                let (name, is_cp) = if i < etcd_hosts {
+                    if stacked { (format!("cp-{}", i + 1), i < n_members) } else { (format!("etcd-{}", i + 1), false) }
+                } else if i < etcd_hosts + extra_cp {
+                    (format!("cp-{}", i - etcd_hosts + 1), true)
+                } else if i == n_hosts - 2 {
+                    ("lb-1".to_string(), false)
+                } else {
+                    ("client".to_string(), false)
+                };
+                Host {
+                    name,
+                    up: true,
+                    disk: Disk::new(spec.disk, seed, i as u32),
+                    data: (i < n_members).then(|| bootstrap.clone()),
+                    member: (i < n_members).then(|| MemberId(i as u64 + 1)),
+                    etcd: None,
+                    incarnation: 0,
+                    is_control_plane: is_cp,
+                    apiserver: None,
+                    incarnation_api: 0,
+                }
             })
             .collect();
         let host_names = hosts.iter().map(|h| h.name.clone()).collect();
@@ -403,7 +476,15 @@ impl Simulation {
                 timeline: Vec::new(),
                 violations: Vec::new(),
                 stats: RunStats::default(),
+                control_plane: None,
             },
+            api_requests: BTreeMap::new(),
+            haproxy: Self::new_haproxy(&spec),
+            planes: Default::default(),
+            failures: Vec::new(),
+            stale_reads: 0,
+            max_staleness: SimDuration::ZERO,
+            client_rng: SimRng::new(seed, StreamId::Workload),
             hosts,
             spec,
         };
@@ -424,6 +505,28 @@ impl Simulation {
             if rate > 0 {
                 let first = SimTime(sim.boot_rng.below(1_000_000 / u64::from(rate)));
                 sim.queue.push(first, Event::Workload(kind));
+            }
+        }
+        if let Some(cp) = sim.spec.control_plane {
+            for h in sim.control_plane_hosts() {
+                sim.start_apiserver(h);
+            }
+            let c = cp.clients;
+            for (rate, plane) in [
+                (c.writes_per_sec, Plane::Write),
+                (c.quorum_reads_per_sec, Plane::QuorumRead),
+                (c.cache_reads_per_sec, Plane::CacheRead),
+            ] {
+                if rate > 0 {
+                    let first = c.start_after + SimDuration(sim.boot_rng.below(1_000_000 / u64::from(rate)));
+                    sim.queue.push(SimTime::ZERO + first, Event::ClientIssue(plane));
+                }
+            }
+            if let Frontend::Haproxy(cfg) = cp.frontend {
+                for server in 0..cp.nodes {
+                    let phase = SimTime(sim.boot_rng.below(cfg.inter.as_micros()));
+                    sim.queue.push(phase, Event::LbCheck(server as u16));
+                }
             }
         }
         sim
@@ -467,14 +570,21 @@ impl Simulation {
 
     /// Sends one client request to the etcd member on `host` now; returns its id.
     pub fn request(&mut self, host: HostId, kind: RequestKind) -> u64 {
+        let id = self.register_request(host, kind, None);
+        self.deliver_request(id);
+        id
+    }
+
+    /// Records an etcd request to the member on `host`, with its 7 s deadline; it is
+    /// delivered separately.
+    fn register_request(&mut self, host: HostId, kind: RequestKind, origin: Option<Origin>) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
         let record = self.outcome.requests.len();
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
-        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record });
+        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record, origin });
         self.queue.push_in_order(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
-        self.deliver_request(id);
         id
     }
 
@@ -557,7 +667,9 @@ impl Simulation {
             })
             .collect();
         self.checker.check_durability(now, &holders);
+        let control_plane = self.control_plane_report();
         let mut out = self.outcome;
+        out.control_plane = control_plane;
         out.end = self.now;
         out.stats.events = self.queue.processed();
         out.committed = self.checker.committed().to_vec();
@@ -589,6 +701,20 @@ impl Simulation {
                     self.stop_now(host);
                 }
             }
+            Event::EtcdCallArrive(id) => self.deliver_request(id),
+            Event::EtcdCallReply(id, result) => {
+                self.finish_request(id, result);
+            }
+            Event::ApiCheckTick(host, inc) => self.on_api_check_tick(host, inc),
+            Event::ClientIssue(plane) => self.on_client_issue(plane),
+            Event::ClientTimeout(id) => self.on_client_timeout(id),
+            Event::ClientReply(id, reply) => self.on_client_reply(id, reply),
+            Event::LbArrive(id) => self.on_lb_arrive(id),
+            Event::LbRetry(id, backend) => self.on_lb_retry(id, backend),
+            Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
+            Event::LbCheck(server) => self.on_lb_check(server as usize),
+            Event::LbCheckDone(server, healthy) => self.on_lb_check_done(server as usize, healthy),
+            Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
         }
     }
 

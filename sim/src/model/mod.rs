@@ -10,8 +10,8 @@
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
-//! The control-plane models (all but `etcd`) are not yet wired into a running world;
-//! that is the next step of the control-plane issue.
+//! `etcd` and `lb` (HAProxy) run inside the world; `lease`, `keepalived`, `kubelet`,
+//! `certs` and `clock` are not wired in yet — the next steps of the control-plane issue.
 
 pub mod certs;
 pub mod clock;

@@ -1,0 +1,655 @@
+//! The Kubernetes control plane around etcd, as kubeadm deploys it: a kube-apiserver on
+//! every control-plane node (stacked: it talks ONLY to the etcd member on its own node;
+//! external: to every member, round-robin like clientv3), a load balancer in front
+//! (HAProxy with TCP or HTTP /readyz checks, nginx passive, or none), and clients that
+//! send writes, quorum reads and watch-cache reads through it.
+//!
+//! A request's path: client → LB (picks an UP backend and connects; a refused connect
+//! is retried after 1 s, a connect to a dead host waits `timeout connect`) → apiserver
+//! → its etcd member (write or ReadIndex read; etcd's 7 s request timeout) → back the
+//! same way. Cache reads are answered from the apiserver's watch cache without etcd,
+//! as stale as the member that feeds it. The apiserver's /readyz runs the etcd check
+//! (a linearizable read with a 2 s timeout, at most once a second).
+
+use super::*;
+use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, ServerState};
+
+/// Where etcd runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EtcdPlacement {
+    /// One member on each control-plane node (kubeadm's default).
+    Stacked,
+    /// Members on their own hosts.
+    External { members: usize },
+}
+
+/// What stands between clients and the apiservers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frontend {
+    /// Clients talk to the first control-plane node directly (the non-HA baseline).
+    Direct,
+    Haproxy(HaproxyConfig),
+}
+
+/// Client load through the control-plane endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLoad {
+    pub writes_per_sec: u32,
+    pub quorum_reads_per_sec: u32,
+    pub cache_reads_per_sec: u32,
+    /// A client gives up on a request after this long.
+    pub timeout: SimDuration,
+    /// Clients start sending after this warm-up, once the cluster has settled.
+    pub start_after: SimDuration,
+}
+
+impl Default for ClientLoad {
+    fn default() -> Self {
+        ClientLoad {
+            writes_per_sec: 20,
+            quorum_reads_per_sec: 20,
+            cache_reads_per_sec: 20,
+            timeout: SimDuration::from_secs(10),
+            start_after: SimDuration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlPlaneSpec {
+    pub nodes: usize,
+    pub etcd: EtcdPlacement,
+    pub frontend: Frontend,
+    pub clients: ClientLoad,
+    /// `--etcd-healthcheck-timeout` / `--etcd-readycheck-timeout`.
+    pub etcd_check_timeout: SimDuration,
+}
+
+impl ControlPlaneSpec {
+    pub fn stacked(nodes: usize) -> Self {
+        ControlPlaneSpec {
+            nodes,
+            etcd: EtcdPlacement::Stacked,
+            frontend: Frontend::Haproxy(HaproxyConfig::default()),
+            clients: ClientLoad::default(),
+            etcd_check_timeout: SimDuration::from_secs(2),
+        }
+    }
+}
+
+/// The three ways a client reads or writes, measured separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Plane {
+    Write,
+    QuorumRead,
+    CacheRead,
+}
+
+impl Plane {
+    pub const ALL: [Plane; 3] = [Plane::Write, Plane::QuorumRead, Plane::CacheRead];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plane::Write => "writes",
+            Plane::QuorumRead => "quorum reads",
+            Plane::CacheRead => "cache reads",
+        }
+    }
+}
+
+/// Why a client request failed, as the client sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failure {
+    /// The LB had no UP backend (HAProxy 503).
+    NoBackend,
+    /// Connecting to the backend timed out on every attempt (its host is down or cut
+    /// off from the LB).
+    ConnectTimeout { backend: HostId },
+    /// The backend's host answered with a reset: no apiserver listening.
+    Refused { backend: HostId },
+    /// The apiserver answered 500 with etcd's error.
+    Etcd { backend: HostId, error: RequestError },
+    /// No answer within the client's timeout.
+    ClientTimeout { backend: Option<HostId> },
+}
+
+/// A client request in flight.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ApiRequest {
+    plane: Plane,
+    issued: SimTime,
+    backend: Option<HostId>,
+    attempts: u32,
+    /// The connection to the apiserver was made (the request is past the LB).
+    connected: bool,
+}
+
+/// The kube-apiserver process on a control-plane node.
+pub(super) struct ApiServerProc {
+    pub(super) incarnation: u32,
+    /// etcd members it may use (kubeadm's --etcd-servers).
+    endpoints: Vec<MemberId>,
+    rr: usize,
+    /// Result of the last etcd readiness check.
+    pub(super) etcd_ok: bool,
+    /// The readiness check in flight: (etcd request id, started).
+    check: Option<(u64, SimTime)>,
+    /// Index up to which the watch cache has caught up.
+    cache_rev: LogIndex,
+}
+
+/// Which part of the world an etcd request made on behalf of a component belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// A client request handled by the apiserver on `apiserver`.
+    Api { request: u64, apiserver: HostId },
+    /// The apiserver's etcd readiness check.
+    Check { apiserver: HostId },
+}
+
+/// Per-plane counts and a per-second series (by issue time).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlaneAvailability {
+    pub ok: u64,
+    pub failed: u64,
+    /// (ok, failed) per second of simulated time.
+    pub per_second: Vec<(u32, u32)>,
+}
+
+impl PlaneAvailability {
+    pub fn ratio(&self) -> f64 {
+        let total = self.ok + self.failed;
+        if total == 0 { 1.0 } else { self.ok as f64 / total as f64 }
+    }
+}
+
+/// A stretch of time in which requests of one plane failed, and the main reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outage {
+    pub plane: Plane,
+    pub start: SimTime,
+    pub end: SimTime,
+    pub failed: u64,
+    pub cause: String,
+}
+
+/// What the control plane looked like to its clients.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ControlPlaneReport {
+    pub planes: Vec<(Plane, PlaneAvailability)>,
+    pub outages: Vec<Outage>,
+    /// Cache reads answered at least one second behind the committed state.
+    pub stale_reads: u64,
+    pub max_staleness: SimDuration,
+    /// Requests the LB sent to a backend that could not serve them.
+    pub misrouted: u64,
+    /// Every failed request: when it was issued and why.
+    pub failures: Vec<(SimTime, Plane, Failure)>,
+}
+
+impl ControlPlaneReport {
+    pub fn plane(&self, p: Plane) -> &PlaneAvailability {
+        &self.planes.iter().find(|(q, _)| *q == p).expect("every plane is reported").1
+    }
+}
+
+impl Failure {
+    /// The backend the request was sent to, when the LB (or client) picked one that
+    /// could not serve it.
+    pub fn backend(self) -> Option<HostId> {
+        match self {
+            Failure::NoBackend => None,
+            Failure::ConnectTimeout { backend } | Failure::Refused { backend } | Failure::Etcd { backend, .. } => {
+                Some(backend)
+            }
+            Failure::ClientTimeout { backend } => backend,
+        }
+    }
+
+    fn describe(self, sim: &Simulation) -> String {
+        let n = |h: HostId| sim.hosts[h.index()].name.clone();
+        match self {
+            Failure::NoBackend => "the load balancer had no backend UP (503)".to_string(),
+            Failure::ConnectTimeout { backend } => {
+                format!("the load balancer kept sending new connections to {}, which did not answer", n(backend))
+            }
+            Failure::Refused { backend } => format!("no apiserver listening on {}", n(backend)),
+            Failure::Etcd { backend, error } => format!("the apiserver on {} got from etcd: {error}", n(backend)),
+            Failure::ClientTimeout { backend: Some(b) } => format!("no answer in time from the apiserver on {}", n(b)),
+            Failure::ClientTimeout { backend: None } => "no answer in time (request lost on the way)".to_string(),
+        }
+    }
+}
+
+impl Simulation {
+    pub(super) fn cp(&self) -> Option<&ControlPlaneSpec> {
+        self.spec.control_plane.as_ref()
+    }
+
+    /// Starts the apiserver on a control-plane node (at boot, restart or renewal).
+    pub(super) fn start_apiserver(&mut self, host: HostId) {
+        let Some(cp) = self.spec.control_plane else { return };
+        let h = &mut self.hosts[host.index()];
+        if !h.up || !h.is_control_plane || h.apiserver.is_some() {
+            return;
+        }
+        let endpoints = match cp.etcd {
+            EtcdPlacement::Stacked => h.member.into_iter().collect(),
+            EtcdPlacement::External { members } => (1..=members as u64).map(MemberId).collect(),
+        };
+        h.incarnation_api += 1;
+        let inc = h.incarnation_api;
+        h.apiserver =
+            Some(ApiServerProc { incarnation: inc, endpoints, rr: 0, etcd_ok: false, check: None, cache_rev: 0 });
+        self.queue.push(self.now, Event::ApiCheckTick(host, inc));
+    }
+
+    /// The periodic etcd readiness check (rate limited to once per timeout/2 = 1 s).
+    pub(super) fn on_api_check_tick(&mut self, host: HostId, inc: u32) {
+        let Some(cp) = self.spec.control_plane else { return };
+        let now = self.now;
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
+        let period = SimDuration(cp.etcd_check_timeout.as_micros() / 2);
+        self.queue.push(now + period, Event::ApiCheckTick(host, inc));
+        if let Some((_, started)) = api.check {
+            if now.since(started) < cp.etcd_check_timeout {
+                return;
+            }
+            let was_ok = std::mem::replace(&mut api.etcd_ok, false);
+            api.check = None;
+            if was_ok {
+                let name = self.hosts[host.index()].name.clone();
+                let timeout = cp.etcd_check_timeout;
+                self.note(
+                    Some(host),
+                    format!("apiserver on {name} is not ready: its etcd check got no answer within {timeout}"),
+                );
+            }
+        }
+        if let Some(id) = self.etcd_call(host, RequestKind::LinearizableRead, Origin::Check { apiserver: host }) {
+            let api = self.hosts[host.index()].apiserver.as_mut().expect("checked above");
+            api.check = Some((id, now));
+        }
+    }
+
+    /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
+    /// request id, or None when it has no member to talk to.
+    fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
+        let api = self.hosts[host.index()].apiserver.as_mut()?;
+        if api.endpoints.is_empty() {
+            return None;
+        }
+        let member = api.endpoints[api.rr % api.endpoints.len()];
+        api.rr = api.rr.wrapping_add(1);
+        let target = self.host_of(member)?;
+        let id = self.register_request(target, kind, Some(origin));
+        // If the call is lost, the apiserver's context deadline ends it.
+        if let Delivery::At(at) = self.network.send(self.now, host, target) {
+            self.queue.push(at, Event::EtcdCallArrive(id));
+        }
+        Some(id)
+    }
+
+    /// An etcd request made for `origin` finished (answer arrived, or its deadline).
+    pub(super) fn on_etcd_result(&mut self, origin: Origin, result: Result<LogIndex, RequestError>) {
+        match origin {
+            Origin::Check { apiserver } => {
+                let now = self.now;
+                let timeout = self.cp().map_or(SimDuration::ZERO, |c| c.etcd_check_timeout);
+                if let Some(api) = self.hosts[apiserver.index()].apiserver.as_mut()
+                    && let Some((_, started)) = api.check
+                {
+                    let ok = result.is_ok() && now.since(started) <= timeout;
+                    if ok != api.etcd_ok {
+                        let name = self.hosts[apiserver.index()].name.clone();
+                        let text = if ok {
+                            format!("apiserver on {name} is ready again: its etcd check passed")
+                        } else {
+                            format!(
+                                "apiserver on {name} is not ready: its etcd check failed ({})",
+                                match result {
+                                    Err(e) => e.to_string(),
+                                    Ok(_) => "timed out".to_string(),
+                                }
+                            )
+                        };
+                        self.note(Some(apiserver), text);
+                    }
+                    let api = self.hosts[apiserver.index()].apiserver.as_mut().expect("checked");
+                    api.etcd_ok = ok;
+                    api.check = None;
+                }
+            }
+            Origin::Api { request, apiserver } => {
+                let reply = match result {
+                    Ok(_) => Ok(()),
+                    Err(error) => Err(Failure::Etcd { backend: apiserver, error }),
+                };
+                self.reply_to_client(request, apiserver, reply);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    pub(super) fn on_client_issue(&mut self, plane: Plane) {
+        let Some(cp) = self.spec.control_plane else { return };
+        let rate = match plane {
+            Plane::Write => cp.clients.writes_per_sec,
+            Plane::QuorumRead => cp.clients.quorum_reads_per_sec,
+            Plane::CacheRead => cp.clients.cache_reads_per_sec,
+        };
+        // Arrivals are spread uniformly around the mean period, so requests of the
+        // three planes do not fall into lockstep with the LB's round robin.
+        let period = 1_000_000 / u64::from(rate.max(1));
+        let gap = period / 2 + self.client_rng.below(period + 1);
+        self.queue.push(self.now + SimDuration(gap), Event::ClientIssue(plane));
+        let id = self.next_request;
+        self.next_request += 1;
+        self.api_requests
+            .insert(id, ApiRequest { plane, issued: self.now, backend: None, attempts: 0, connected: false });
+        self.queue.push_in_order(self.now + cp.clients.timeout, Event::ClientTimeout(id));
+        let client = self.client_host();
+        match cp.frontend {
+            Frontend::Direct => {
+                let backend = self.control_plane_hosts()[0];
+                self.connect_backend(id, client, backend);
+            }
+            Frontend::Haproxy(_) => {
+                let lb = self.lb_host();
+                if let Delivery::At(at) = self.network.send(self.now, client, lb) {
+                    self.queue.push(at, Event::LbArrive(id));
+                }
+            }
+        }
+    }
+
+    pub(super) fn client_host(&self) -> HostId {
+        HostId(self.hosts.len() as u32 - 1)
+    }
+
+    pub(super) fn lb_host(&self) -> HostId {
+        HostId(self.hosts.len() as u32 - 2)
+    }
+
+    pub(super) fn control_plane_hosts(&self) -> Vec<HostId> {
+        (0..self.hosts.len()).filter(|&i| self.hosts[i].is_control_plane).map(|i| HostId(i as u32)).collect()
+    }
+
+    /// A request reached the LB: pick a backend and connect.
+    pub(super) fn on_lb_arrive(&mut self, id: u64) {
+        let lb = self.lb_host();
+        if !self.hosts[lb.index()].up {
+            return;
+        }
+        let Some(haproxy) = self.haproxy.as_mut() else { return };
+        let Some(server) = haproxy.pick() else {
+            self.reply_from(id, lb, Err(Failure::NoBackend));
+            return;
+        };
+        let backend = self.control_plane_hosts()[server];
+        if let Some(r) = self.api_requests.get_mut(&id) {
+            r.backend = Some(backend);
+        }
+        self.connect_backend(id, lb, backend);
+    }
+
+    /// `from` (the LB, or the client when there is none) opens a connection to the
+    /// apiserver on `backend`.
+    fn connect_backend(&mut self, id: u64, from: HostId, backend: HostId) {
+        let (retries, connect_timeout) = match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Haproxy(cfg)) => (cfg.retries, cfg.timeout_connect),
+            _ => (0, SimDuration::from_secs(5)),
+        };
+        let Some(req) = self.api_requests.get_mut(&id) else { return };
+        req.backend = Some(backend);
+        req.attempts += 1;
+        let reachable = self.hosts[backend.index()].up && self.network.can_reach(from, backend);
+        let attempts = req.attempts;
+        let serving = self.hosts[backend.index()].apiserver.is_some();
+        if !reachable || !serving {
+            let failure = if reachable { Failure::Refused { backend } } else { Failure::ConnectTimeout { backend } };
+            // HAProxy retries the same server (no redispatch): after a turn-around of
+            // min(timeout connect, 1 s) for a refusal, after the timeout otherwise.
+            let wait = if reachable { connect_timeout.min(SimDuration::from_secs(1)) } else { connect_timeout };
+            if attempts <= retries {
+                self.queue.push(self.now + wait, Event::LbRetry(id, backend));
+            } else {
+                let now = self.now;
+                let at = if reachable { now } else { now + wait };
+                self.queue.push(at, Event::LbGiveUp(id, failure));
+            }
+            return;
+        }
+        if let Some(r) = self.api_requests.get_mut(&id) {
+            r.connected = true;
+        }
+        if let Delivery::At(at) = self.network.send(self.now, from, backend) {
+            self.queue.push(at, Event::ApiArrive(id, backend));
+        }
+    }
+
+    pub(super) fn on_lb_retry(&mut self, id: u64, backend: HostId) {
+        let lb = self.lb_host();
+        self.connect_backend(id, lb, backend);
+    }
+
+    pub(super) fn on_lb_give_up(&mut self, id: u64, failure: Failure) {
+        let from = match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Haproxy(_)) => self.lb_host(),
+            _ => self.client_host(),
+        };
+        self.reply_from(id, from, Err(failure));
+    }
+
+    /// The request reached the apiserver on `host`.
+    pub(super) fn on_api_arrive(&mut self, id: u64, host: HostId) {
+        let Some(req) = self.api_requests.get(&id).copied() else { return };
+        if self.hosts[host.index()].apiserver.is_none() {
+            return; // the client's timeout will tell
+        }
+        match req.plane {
+            Plane::Write => {
+                self.etcd_call(host, RequestKind::Write, Origin::Api { request: id, apiserver: host });
+            }
+            Plane::QuorumRead => {
+                self.etcd_call(host, RequestKind::LinearizableRead, Origin::Api { request: id, apiserver: host });
+            }
+            Plane::CacheRead => {
+                self.refresh_cache(host);
+                let rev = self.hosts[host.index()].apiserver.as_ref().map_or(0, |a| a.cache_rev);
+                let staleness = match self.checker.commit_time(rev + 1) {
+                    Some(t) => self.now.since(t),
+                    None => SimDuration::ZERO,
+                };
+                if staleness >= SimDuration::from_secs(1) {
+                    self.stale_reads += 1;
+                }
+                self.max_staleness = self.max_staleness.max(staleness);
+                self.reply_to_client(id, host, Ok(()));
+            }
+        }
+    }
+
+    /// The watch cache follows the member that feeds it while it can reach it.
+    fn refresh_cache(&mut self, host: HostId) {
+        let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
+        let Some(&member) = api.endpoints.first() else { return };
+        let Some(src) = self.host_of(member) else { return };
+        if !self.network.can_reach(src, host) {
+            return;
+        }
+        let applied = self.hosts[src.index()].etcd.as_ref().map(|p| p.server.raft.log.applied);
+        if let (Some(applied), Some(api)) = (applied, self.hosts[host.index()].apiserver.as_mut()) {
+            api.cache_rev = api.cache_rev.max(applied);
+        }
+    }
+
+    /// The apiserver on `host` answers; the reply goes back through the LB.
+    fn reply_to_client(&mut self, id: u64, host: HostId, reply: Result<(), Failure>) {
+        let hop = match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Haproxy(_)) => {
+                let lb = self.lb_host();
+                match self.network.send(self.now, host, lb) {
+                    Delivery::At(at) => Some((lb, at)),
+                    _ => None,
+                }
+            }
+            _ => Some((host, self.now)),
+        };
+        if let Some((from, at)) = hop {
+            self.reply_from_at(id, from, at, reply);
+        }
+    }
+
+    fn reply_from(&mut self, id: u64, from: HostId, reply: Result<(), Failure>) {
+        self.reply_from_at(id, from, self.now, reply);
+    }
+
+    fn reply_from_at(&mut self, id: u64, from: HostId, at: SimTime, reply: Result<(), Failure>) {
+        let client = self.client_host();
+        let delay = match self.network.send(at, from, client) {
+            Delivery::At(t) => t,
+            _ => return,
+        };
+        self.queue.push(delay, Event::ClientReply(id, reply));
+    }
+
+    pub(super) fn on_client_reply(&mut self, id: u64, reply: Result<(), Failure>) {
+        self.finish_api_request(id, reply);
+    }
+
+    pub(super) fn on_client_timeout(&mut self, id: u64) {
+        let Some(req) = self.api_requests.get(&id) else { return };
+        let failure = match (req.backend, req.connected) {
+            // Still trying to connect through the LB to a backend that does not answer.
+            (Some(backend), false) => Failure::ConnectTimeout { backend },
+            (backend, _) => Failure::ClientTimeout { backend },
+        };
+        self.finish_api_request(id, Err(failure));
+    }
+
+    fn finish_api_request(&mut self, id: u64, reply: Result<(), Failure>) {
+        let Some(req) = self.api_requests.remove(&id) else { return };
+        let second = (req.issued.as_micros() / 1_000_000) as usize;
+        let stats = &mut self.planes[req.plane as usize];
+        if stats.per_second.len() <= second {
+            stats.per_second.resize(second + 1, (0, 0));
+        }
+        match reply {
+            Ok(()) => {
+                stats.ok += 1;
+                stats.per_second[second].0 += 1;
+            }
+            Err(f) => {
+                stats.failed += 1;
+                stats.per_second[second].1 += 1;
+                self.failures.push((req.issued, req.plane, f));
+            }
+        }
+    }
+
+    // --------------------------------------------------------------- LB checks
+
+    pub(super) fn on_lb_check(&mut self, server: usize) {
+        let Some(Frontend::Haproxy(cfg)) = self.cp().map(|c| c.frontend) else { return };
+        let lb = self.lb_host();
+        if !self.hosts[lb.index()].up {
+            // The LB host is down: its checks stop; resume when it boots.
+            self.queue.push(self.now + cfg.inter, Event::LbCheck(server as u16));
+            return;
+        }
+        let backend = self.control_plane_hosts()[server];
+        let h = &self.hosts[backend.index()];
+        let reachable = h.up && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
+        let listening = h.apiserver.is_some();
+        let (answered, healthy) = match cfg.check {
+            // The kernel accepts the connection whenever something listens.
+            HealthCheck::Tcp => (reachable, reachable && listening),
+            HealthCheck::HttpReadyz => {
+                let ready = h.apiserver.as_ref().is_some_and(|a| a.etcd_ok);
+                (reachable, reachable && listening && ready)
+            }
+        };
+        let haproxy = self.haproxy.as_ref().expect("frontend is haproxy");
+        // A refused connect or an HTTP answer comes back after a round trip; silence
+        // counts as a failure once the check times out (`inter`).
+        let done = if answered { self.now + SimDuration::from_millis(1) } else { self.now + haproxy.check_timeout() };
+        self.queue.push(done, Event::LbCheckDone(server as u16, healthy));
+    }
+
+    pub(super) fn on_lb_check_done(&mut self, server: usize, healthy: bool) {
+        let Some(haproxy) = self.haproxy.as_mut() else { return };
+        let transition = haproxy.on_check(server, healthy);
+        let next = haproxy.next_check_in(server);
+        self.queue.push(self.now + next, Event::LbCheck(server as u16));
+        if let Some(t) = transition {
+            let backend = self.control_plane_hosts()[server];
+            let name = self.hosts[backend.index()].name.clone();
+            let (fall, rise, check) = match self.cp().map(|c| c.frontend) {
+                Some(Frontend::Haproxy(cfg)) => (cfg.fall, cfg.rise, cfg.check),
+                _ => (0, 0, HealthCheck::Tcp),
+            };
+            let check = match check {
+                HealthCheck::Tcp => "TCP",
+                HealthCheck::HttpReadyz => "HTTP /readyz",
+            };
+            let text = match t.now {
+                ServerState::Down => format!("lb-1 marked {name} DOWN after {fall} failed {check} checks"),
+                ServerState::Up => format!("lb-1 marked {name} UP after {rise} good {check} checks"),
+            };
+            self.note(Some(backend), text);
+        }
+    }
+
+    /// Builds the control-plane part of a report.
+    pub(super) fn control_plane_report(&self) -> Option<ControlPlaneReport> {
+        self.spec.control_plane?;
+        let planes: Vec<(Plane, PlaneAvailability)> =
+            Plane::ALL.iter().map(|&p| (p, self.planes[p as usize].clone())).collect();
+        let mut outages = Vec::new();
+        for &plane in &Plane::ALL {
+            let mut fails: Vec<(SimTime, Failure)> =
+                self.failures.iter().filter(|(_, p, _)| *p == plane).map(|(t, _, f)| (*t, *f)).collect();
+            fails.sort();
+            let mut i = 0;
+            while i < fails.len() {
+                // Failures closer than 1 s together belong to one outage.
+                let mut j = i;
+                while j + 1 < fails.len() && fails[j + 1].0.since(fails[j].0) <= SimDuration::from_secs(1) {
+                    j += 1;
+                }
+                let window = &fails[i..=j];
+                let mut counts: BTreeMap<Failure, u64> = BTreeMap::new();
+                for (_, f) in window {
+                    *counts.entry(*f).or_default() += 1;
+                }
+                let (main, _) = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f))).expect("non-empty");
+                outages.push(Outage {
+                    plane,
+                    start: window[0].0,
+                    end: window[window.len() - 1].0,
+                    failed: window.len() as u64,
+                    cause: main.describe(self),
+                });
+                i = j + 1;
+            }
+        }
+        outages.sort_by_key(|o| (o.start, o.plane));
+        Some(ControlPlaneReport {
+            planes,
+            outages,
+            stale_reads: self.stale_reads,
+            max_staleness: self.max_staleness,
+            misrouted: self.failures.iter().filter(|(_, _, f)| f.backend().is_some()).count() as u64,
+            failures: self.failures.clone(),
+        })
+    }
+
+    pub(super) fn new_haproxy(spec: &ClusterSpec) -> Option<Haproxy> {
+        match spec.control_plane?.frontend {
+            Frontend::Haproxy(cfg) => Some(Haproxy::new(cfg, spec.control_plane?.nodes)),
+            Frontend::Direct => None,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The control plane as clients see it: a lost node behind the load balancer, and an
+//! apiserver whose etcd member is in the minority, with TCP vs HTTP /readyz checks.
+
+use hasim_sim::model::lb::{HaproxyConfig, HealthCheck};
+use hasim_sim::{
+    ClientLoad, ClusterBuilder, ControlPlaneSpec, Failure, Fault, Frontend, HostId, Plane, Process, RunOutcome,
+    SimDuration, SimTime, Target,
+};
+
+fn secs(s: u64) -> SimTime {
+    SimTime::ZERO + SimDuration::from_secs(s)
+}
+
+fn spec(check: HealthCheck) -> ControlPlaneSpec {
+    let mut cp = ControlPlaneSpec::stacked(3);
+    cp.frontend = Frontend::Haproxy(HaproxyConfig { check, ..HaproxyConfig::default() });
+    cp.clients =
+        ClientLoad { writes_per_sec: 30, quorum_reads_per_sec: 30, cache_reads_per_sec: 30, ..ClientLoad::default() };
+    cp
+}
+
+/// When the LB marked `node` DOWN after `after`, from the timeline.
+fn marked_down(out: &RunOutcome, node: &str, after: SimTime) -> Option<SimTime> {
+    out.timeline.iter().find(|t| t.at >= after && t.text.contains(&format!("marked {node} DOWN"))).map(|t| t.at)
+}
+
+/// Failed and total requests of `plane` issued in [from, to).
+fn failed_between(out: &RunOutcome, plane: Plane, from: SimTime, to: SimTime) -> (u64, u64) {
+    let cp = out.control_plane.as_ref().unwrap();
+    let a = cp.plane(plane);
+    let (lo, hi) = ((from.as_micros() / 1_000_000) as usize, (to.as_micros() / 1_000_000) as usize);
+    let (mut ok, mut failed) = (0u64, 0u64);
+    for s in lo..hi.min(a.per_second.len()) {
+        ok += u64::from(a.per_second[s].0);
+        failed += u64::from(a.per_second[s].1);
+    }
+    (failed, ok + failed)
+}
+
+/// Which host does not hold the etcd leadership at `at` (so the LB effect is seen alone).
+fn non_leader(seed: u64, check: HealthCheck, at: SimTime) -> u32 {
+    let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(spec(check)).build();
+    sim.run_until(at);
+    let leader = sim.leader().expect("a leader").0;
+    (0..3).find(|&h| HostId(h) != leader).unwrap()
+}
+
+#[test]
+fn losing_a_node_costs_writes_until_the_lb_marks_it_down() {
+    for seed in 0..5 {
+        let crash = secs(20);
+        let victim = non_leader(seed, HealthCheck::Tcp, crash);
+        let name = format!("cp-{}", victim + 1);
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(20), Fault::Crash(Target::Host(HostId(victim))))
+            .run_for(SimDuration::from_secs(60));
+        out.assert_safe();
+        let down = marked_down(&out, &name, crash).unwrap_or_else(|| panic!("{name} never marked DOWN, seed={seed}"));
+        // A powered-off host never answers: each of the `fall` checks waits out its
+        // `inter` timeout before the next is `inter` later, so detection takes
+        // between (2·fall − 2)·inter and 2·fall·inter (8–12 s with defaults).
+        let detect = down.since(crash);
+        assert!(
+            detect >= SimDuration::from_secs(8) && detect <= SimDuration::from_secs(12),
+            "detected after {detect}, seed={seed}"
+        );
+        // Until then about one new connection in three went to the dead node.
+        let (failed, total) = failed_between(&out, Plane::Write, crash + SimDuration::from_secs(1), down);
+        let share = failed as f64 / total as f64;
+        assert!((0.2..=0.5).contains(&share), "{failed}/{total} writes failed during detection, seed={seed}");
+        // Once it is DOWN, nothing fails any more.
+        let (after, total_after) = failed_between(&out, Plane::Write, down + SimDuration::from_secs(1), secs(60));
+        assert_eq!(after, 0, "{after}/{total_after} writes failed after {name} was marked DOWN, seed={seed}");
+        // The report says why.
+        let cp = out.control_plane.as_ref().unwrap();
+        let outage = cp.outages.iter().find(|o| o.plane == Plane::Write && o.start >= crash).expect("an outage");
+        assert!(outage.cause.contains(&name), "cause: {}", outage.cause);
+        assert!(outage.end <= down, "outage ends when the LB stops routing to {name}");
+        assert!(cp.misrouted > 0);
+    }
+}
+
+#[test]
+fn a_killed_apiserver_is_detected_within_fall_times_inter() {
+    for seed in 0..5 {
+        let kill = secs(20);
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(
+                SimDuration::from_secs(20),
+                Fault::Kill { target: Target::Host(HostId(1)), process: Process::Apiserver },
+            )
+            .run_for(SimDuration::from_secs(40));
+        let down = marked_down(&out, "cp-2", kill).expect("marked DOWN");
+        // The host refuses at once: (fall−1)·inter to fall·inter.
+        let detect = down.since(kill);
+        assert!(
+            detect >= SimDuration::from_secs(4) && detect <= SimDuration::from_micros(6_010_000),
+            "detected after {detect}, seed={seed}"
+        );
+        let cp = out.control_plane.as_ref().unwrap();
+        assert!(cp.failures.iter().any(|(_, _, f)| matches!(f, Failure::Refused { backend } if *backend == HostId(1))));
+        let (after, _) = failed_between(&out, Plane::Write, down + SimDuration::from_secs(4), secs(40));
+        assert_eq!(after, 0, "seed={seed}");
+    }
+}
+
+/// cp-X's link to the other control-plane nodes is cut (its etcd member is alone), but
+/// the LB and the clients still reach it.
+fn minority_partition(seed: u64, check: HealthCheck) -> (RunOutcome, HostId) {
+    let x = non_leader(seed, check, secs(20));
+    let others: Vec<Target> = (0..3).filter(|&h| h != x).map(|h| Target::Host(HostId(h))).collect();
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(spec(check))
+        .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![Target::Host(HostId(x))], side_b: others })
+        .fault(SimDuration::from_secs(60), Fault::Heal)
+        .run_for(SimDuration::from_secs(80));
+    out.assert_safe();
+    (out, HostId(x))
+}
+
+#[test]
+fn with_a_tcp_check_the_lb_keeps_sending_a_third_of_requests_to_the_minority_apiserver() {
+    for seed in 0..5 {
+        let (out, x) = minority_partition(seed, HealthCheck::Tcp);
+        let name = format!("cp-{}", x.0 + 1);
+        assert_eq!(marked_down(&out, &name, secs(20)), None, "a TCP check passes: {name} stays UP, seed={seed}");
+        // Throughout the partition about a third of writes and quorum reads fail.
+        for plane in [Plane::Write, Plane::QuorumRead] {
+            let (failed, total) = failed_between(&out, plane, secs(22), secs(58));
+            let share = failed as f64 / total as f64;
+            assert!((0.2..=0.45).contains(&share), "{plane:?}: {failed}/{total} failed, seed={seed}");
+        }
+        // After the heal it recovers (its member catches up within a few seconds).
+        let (after, _) = failed_between(&out, Plane::Write, secs(65), secs(80));
+        assert_eq!(after, 0, "seed={seed}");
+        let cp = out.control_plane.as_ref().unwrap();
+        // Cache reads keep working, but the ones answered by the cut-off apiserver are stale.
+        assert_eq!(failed_between(&out, Plane::CacheRead, secs(22), secs(58)).0, 0);
+        assert!(cp.stale_reads > 50, "stale reads {}, seed={seed}", cp.stale_reads);
+        assert!(cp.max_staleness >= SimDuration::from_secs(30), "max staleness {}", cp.max_staleness);
+        assert!(cp.failures.iter().any(|(_, _, f)| matches!(f, Failure::Etcd { backend, .. } if *backend == x)));
+        assert!(cp.misrouted >= 200, "requests sent to {name} that it could not serve: {}", cp.misrouted);
+    }
+}
+
+#[test]
+fn with_an_http_readyz_check_the_lb_takes_the_minority_apiserver_out() {
+    for seed in 0..5 {
+        let (out, x) = minority_partition(seed, HealthCheck::HttpReadyz);
+        let name = format!("cp-{}", x.0 + 1);
+        let down = marked_down(&out, &name, secs(20)).unwrap_or_else(|| panic!("{name} stays UP, seed={seed}"));
+        // /readyz fails once the etcd check times out (2 s), then fall·inter more.
+        let detect = down.since(secs(20));
+        assert!(detect <= SimDuration::from_secs(9), "taken out after {detect}, seed={seed}");
+        // From then on nothing fails; before, only what went to the minority node.
+        let (after, total) = failed_between(&out, Plane::Write, down + SimDuration::from_secs(8), secs(58));
+        assert_eq!(after, 0, "{after}/{total} failed after {name} was taken out, seed={seed}");
+        // It comes back after the heal.
+        assert!(
+            out.timeline.iter().any(|t| t.at > secs(60) && t.text.contains(&format!("marked {name} UP"))),
+            "seed={seed}"
+        );
+    }
+}
