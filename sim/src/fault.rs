@@ -12,6 +12,10 @@ pub enum Target {
     EtcdLeader,
     /// A running voting member that is not the leader, chosen with the fault stream.
     EtcdFollower,
+    /// The node whose kube-scheduler holds the lease and leads.
+    SchedulerLeader,
+    /// The node whose kube-controller-manager holds the lease and leads.
+    ControllerManagerLeader,
 }
 
 /// A process on a control-plane or etcd host.
@@ -19,6 +23,8 @@ pub enum Target {
 pub enum Process {
     Etcd,
     Apiserver,
+    Scheduler,
+    ControllerManager,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +39,31 @@ pub enum Fault {
     Start {
         target: Target,
         process: Process,
+    },
+    /// Graceful stop (SIGTERM) of a scheduler or controller-manager: the scheduler
+    /// releases its lease first, the controller-manager does not.
+    StopProcess {
+        target: Target,
+        process: Process,
+    },
+    /// Freeze (SIGSTOP) or thaw (SIGCONT) a scheduler or controller-manager.
+    PauseProcess {
+        target: Target,
+        process: Process,
+    },
+    ResumeProcess {
+        target: Target,
+        process: Process,
+    },
+    /// Step the host's clock by this many microseconds (negative: back).
+    ClockStep {
+        target: Target,
+        offset_us: i64,
+    },
+    /// From now on the host's clock runs at `rate_ppm` / 1,000,000 of true speed.
+    ClockRate {
+        target: Target,
+        rate_ppm: u64,
     },
     /// Power loss: every process on the host dies; what was not fsynced is gone.
     Crash(Target),

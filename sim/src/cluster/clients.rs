@@ -69,7 +69,7 @@ impl Simulation {
             return;
         };
         let apiserver = match origin {
-            Origin::Api { apiserver, .. } | Origin::Check { apiserver } => apiserver,
+            Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => apiserver,
         };
         if let Delivery::At(at) = self.network.send(self.now, req.host, apiserver) {
             self.queue.push(at, Event::EtcdCallReply(id, result));
@@ -80,7 +80,7 @@ impl Simulation {
     pub(super) fn finish_request(&mut self, id: u64, result: Result<LogIndex, RequestError>) -> bool {
         let Some(req) = self.pending.remove(&id) else { return false };
         if let Some(origin) = req.origin {
-            self.on_etcd_result(origin, result);
+            self.on_etcd_result(id, origin, result);
         }
         let rec = &mut self.outcome.requests[req.record];
         rec.finished = Some(self.now);

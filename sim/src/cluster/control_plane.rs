@@ -63,6 +63,8 @@ pub struct ControlPlaneSpec {
     pub clients: ClientLoad,
     /// `--etcd-healthcheck-timeout` / `--etcd-readycheck-timeout`.
     pub etcd_check_timeout: SimDuration,
+    /// Leader election of kube-scheduler and kube-controller-manager.
+    pub election: crate::model::lease::ElectionTimings,
 }
 
 impl ControlPlaneSpec {
@@ -73,6 +75,7 @@ impl ControlPlaneSpec {
             frontend: Frontend::Haproxy(HaproxyConfig::default()),
             clients: ClientLoad::default(),
             etcd_check_timeout: SimDuration::from_secs(2),
+            election: crate::model::lease::ElectionTimings::default(),
         }
     }
 }
@@ -145,6 +148,8 @@ pub(super) enum Origin {
     Api { request: u64, apiserver: HostId },
     /// The apiserver's etcd readiness check.
     Check { apiserver: HostId },
+    /// A lease call of a scheduler or controller-manager on the apiserver's node.
+    Lease { apiserver: HostId, component: super::leases::Component, incarnation: u32, seq: u64 },
 }
 
 /// Per-plane counts and a per-second series (by issue time).
@@ -185,6 +190,10 @@ pub struct ControlPlaneReport {
     pub misrouted: u64,
     /// Every failed request: when it was issued and why.
     pub failures: Vec<(SimTime, Plane, Failure)>,
+    /// Who led kube-scheduler / kube-controller-manager, and when.
+    pub leading: Vec<super::leases::LeadingSpell>,
+    /// Windows in which two instances of one component were active at once.
+    pub overlaps: Vec<super::leases::Overlap>,
 }
 
 impl ControlPlaneReport {
@@ -274,7 +283,7 @@ impl Simulation {
 
     /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
     /// request id, or None when it has no member to talk to.
-    fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
+    pub(super) fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
         let api = self.hosts[host.index()].apiserver.as_mut()?;
         if api.endpoints.is_empty() {
             return None;
@@ -291,8 +300,11 @@ impl Simulation {
     }
 
     /// An etcd request made for `origin` finished (answer arrived, or its deadline).
-    pub(super) fn on_etcd_result(&mut self, origin: Origin, result: Result<LogIndex, RequestError>) {
+    pub(super) fn on_etcd_result(&mut self, id: u64, origin: Origin, result: Result<LogIndex, RequestError>) {
         match origin {
+            Origin::Lease { apiserver, component, incarnation, seq } => {
+                self.on_lease_etcd_result(id, apiserver, component, incarnation, seq, result);
+            }
             Origin::Check { apiserver } => {
                 let now = self.now;
                 let timeout = self.cp().map_or(SimDuration::ZERO, |c| c.etcd_check_timeout);
@@ -643,6 +655,8 @@ impl Simulation {
             max_staleness: self.max_staleness,
             misrouted: self.failures.iter().filter(|(_, _, f)| f.backend().is_some()).count() as u64,
             failures: self.failures.clone(),
+            leading: self.spells.clone(),
+            overlaps: self.overlaps.clone(),
         })
     }
 

@@ -155,8 +155,12 @@ impl Simulation {
         let mut committed = std::mem::take(&mut self.committed_buf);
         p.server.apply(&mut committed, &mut applied);
         let member = p.server.id();
+        let control_plane = self.spec.control_plane.is_some();
         for (i, e) in committed.drain(..) {
             self.checker.on_apply(now, member, i, &e);
+            if control_plane {
+                self.apply_lease_writes(i, &e);
+            }
         }
         self.committed_buf = committed;
         let p = self.hosts[host.index()].etcd.as_mut().expect("running");

@@ -11,6 +11,8 @@ impl Simulation {
         match t {
             Target::Host(h) => (h.index() < self.hosts.len()).then_some(h),
             Target::EtcdLeader => self.leader().map(|(h, _, _)| h),
+            Target::SchedulerLeader => self.component_leader(Component::Scheduler),
+            Target::ControllerManagerLeader => self.component_leader(Component::ControllerManager),
             Target::EtcdFollower => {
                 let followers: Vec<HostId> = self
                     .running()
@@ -36,6 +38,8 @@ impl Simulation {
             Target::Host(_) => "host",
             Target::EtcdLeader => "etcd leader",
             Target::EtcdFollower => "etcd follower",
+            Target::SchedulerLeader => "kube-scheduler leader",
+            Target::ControllerManagerLeader => "kube-controller-manager leader",
         }
     }
 
@@ -52,7 +56,12 @@ impl Simulation {
             | Fault::PromoteLearner(t)
             | Fault::SlowDisk { target: t, .. }
             | Fault::Kill { target: t, .. }
-            | Fault::Start { target: t, .. } => Some(*t),
+            | Fault::Start { target: t, .. }
+            | Fault::StopProcess { target: t, .. }
+            | Fault::PauseProcess { target: t, .. }
+            | Fault::ResumeProcess { target: t, .. }
+            | Fault::ClockStep { target: t, .. }
+            | Fault::ClockRate { target: t, .. } => Some(*t),
             _ => None,
         };
         let host = match single(&fault) {
@@ -81,7 +90,54 @@ impl Simulation {
                         self.note(Some(h), format!("fault: kube-apiserver on {name} killed"));
                         self.hosts[h.index()].apiserver = None;
                     }
+                    Process::Scheduler | Process::ControllerManager => {
+                        let c = component_of(process);
+                        self.note(Some(h), format!("fault: {} on {name} killed", c.name()));
+                        self.kill_component(h, c);
+                    }
                 }
+            }
+            Fault::StopProcess { process, .. } => {
+                let h = host.expect("single target");
+                match process {
+                    Process::Scheduler | Process::ControllerManager => self.stop_component(h, component_of(process)),
+                    Process::Etcd => self.graceful_stop(h),
+                    Process::Apiserver => {
+                        self.note(Some(h), format!("fault: kube-apiserver on {name} stopped"));
+                        self.hosts[h.index()].apiserver = None;
+                    }
+                }
+            }
+            Fault::PauseProcess { process, .. } | Fault::ResumeProcess { process, .. } => {
+                let h = host.expect("single target");
+                let pause = matches!(fault, Fault::PauseProcess { .. });
+                let verb = if pause { "frozen (SIGSTOP)" } else { "resumed (SIGCONT)" };
+                match process {
+                    Process::Scheduler | Process::ControllerManager => {
+                        let c = component_of(process);
+                        self.note(Some(h), format!("fault: {} on {name} {verb}", c.name()));
+                        self.pause_component(h, c, pause);
+                    }
+                    Process::Etcd if pause => self.apply_fault(Fault::Pause(Target::Host(h))),
+                    Process::Etcd => self.resume(h),
+                    Process::Apiserver => self
+                        .note(Some(h), format!("fault: pausing the apiserver alone is not modelled; {name} unchanged")),
+                }
+            }
+            Fault::ClockStep { offset_us, .. } => {
+                let h = host.expect("single target");
+                let now = self.now;
+                self.hosts[h.index()].clock.step(now, offset_us);
+                self.note(Some(h), format!("fault: the clock of {name} jumps by {:+.3}s", offset_us as f64 / 1e6));
+            }
+            Fault::ClockRate { rate_ppm, .. } => {
+                let h = host.expect("single target");
+                let now = self.now;
+                self.hosts[h.index()].clock.set_rate(now, rate_ppm);
+                self.note(
+                    Some(h),
+                    format!("fault: the clock of {name} now runs at {:.3}× true speed", rate_ppm as f64 / 1e6),
+                );
             }
             Fault::Start { process, .. } => {
                 let h = host.expect("single target");
@@ -91,6 +147,7 @@ impl Simulation {
                 match process {
                     Process::Etcd => self.start_etcd(h),
                     Process::Apiserver => self.start_apiserver(h),
+                    Process::Scheduler | Process::ControllerManager => self.start_component(h, component_of(process)),
                 }
                 self.note(Some(h), format!("fault: {process:?} started on {name}"));
             }
@@ -99,6 +156,7 @@ impl Simulation {
                 self.note(Some(h), format!("fault: {name} crashed (power loss; unsynced writes are lost)"));
                 self.hosts[h.index()].up = false;
                 self.hosts[h.index()].apiserver = None;
+                self.kill_components(h);
                 self.crash_process(h);
             }
             Fault::Wipe(_) => {
@@ -106,6 +164,7 @@ impl Simulation {
                 self.note(Some(h), format!("fault: {name} crashed and its etcd data directory was erased"));
                 self.hosts[h.index()].up = false;
                 self.hosts[h.index()].apiserver = None;
+                self.kill_components(h);
                 self.crash_process(h);
                 self.hosts[h.index()].data = None;
             }
@@ -114,7 +173,8 @@ impl Simulation {
                 let hst = &self.hosts[h.index()];
                 let etcd_running = hst.etcd.is_some() || hst.member.is_none();
                 let api_running = hst.apiserver.is_some() || !hst.is_control_plane;
-                if hst.up && etcd_running && api_running {
+                let components_running = !hst.is_control_plane || hst.components.procs.iter().all(|p| p.is_some());
+                if hst.up && etcd_running && api_running && components_running {
                     return;
                 }
                 let removed = hst.member.is_some_and(|m| self.removed.contains(&m));
@@ -133,6 +193,9 @@ impl Simulation {
                 self.hosts[h.index()].up = true;
                 self.start_etcd(h);
                 self.start_apiserver(h);
+                for c in Component::ALL {
+                    self.start_component(h, c);
+                }
             }
             Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
             Fault::Pause(_) => {
@@ -395,5 +458,12 @@ impl Simulation {
             p.server.raft.tick();
             self.after_step(host);
         }
+    }
+}
+
+fn component_of(p: Process) -> Component {
+    match p {
+        Process::Scheduler => Component::Scheduler,
+        _ => Component::ControllerManager,
     }
 }

@@ -13,12 +13,15 @@ mod clients;
 mod control_plane;
 mod etcd_host;
 mod faults;
+mod leases;
 
 use control_plane::{ApiRequest, ApiServerProc, Origin};
 pub use control_plane::{
     ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, Frontend, Outage, Plane,
     PlaneAvailability,
 };
+pub use leases::{Component, LeadingSpell, Overlap};
+use leases::{LeaseStore, NodeComponents};
 
 use crate::check::{Checker, CommittedEntry, Holder, Violation};
 use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Network, SimRng, StreamId};
@@ -287,6 +290,9 @@ enum Event {
     LbCheck(u16),
     LbCheckDone(u16, bool),
     ApiArrive(u64, HostId),
+    ElectorTimer(HostId, Component, u32, u64),
+    ElectorCallTimeout(HostId, Component, u32, u64),
+    ComponentRestart(HostId, Component, u32),
 }
 
 /// Events that reach a frozen process wait here until it resumes.
@@ -322,6 +328,8 @@ struct Host {
     is_control_plane: bool,
     apiserver: Option<ApiServerProc>,
     incarnation_api: u32,
+    clock: crate::model::clock::Clock,
+    components: NodeComponents,
 }
 
 struct InFlight {
@@ -379,6 +387,9 @@ pub struct Simulation {
     stale_reads: u64,
     max_staleness: SimDuration,
     client_rng: SimRng,
+    leases: LeaseStore,
+    spells: Vec<LeadingSpell>,
+    overlaps: Vec<Overlap>,
 }
 
 impl Simulation {
@@ -440,6 +451,8 @@ impl Simulation {
                     is_control_plane: is_cp,
                     apiserver: None,
                     incarnation_api: 0,
+                    clock: Self::new_clock(),
+                    components: NodeComponents::default(),
                 }
             })
             .collect();
@@ -485,6 +498,9 @@ impl Simulation {
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
             client_rng: SimRng::new(seed, StreamId::Workload),
+            leases: LeaseStore::default(),
+            spells: Vec::new(),
+            overlaps: Vec::new(),
             hosts,
             spec,
         };
@@ -510,6 +526,9 @@ impl Simulation {
         if let Some(cp) = sim.spec.control_plane {
             for h in sim.control_plane_hosts() {
                 sim.start_apiserver(h);
+                for c in Component::ALL {
+                    sim.start_component(h, c);
+                }
             }
             let c = cp.clients;
             for (rate, plane) in [
@@ -715,6 +734,9 @@ impl Simulation {
             Event::LbCheck(server) => self.on_lb_check(server as usize),
             Event::LbCheckDone(server, healthy) => self.on_lb_check_done(server as usize, healthy),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
+            Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
+            Event::ElectorCallTimeout(host, c, inc, seq) => self.on_elector_call_timeout(host, c, inc, seq),
+            Event::ComponentRestart(host, c, inc) => self.on_component_restart(host, c, inc),
         }
     }
 

@@ -24,6 +24,8 @@ pub enum StreamId {
     Workload,
     /// Initial phase of each host's timers.
     Boot,
+    /// Retry jitter of one leader-election client (host, component, incarnation).
+    Elector(u32),
 }
 
 impl StreamId {
@@ -35,6 +37,7 @@ impl StreamId {
             StreamId::Boot => 4,
             StreamId::Disk(h) => (1 << 32) | u64::from(h),
             StreamId::EtcdMember(m) => (2 << 32) | (m & 0xffff_ffff),
+            StreamId::Elector(e) => (3 << 32) | u64::from(e),
         }
     }
 }

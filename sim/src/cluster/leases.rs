@@ -1,0 +1,405 @@
+//! kube-scheduler and kube-controller-manager on every control-plane node, electing a
+//! leader through Lease objects with client-go's algorithm (`model::lease`). Their
+//! lease calls go to the apiserver on their own node (scheduler.conf and
+//! controller-manager.conf point at the local apiserver), which reads with a quorum
+//! read and writes with an optimistic update through etcd. Timers run on the host's
+//! clock; a process that loses its lease exits and the kubelet restarts it after its
+//! crash-loop back-off. Whenever two instances act as leader at once (neither frozen),
+//! an overlap window is recorded.
+
+use super::*;
+use crate::model::clock::{Clock, LocalTime};
+use crate::model::kubelet::RestartBackoff;
+use crate::model::lease::{ElectionTimings, Identity, LeaderElector, LeaseCall, LeaseObject, LeaseReply, Output};
+
+/// The two components that elect a leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    Scheduler,
+    ControllerManager,
+}
+
+impl Component {
+    pub const ALL: [Component; 2] = [Component::Scheduler, Component::ControllerManager];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Scheduler => "kube-scheduler",
+            Component::ControllerManager => "kube-controller-manager",
+        }
+    }
+
+    /// kube-scheduler sets ReleaseOnCancel; kube-controller-manager does not.
+    fn releases_on_stop(self) -> bool {
+        self == Component::Scheduler
+    }
+}
+
+/// A window in which two instances of a component acted as leader at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    pub component: Component,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+    pub hosts: Vec<HostId>,
+}
+
+/// An interval during which one instance led.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadingSpell {
+    pub component: Component,
+    pub host: HostId,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+}
+
+/// One scheduler or controller-manager process.
+pub(super) struct ElectorProc {
+    pub(super) elector: LeaderElector,
+    pub(super) incarnation: u32,
+    pub(super) paused: bool,
+    /// The call in flight: its sequence number.
+    call: Option<u64>,
+    /// While frozen: the latest timer that came due, and replies that arrived.
+    due_timer: Option<u64>,
+    stashed: Vec<(u64, LeaseReply)>,
+    /// A graceful stop is waiting for the release call.
+    stopping: bool,
+}
+
+/// Per node: its components and their kubelet back-off.
+#[derive(Default)]
+pub(super) struct NodeComponents {
+    pub(super) procs: [Option<ElectorProc>; 2],
+    backoff: [RestartBackoff; 2],
+    incarnations: [u32; 2],
+}
+
+/// The Lease objects as etcd holds them (applied once per committed index).
+#[derive(Default)]
+pub(super) struct LeaseStore {
+    objects: [Option<LeaseObject>; 2],
+    /// Pending write ops by etcd write id, and their outcome once applied.
+    ops: BTreeMap<u64, (Component, LeaseCall)>,
+    results: BTreeMap<u64, LeaseReply>,
+    /// Highest committed index applied to the store.
+    applied: LogIndex,
+}
+
+impl Simulation {
+    pub(super) fn elector_timings(&self) -> ElectionTimings {
+        self.spec.control_plane.map(|c| c.election).unwrap_or_default()
+    }
+
+    pub(super) fn local_time(&self, host: HostId) -> LocalTime {
+        self.hosts[host.index()].clock.local(self.now)
+    }
+
+    /// The kubelet starts a component on a control-plane node.
+    pub(super) fn start_component(&mut self, host: HostId, c: Component) {
+        let h = &mut self.hosts[host.index()];
+        if !h.up || !h.is_control_plane || h.components.procs[c as usize].is_some() {
+            return;
+        }
+        h.components.incarnations[c as usize] += 1;
+        let inc = h.components.incarnations[c as usize];
+        let id = Identity { host: host.0, incarnation: inc };
+        let stream = StreamId::Elector((host.0 << 8) | (c as u32) << 4 | (inc & 0xf));
+        let rng = SimRng::new(self.spec.seed, stream);
+        let timings = self.elector_timings();
+        let elector = LeaderElector::new(id, timings, rng);
+        self.hosts[host.index()].components.procs[c as usize] = Some(ElectorProc {
+            elector,
+            incarnation: inc,
+            paused: false,
+            call: None,
+            due_timer: None,
+            stashed: Vec::new(),
+            stopping: false,
+        });
+        let now = self.local_time(host);
+        self.with_elector(host, c, |e| e.start(now));
+    }
+
+    fn elector_mut(&mut self, host: HostId, c: Component) -> Option<&mut ElectorProc> {
+        self.hosts[host.index()].components.procs[c as usize].as_mut()
+    }
+
+    /// Runs `f` on the elector and carries out what it asked for.
+    fn with_elector(&mut self, host: HostId, c: Component, f: impl FnOnce(&mut LeaderElector)) {
+        let Some(p) = self.elector_mut(host, c) else { return };
+        f(&mut p.elector);
+        let outputs = std::mem::take(&mut p.elector.out);
+        let inc = p.incarnation;
+        for o in outputs {
+            match o {
+                Output::Call(call) => self.lease_call(host, c, call),
+                Output::Timer { after, token } => {
+                    let real = self.hosts[host.index()].clock.real_duration(after);
+                    self.queue.push(self.now + real, Event::ElectorTimer(host, c, inc, token));
+                }
+                Output::StartedLeading => self.leading_changed(host, c, true),
+                Output::StoppedLeading { why } => {
+                    self.leading_changed(host, c, false);
+                    let name = self.hosts[host.index()].name.clone();
+                    self.note(Some(host), format!("{} on {name} lost leadership ({why}) and exits", c.name()));
+                    self.exit_component(host, c, true);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A lease call goes to the apiserver on the same node.
+    fn lease_call(&mut self, host: HostId, c: Component, call: LeaseCall) {
+        let seq = self.next_request;
+        self.next_request += 1;
+        let local_now = self.local_time(host);
+        let Some(p) = self.elector_mut(host, c) else { return };
+        p.call = Some(seq);
+        let timeout = p.elector.call_timeout(local_now);
+        let inc = p.incarnation;
+        let real = self.hosts[host.index()].clock.real_duration(timeout);
+        self.queue.push(self.now + real, Event::ElectorCallTimeout(host, c, inc, seq));
+        if self.hosts[host.index()].apiserver.is_none() {
+            // Connection refused by localhost: the call fails at once.
+            self.queue.push(self.now, Event::ElectorCallTimeout(host, c, inc, seq));
+            return;
+        }
+        let kind = match call {
+            LeaseCall::Get => RequestKind::LinearizableRead,
+            _ => RequestKind::Write,
+        };
+        let origin = Origin::Lease { apiserver: host, component: c, incarnation: inc, seq };
+        if let Some(id) = self.etcd_call(host, kind, origin)
+            && kind == RequestKind::Write
+        {
+            self.leases.ops.insert(id, (c, call));
+        }
+    }
+
+    /// The etcd answer for a lease call, turned into the API's answer.
+    pub(super) fn on_lease_etcd_result(
+        &mut self,
+        etcd_id: u64,
+        host: HostId,
+        c: Component,
+        inc: u32,
+        seq: u64,
+        result: Result<LogIndex, RequestError>,
+    ) {
+        let reply = match result {
+            Err(_) => LeaseReply::Failed,
+            Ok(_) => match self.leases.results.remove(&etcd_id) {
+                Some(r) => r,
+                // A read: the store's current state (committed, so linearizable).
+                None => self.leases.objects[c as usize].map_or(LeaseReply::NotFound, LeaseReply::Found),
+            },
+        };
+        self.leases.ops.remove(&etcd_id);
+        self.on_elector_reply(host, c, inc, seq, reply);
+    }
+
+    /// Applies committed lease writes to the store, once per index.
+    pub(super) fn apply_lease_writes(&mut self, index: LogIndex, entry: &Entry) {
+        if index <= self.leases.applied {
+            return;
+        }
+        self.leases.applied = index;
+        let crate::model::etcd::message::EntryKind::Write(w) = entry.kind else { return };
+        let Some(&(c, call)) = self.leases.ops.get(&w.0) else { return };
+        let slot = &mut self.leases.objects[c as usize];
+        let reply = match call {
+            LeaseCall::Create(record) if slot.is_none() => {
+                *slot = Some(LeaseObject { record, resource_version: index });
+                LeaseReply::Written(index)
+            }
+            LeaseCall::Update { record, resource_version }
+                if slot.is_some_and(|o| o.resource_version == resource_version) =>
+            {
+                *slot = Some(LeaseObject { record, resource_version: index });
+                LeaseReply::Written(index)
+            }
+            _ => LeaseReply::Conflict,
+        };
+        self.leases.results.insert(w.0, reply);
+    }
+
+    pub(super) fn on_elector_reply(&mut self, host: HostId, c: Component, inc: u32, seq: u64, reply: LeaseReply) {
+        let now = self.local_time(host);
+        let Some(p) = self.elector_mut(host, c).filter(|p| p.incarnation == inc) else { return };
+        if p.call != Some(seq) {
+            return;
+        }
+        if p.paused {
+            p.stashed.push((seq, reply));
+            return;
+        }
+        p.call = None;
+        if p.stopping {
+            self.exit_component(host, c, false);
+            return;
+        }
+        self.with_elector(host, c, |e| e.on_reply(reply, now));
+    }
+
+    pub(super) fn on_elector_call_timeout(&mut self, host: HostId, c: Component, inc: u32, seq: u64) {
+        self.on_elector_reply(host, c, inc, seq, LeaseReply::Failed);
+    }
+
+    pub(super) fn on_elector_timer(&mut self, host: HostId, c: Component, inc: u32, token: u64) {
+        let now = self.local_time(host);
+        let Some(p) = self.elector_mut(host, c).filter(|p| p.incarnation == inc) else { return };
+        if p.paused {
+            p.due_timer = Some(token);
+            return;
+        }
+        self.with_elector(host, c, |e| e.on_timer(token, now));
+    }
+
+    fn leading_changed(&mut self, host: HostId, c: Component, leading: bool) {
+        let name = self.hosts[host.index()].name.clone();
+        if leading {
+            self.spells.push(LeadingSpell { component: c, host, start: self.now, end: None });
+            self.note(Some(host), format!("{} on {name} acquired the lease and started leading", c.name()));
+        } else if let Some(s) =
+            self.spells.iter_mut().rev().find(|s| s.component == c && s.host == host && s.end.is_none())
+        {
+            s.end = Some(self.now);
+        }
+        self.update_overlaps(c);
+    }
+
+    /// Instances leading and not frozen right now.
+    fn active(&self, c: Component) -> Vec<HostId> {
+        (0..self.hosts.len())
+            .map(|i| HostId(i as u32))
+            .filter(|h| {
+                self.hosts[h.index()].components.procs[c as usize]
+                    .as_ref()
+                    .is_some_and(|p| p.elector.is_leading() && !p.paused)
+            })
+            .collect()
+    }
+
+    /// Opens or closes an overlap window after anything that changes who acts.
+    pub(super) fn update_overlaps(&mut self, c: Component) {
+        let active = self.active(c);
+        let open = self.overlaps.iter().rposition(|o| o.component == c && o.end.is_none());
+        match (active.len() > 1, open) {
+            (true, None) => {
+                let names: Vec<String> = active.iter().map(|h| self.hosts[h.index()].name.clone()).collect();
+                self.note(None, format!("split brain: {} is active on {} at once", c.name(), names.join(" and ")));
+                self.overlaps.push(Overlap { component: c, start: self.now, end: None, hosts: active });
+            }
+            (false, Some(i)) => self.overlaps[i].end = Some(self.now),
+            _ => {}
+        }
+    }
+
+    /// The process ends. `restart`: it exited on its own (lost lease), so the kubelet
+    /// starts it again after its back-off.
+    fn exit_component(&mut self, host: HostId, c: Component, restart: bool) {
+        let h = &mut self.hosts[host.index()];
+        let Some(p) = h.components.procs[c as usize].take() else { return };
+        if p.elector.is_leading() {
+            self.leading_changed(host, c, false);
+        }
+        if restart {
+            let delay = self.hosts[host.index()].components.backoff[c as usize].next_delay(self.now);
+            let inc = p.incarnation;
+            self.queue.push(self.now + delay, Event::ComponentRestart(host, c, inc));
+        }
+        self.update_overlaps(c);
+    }
+
+    pub(super) fn on_component_restart(&mut self, host: HostId, c: Component, inc: u32) {
+        if self.hosts[host.index()].components.incarnations[c as usize] == inc {
+            self.start_component(host, c);
+        }
+    }
+
+    /// The host died: every component on it is gone, with no chance to release.
+    pub(super) fn kill_components(&mut self, host: HostId) {
+        for c in Component::ALL {
+            self.exit_component(host, c, false);
+        }
+    }
+
+    /// The process was killed: the kubelet restarts it after its back-off.
+    pub(super) fn kill_component(&mut self, host: HostId, c: Component) {
+        self.exit_component(host, c, true);
+    }
+
+    /// Graceful stop (SIGTERM): the scheduler releases its lease first.
+    pub(super) fn stop_component(&mut self, host: HostId, c: Component) {
+        let now = self.local_time(host);
+        let Some(p) = self.elector_mut(host, c) else { return };
+        let releasing = c.releases_on_stop() && p.elector.release(now);
+        let name = self.hosts[host.index()].name.clone();
+        if releasing {
+            self.note(Some(host), format!("{} on {name} stops and releases its lease", c.name()));
+            // release() ended leadership: close the spell now.
+            self.leading_changed(host, c, false);
+            let p = self.elector_mut(host, c).expect("running");
+            p.stopping = true;
+            let outputs = std::mem::take(&mut p.elector.out);
+            for o in outputs {
+                if let Output::Call(call) = o {
+                    self.lease_call(host, c, call);
+                }
+            }
+        } else {
+            self.note(Some(host), format!("{} on {name} stops (it does not release its lease)", c.name()));
+            self.exit_component(host, c, false);
+        }
+    }
+
+    pub(super) fn pause_component(&mut self, host: HostId, c: Component, paused: bool) {
+        let now = self.local_time(host);
+        let Some(p) = self.elector_mut(host, c) else { return };
+        if p.paused == paused {
+            return;
+        }
+        p.paused = paused;
+        if !paused {
+            // Resumed: Go timers that came due fire now; stashed replies are handled.
+            let due = p.due_timer.take();
+            let stashed = std::mem::take(&mut p.stashed);
+            let inc = p.incarnation;
+            for (seq, reply) in stashed {
+                self.on_elector_reply(host, c, inc, seq, reply);
+            }
+            if let Some(token) = due {
+                self.with_elector(host, c, |e| e.on_timer(token, now));
+            }
+        }
+        self.update_overlaps(c);
+    }
+
+    /// The host whose instance of `c` leads now (the most recent if several do).
+    pub fn component_leader(&self, c: Component) -> Option<HostId> {
+        self.spells.iter().rev().find(|s| s.component == c && s.end.is_none()).map(|s| s.host)
+    }
+
+    pub(super) fn new_clock() -> Clock {
+        Clock::default()
+    }
+
+    /// What the instance of `c` on `host` last saw of the lease, and when (its clock).
+    pub fn elector_observed(
+        &self,
+        host: HostId,
+        c: Component,
+    ) -> Option<(crate::model::lease::LeaseRecord, LocalTime)> {
+        self.hosts[host.index()].components.procs[c as usize].as_ref().and_then(|p| p.elector.observed())
+    }
+
+    pub fn leading_spells(&self) -> &[LeadingSpell] {
+        &self.spells
+    }
+
+    pub fn overlaps(&self) -> &[Overlap] {
+        &self.overlaps
+    }
+}
