@@ -65,6 +65,13 @@ pub enum Fault {
         target: Target,
         rate_ppm: u64,
     },
+    /// One of the node's certificates expires now (its notAfter is set to now).
+    ExpireCert {
+        target: Target,
+        cert: crate::model::certs::CertKind,
+    },
+    /// `kubeadm certs renew all` on the node, then its static pods restart.
+    RenewCerts(Target),
     /// Power loss: every process on the host dies; what was not fsynced is gone.
     Crash(Target),
     /// Boot a crashed host (or start a stopped etcd) from its data directory.

@@ -12,6 +12,7 @@
 //! (a linearizable read with a 2 s timeout, at most once a second).
 
 use super::*;
+use crate::model::certs::CertKind;
 use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, ServerState};
 
 /// Where etcd runs.
@@ -114,6 +115,8 @@ pub enum Failure {
     Etcd { backend: HostId, error: RequestError },
     /// No answer within the client's timeout.
     ClientTimeout { backend: Option<HostId> },
+    /// TLS to the apiserver failed: its serving certificate has expired.
+    Tls { backend: HostId },
 }
 
 /// A client request in flight.
@@ -212,6 +215,7 @@ impl Failure {
                 Some(backend)
             }
             Failure::ClientTimeout { backend } => backend,
+            Failure::Tls { backend } => Some(backend),
         }
     }
 
@@ -226,6 +230,7 @@ impl Failure {
             Failure::Etcd { backend, error } => format!("the apiserver on {} got from etcd: {error}", n(backend)),
             Failure::ClientTimeout { backend: Some(b) } => format!("no answer in time from the apiserver on {}", n(b)),
             Failure::ClientTimeout { backend: None } => "no answer in time (request lost on the way)".to_string(),
+            Failure::Tls { backend } => format!("the apiserver certificate of {} has expired: TLS fails", n(backend)),
         }
     }
 }
@@ -292,6 +297,15 @@ impl Simulation {
         api.rr = api.rr.wrapping_add(1);
         let target = self.host_of(member)?;
         let id = self.register_request(target, kind, Some(origin));
+        // TLS to the member: it checks our apiserver-etcd-client certificate, we check
+        // its server certificate.
+        if self.certs_in_play
+            && !(self.cert_valid(host, CertKind::ApiserverEtcdClient, target)
+                && self.cert_valid(target, CertKind::EtcdServer, host))
+        {
+            self.finish_request(id, Err(RequestError::CertificateExpired));
+            return Some(id);
+        }
         // If the call is lost, the apiserver's context deadline ends it.
         if let Delivery::At(at) = self.network.send(self.now, host, target) {
             self.queue.push(at, Event::EtcdCallArrive(id));
@@ -459,6 +473,10 @@ impl Simulation {
         let Some(req) = self.api_requests.get(&id).copied() else { return };
         if self.hosts[host.index()].apiserver.is_none() {
             return; // the client's timeout will tell
+        }
+        if self.certs_in_play && !self.cert_valid(host, CertKind::ApiserverServing, self.client_host()) {
+            self.reply_to_client(id, host, Err(Failure::Tls { backend: host }));
+            return;
         }
         match req.plane {
             Plane::Write => {
@@ -658,6 +676,12 @@ impl Simulation {
             leading: self.spells.clone(),
             overlaps: self.overlaps.clone(),
         })
+    }
+
+    /// Would `verifier` accept `host`'s certificate of `kind` now (on its own clock)?
+    pub(super) fn cert_valid(&self, host: HostId, kind: CertKind, verifier: HostId) -> bool {
+        let now = self.hosts[verifier.index()].clock.local(self.now);
+        self.hosts[host.index()].certs.get(kind).valid_at(now)
     }
 
     pub(super) fn new_haproxy(spec: &ClusterSpec) -> Option<Haproxy> {

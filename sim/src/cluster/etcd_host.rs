@@ -3,6 +3,7 @@
 //! when a membership change commits.
 
 use super::*;
+use crate::model::certs::CertKind;
 
 impl Simulation {
     pub(super) fn on_tick(&mut self, host: HostId, inc: u32) {
@@ -230,7 +231,13 @@ impl Simulation {
         };
         let to_inc = self.hosts[to_host.index()].incarnation;
         let target_down = self.hosts[to_host.index()].etcd.is_none();
-        match self.network.send(self.now, from_host, to_host) {
+        // Peer TLS: each side checks the other's etcd peer certificate on its own clock.
+        let tls_refused = self.certs_in_play
+            && !(self.cert_valid(from_host, CertKind::EtcdPeer, to_host)
+                && self.cert_valid(to_host, CertKind::EtcdPeer, from_host));
+        let delivery =
+            if tls_refused { Delivery::Unreachable } else { self.network.send(self.now, from_host, to_host) };
+        match delivery {
             Delivery::At(at) if !target_down => {
                 let slot = match self.free_slots.pop() {
                     Some(s) => s,

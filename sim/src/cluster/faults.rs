@@ -61,7 +61,9 @@ impl Simulation {
             | Fault::PauseProcess { target: t, .. }
             | Fault::ResumeProcess { target: t, .. }
             | Fault::ClockStep { target: t, .. }
-            | Fault::ClockRate { target: t, .. } => Some(*t),
+            | Fault::ClockRate { target: t, .. }
+            | Fault::ExpireCert { target: t, .. }
+            | Fault::RenewCerts(t) => Some(*t),
             _ => None,
         };
         let host = match single(&fault) {
@@ -123,6 +125,22 @@ impl Simulation {
                     Process::Apiserver => self
                         .note(Some(h), format!("fault: pausing the apiserver alone is not modelled; {name} unchanged")),
                 }
+            }
+            Fault::ExpireCert { cert, .. } => {
+                let h = host.expect("single target");
+                let local = self.hosts[h.index()].clock.local(self.now);
+                let mut c = self.hosts[h.index()].certs.get(cert);
+                c.not_after = crate::model::clock::LocalTime(local.0 - 1);
+                self.hosts[h.index()].certs.set(cert, c);
+                self.certs_in_play = true;
+                self.note(Some(h), format!("fault: the {} certificate of {name} has expired", cert.name()));
+            }
+            Fault::RenewCerts(_) => {
+                let h = host.expect("single target");
+                let local = self.hosts[h.index()].clock.local(self.now);
+                self.hosts[h.index()].certs.renew_all(local, crate::model::certs::LEAF_VALIDITY);
+                self.note(Some(h), format!("fault: kubeadm certs renew on {name}; its static pods restart"));
+                self.restart_static_pods(h);
             }
             Fault::ClockStep { offset_us, .. } => {
                 let h = host.expect("single target");
@@ -300,6 +318,23 @@ impl Simulation {
                 let name = self.hosts[host.index()].name.clone();
                 self.note(Some(host), format!("{} skipped: {name} runs no member", command(MemberId(0))));
             }
+        }
+    }
+
+    /// The kubelet restarts every static pod of a node (after a certificate renewal).
+    fn restart_static_pods(&mut self, host: HostId) {
+        if !self.hosts[host.index()].up {
+            return;
+        }
+        if self.hosts[host.index()].etcd.is_some() {
+            self.stop_now(host);
+            self.start_etcd(host);
+        }
+        if self.hosts[host.index()].apiserver.take().is_some() {
+            self.start_apiserver(host);
+        }
+        for c in Component::ALL {
+            self.kill_components_once(host, c);
         }
     }
 

@@ -161,8 +161,14 @@ impl Simulation {
         let inc = p.incarnation;
         let real = self.hosts[host.index()].clock.real_duration(timeout);
         self.queue.push(self.now + real, Event::ElectorCallTimeout(host, c, inc, seq));
-        if self.hosts[host.index()].apiserver.is_none() {
-            // Connection refused by localhost: the call fails at once.
+        let kubeconfig = match c {
+            Component::Scheduler => crate::model::certs::CertKind::SchedulerKubeconfig,
+            Component::ControllerManager => crate::model::certs::CertKind::ControllerManagerKubeconfig,
+        };
+        let unauthorized = self.certs_in_play && !self.cert_valid(host, kubeconfig, host);
+        if self.hosts[host.index()].apiserver.is_none() || unauthorized {
+            // Connection refused by localhost, or 401 for an expired client
+            // certificate: the call fails at once.
             self.queue.push(self.now, Event::ElectorCallTimeout(host, c, inc, seq));
             return;
         }
@@ -324,6 +330,12 @@ impl Simulation {
         for c in Component::ALL {
             self.exit_component(host, c, false);
         }
+    }
+
+    /// A static-pod restart: the process exits and starts again at once.
+    pub(super) fn kill_components_once(&mut self, host: HostId, c: Component) {
+        self.exit_component(host, c, false);
+        self.start_component(host, c);
     }
 
     /// The process was killed: the kubelet restarts it after its back-off.

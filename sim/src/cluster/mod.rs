@@ -186,6 +186,8 @@ pub enum RequestError {
     ProposalDropped,
     #[error("etcdserver: leader changed")]
     LeaderChanged,
+    #[error("transport: authentication handshake failed: x509: certificate has expired or is not yet valid")]
+    CertificateExpired,
 }
 
 impl From<ServerError> for RequestError {
@@ -330,6 +332,7 @@ struct Host {
     incarnation_api: u32,
     clock: crate::model::clock::Clock,
     components: NodeComponents,
+    certs: crate::model::certs::NodeCerts,
 }
 
 struct InFlight {
@@ -388,6 +391,9 @@ pub struct Simulation {
     max_staleness: SimDuration,
     client_rng: SimRng,
     leases: LeaseStore,
+    /// Set once any certificate was made to expire: only then are certificates checked
+    /// on every connection (the hot path stays free of it otherwise).
+    certs_in_play: bool,
     spells: Vec<LeadingSpell>,
     overlaps: Vec<Overlap>,
 }
@@ -453,6 +459,10 @@ impl Simulation {
                     incarnation_api: 0,
                     clock: Self::new_clock(),
                     components: NodeComponents::default(),
+                    certs: crate::model::certs::NodeCerts::issued(
+                        crate::model::clock::LocalTime(0),
+                        crate::model::certs::LEAF_VALIDITY,
+                    ),
                 }
             })
             .collect();
@@ -499,6 +509,7 @@ impl Simulation {
             max_staleness: SimDuration::ZERO,
             client_rng: SimRng::new(seed, StreamId::Workload),
             leases: LeaseStore::default(),
+            certs_in_play: false,
             spells: Vec::new(),
             overlaps: Vec::new(),
             hosts,

@@ -10,9 +10,9 @@
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
-//! `etcd`, `lb` (HAProxy), `lease`, `clock` and the kubelet back-off run inside the
-//! world; nginx passive mode, `keepalived`, kubelet probes and `certs` are not wired in
-//! yet — the next steps of the control-plane issue.
+//! `etcd`, `lb` (HAProxy), `lease`, `clock`, `certs` and the kubelet back-off run
+//! inside the world; nginx passive mode, `keepalived` and kubelet probes are not wired
+//! in yet — the next steps of the control-plane issue.
 
 pub mod certs;
 pub mod clock;
