@@ -167,3 +167,66 @@ fn with_an_http_readyz_check_the_lb_takes_the_minority_apiserver_out() {
         );
     }
 }
+
+fn lb_failure(seed: u64, vip: bool) -> RunOutcome {
+    let mut cp = spec(HealthCheck::Tcp);
+    if vip {
+        cp.vip = Some(hasim_sim::model::keepalived::VrrpConfig::default());
+    }
+    let lb1 = 3; // hosts: cp-1..cp-3, then lb-1 (lb-2), then the client network
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), Fault::Crash(Target::Host(HostId(lb1))))
+        .fault(SimDuration::from_secs(40), Fault::Restart(Target::Host(HostId(lb1))))
+        .run_for(SimDuration::from_secs(70));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn losing_the_only_load_balancer_stops_all_traffic_until_it_is_back() {
+    for seed in 0..3 {
+        let out = lb_failure(seed, false);
+        assert_eq!(out.host_names[3], "lb-1");
+        let (failed, total) = failed_between(&out, Plane::CacheRead, secs(21), secs(40));
+        assert_eq!(failed, total, "every request fails while lb-1 is down, seed={seed}");
+        let (after, _) = failed_between(&out, Plane::Write, secs(42), secs(70));
+        assert_eq!(after, 0, "seed={seed}");
+    }
+}
+
+#[test]
+fn with_a_keepalived_vip_the_backup_takes_over_in_about_3_6_s() {
+    for seed in 0..3 {
+        let out = lb_failure(seed, true);
+        assert_eq!(&out.host_names[3..5], ["lb-1", "lb-2"]);
+        let takeover = out
+            .timeline
+            .iter()
+            .find(|t| t.at > secs(20) && t.text.contains("lb-2 became MASTER"))
+            .unwrap_or_else(|| panic!("lb-2 never took the VIP, seed={seed}"))
+            .at
+            .since(secs(20));
+        // Master_Down_Interval 3.61 s after the last advert, which was < 1 s before.
+        assert!(
+            takeover >= SimDuration::from_millis(2_600) && takeover <= SimDuration::from_millis(3_700),
+            "took over after {takeover}, seed={seed}"
+        );
+        // Only requests sent in that window are lost.
+        let cp = out.control_plane.as_ref().unwrap();
+        let lost: Vec<SimTime> = cp.failures.iter().map(|(t, _, _)| *t).filter(|t| *t > secs(10)).collect();
+        assert!(!lost.is_empty());
+        assert!(
+            lost.iter().all(|t| *t >= secs(19) && *t <= secs(24)),
+            "failures outside the takeover window, seed={seed}"
+        );
+        // lb-1 preempts when it is back (higher priority).
+        assert!(
+            out.timeline
+                .iter()
+                .any(|t| t.at > secs(40) && t.text.contains("lb-1 became MASTER and took the VIP from lb-2")),
+            "seed={seed}"
+        );
+    }
+}

@@ -13,6 +13,7 @@
 
 use super::*;
 use crate::model::certs::CertKind;
+use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput};
 use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, ServerState};
 
 /// Where etcd runs.
@@ -66,6 +67,9 @@ pub struct ControlPlaneSpec {
     pub etcd_check_timeout: SimDuration,
     /// Leader election of kube-scheduler and kube-controller-manager.
     pub election: crate::model::lease::ElectionTimings,
+    /// Two HAProxy hosts sharing a keepalived VIP (lb-1 gets priority + 1, lb-2 the
+    /// configured priority); None: one HAProxy host, no VIP.
+    pub vip: Option<crate::model::keepalived::VrrpConfig>,
 }
 
 impl ControlPlaneSpec {
@@ -77,6 +81,7 @@ impl ControlPlaneSpec {
             clients: ClientLoad::default(),
             etcd_check_timeout: SimDuration::from_secs(2),
             election: crate::model::lease::ElectionTimings::default(),
+            vip: None,
         }
     }
 }
@@ -128,6 +133,8 @@ pub(super) struct ApiRequest {
     attempts: u32,
     /// The connection to the apiserver was made (the request is past the LB).
     connected: bool,
+    /// The LB (index into `lbs`) the request went through.
+    lb: Option<u8>,
 }
 
 /// The kube-apiserver process on a control-plane node.
@@ -373,7 +380,7 @@ impl Simulation {
         let id = self.next_request;
         self.next_request += 1;
         self.api_requests
-            .insert(id, ApiRequest { plane, issued: self.now, backend: None, attempts: 0, connected: false });
+            .insert(id, ApiRequest { plane, issued: self.now, backend: None, attempts: 0, connected: false, lb: None });
         self.queue.push_in_order(self.now + cp.clients.timeout, Event::ClientTimeout(id));
         let client = self.client_host();
         match cp.frontend {
@@ -382,34 +389,39 @@ impl Simulation {
                 self.connect_backend(id, client, backend);
             }
             Frontend::Haproxy(_) => {
-                let lb = self.lb_host();
-                if let Delivery::At(at) = self.network.send(self.now, client, lb) {
-                    self.queue.push(at, Event::LbArrive(id));
+                // To the VIP's current holder, or the one LB.
+                let Some(lb) = self.endpoint_lb() else { return };
+                let lb_host = self.lbs[lb as usize].host;
+                if let Some(r) = self.api_requests.get_mut(&id) {
+                    r.lb = Some(lb);
+                }
+                if let Delivery::At(at) = self.network.send(self.now, client, lb_host) {
+                    self.queue.push(at, Event::LbArrive(id, lb));
                 }
             }
         }
+    }
+
+    /// The LB that receives traffic for the control-plane endpoint.
+    fn endpoint_lb(&self) -> Option<u8> {
+        if self.cp().is_some_and(|c| c.vip.is_some()) { self.vip_holder } else { Some(0) }
     }
 
     pub(super) fn client_host(&self) -> HostId {
         HostId(self.hosts.len() as u32 - 1)
     }
 
-    pub(super) fn lb_host(&self) -> HostId {
-        HostId(self.hosts.len() as u32 - 2)
-    }
-
     pub(super) fn control_plane_hosts(&self) -> Vec<HostId> {
         (0..self.hosts.len()).filter(|&i| self.hosts[i].is_control_plane).map(|i| HostId(i as u32)).collect()
     }
 
-    /// A request reached the LB: pick a backend and connect.
-    pub(super) fn on_lb_arrive(&mut self, id: u64) {
-        let lb = self.lb_host();
+    /// A request reached an LB: pick a backend and connect.
+    pub(super) fn on_lb_arrive(&mut self, id: u64, lb_index: u8) {
+        let lb = self.lbs[lb_index as usize].host;
         if !self.hosts[lb.index()].up {
             return;
         }
-        let Some(haproxy) = self.haproxy.as_mut() else { return };
-        let Some(server) = haproxy.pick() else {
+        let Some(server) = self.lbs[lb_index as usize].haproxy.pick() else {
             self.reply_from(id, lb, Err(Failure::NoBackend));
             return;
         };
@@ -455,16 +467,23 @@ impl Simulation {
         }
     }
 
+    /// The host the request's connection came from: its LB, or the client.
+    fn request_front(&self, id: u64) -> HostId {
+        match self.api_requests.get(&id).and_then(|r| r.lb) {
+            Some(lb) => self.lbs[lb as usize].host,
+            None => self.client_host(),
+        }
+    }
+
     pub(super) fn on_lb_retry(&mut self, id: u64, backend: HostId) {
-        let lb = self.lb_host();
-        self.connect_backend(id, lb, backend);
+        let from = self.request_front(id);
+        if self.hosts[from.index()].up {
+            self.connect_backend(id, from, backend);
+        }
     }
 
     pub(super) fn on_lb_give_up(&mut self, id: u64, failure: Failure) {
-        let from = match self.cp().map(|c| c.frontend) {
-            Some(Frontend::Haproxy(_)) => self.lb_host(),
-            _ => self.client_host(),
-        };
+        let from = self.request_front(id);
         self.reply_from(id, from, Err(failure));
     }
 
@@ -517,15 +536,16 @@ impl Simulation {
 
     /// The apiserver on `host` answers; the reply goes back through the LB.
     fn reply_to_client(&mut self, id: u64, host: HostId, reply: Result<(), Failure>) {
-        let hop = match self.cp().map(|c| c.frontend) {
-            Some(Frontend::Haproxy(_)) => {
-                let lb = self.lb_host();
-                match self.network.send(self.now, host, lb) {
-                    Delivery::At(at) => Some((lb, at)),
-                    _ => None,
-                }
+        let front = self.request_front(id);
+        let hop = if front == self.client_host() {
+            Some((host, self.now))
+        } else if !self.hosts[front.index()].up {
+            None // the LB died with the connection
+        } else {
+            match self.network.send(self.now, host, front) {
+                Delivery::At(at) => Some((front, at)),
+                _ => None,
             }
-            _ => Some((host, self.now)),
         };
         if let Some((from, at)) = hop {
             self.reply_from_at(id, from, at, reply);
@@ -581,12 +601,12 @@ impl Simulation {
 
     // --------------------------------------------------------------- LB checks
 
-    pub(super) fn on_lb_check(&mut self, server: usize) {
+    pub(super) fn on_lb_check(&mut self, lb_index: u8, server: usize) {
         let Some(Frontend::Haproxy(cfg)) = self.cp().map(|c| c.frontend) else { return };
-        let lb = self.lb_host();
+        let lb = self.lbs[lb_index as usize].host;
         if !self.hosts[lb.index()].up {
-            // The LB host is down: its checks stop; resume when it boots.
-            self.queue.push(self.now + cfg.inter, Event::LbCheck(server as u16));
+            // The LB host is down: its checks stop; they resume when it boots.
+            self.queue.push(self.now + cfg.inter, Event::LbCheck(lb_index, server as u16));
             return;
         }
         let backend = self.control_plane_hosts()[server];
@@ -601,21 +621,23 @@ impl Simulation {
                 (reachable, reachable && listening && ready)
             }
         };
-        let haproxy = self.haproxy.as_ref().expect("frontend is haproxy");
         // A refused connect or an HTTP answer comes back after a round trip; silence
         // counts as a failure once the check times out (`inter`).
-        let done = if answered { self.now + SimDuration::from_millis(1) } else { self.now + haproxy.check_timeout() };
-        self.queue.push(done, Event::LbCheckDone(server as u16, healthy));
+        let timeout = self.lbs[lb_index as usize].haproxy.check_timeout();
+        let done = if answered { self.now + SimDuration::from_millis(1) } else { self.now + timeout };
+        self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, healthy));
     }
 
-    pub(super) fn on_lb_check_done(&mut self, server: usize, healthy: bool) {
-        let Some(haproxy) = self.haproxy.as_mut() else { return };
-        let transition = haproxy.on_check(server, healthy);
-        let next = haproxy.next_check_in(server);
-        self.queue.push(self.now + next, Event::LbCheck(server as u16));
+    pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, healthy: bool) {
+        let lb = &mut self.lbs[lb_index as usize];
+        let lb_host = lb.host;
+        let transition = lb.haproxy.on_check(server, healthy);
+        let next = lb.haproxy.next_check_in(server);
+        self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
         if let Some(t) = transition {
             let backend = self.control_plane_hosts()[server];
             let name = self.hosts[backend.index()].name.clone();
+            let lb_name = self.hosts[lb_host.index()].name.clone();
             let (fall, rise, check) = match self.cp().map(|c| c.frontend) {
                 Some(Frontend::Haproxy(cfg)) => (cfg.fall, cfg.rise, cfg.check),
                 _ => (0, 0, HealthCheck::Tcp),
@@ -625,11 +647,96 @@ impl Simulation {
                 HealthCheck::HttpReadyz => "HTTP /readyz",
             };
             let text = match t.now {
-                ServerState::Down => format!("lb-1 marked {name} DOWN after {fall} failed {check} checks"),
-                ServerState::Up => format!("lb-1 marked {name} UP after {rise} good {check} checks"),
+                ServerState::Down => format!("{lb_name} marked {name} DOWN after {fall} failed {check} checks"),
+                ServerState::Up => format!("{lb_name} marked {name} UP after {rise} good {check} checks"),
             };
             self.note(Some(backend), text);
         }
+    }
+
+    // --------------------------------------------------------------- keepalived
+
+    /// Boots the LB stack on an LB host: HAProxy with fresh state, keepalived.
+    pub(super) fn boot_lb(&mut self, lb_index: u8) {
+        let Some(cp) = self.spec.control_plane else { return };
+        let Frontend::Haproxy(cfg) = cp.frontend else { return };
+        let lb = &mut self.lbs[lb_index as usize];
+        lb.haproxy = Haproxy::new(cfg, cp.nodes);
+        lb.generation += 1;
+        if let Some(vrrp_cfg) = cp.vip {
+            let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
+            let v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
+            lb.vrrp = Some(v);
+            self.drain_vrrp(lb_index);
+        }
+    }
+
+    fn drain_vrrp(&mut self, lb_index: u8) {
+        let lb = &mut self.lbs[lb_index as usize];
+        let Some(v) = lb.vrrp.as_mut() else { return };
+        let outputs = std::mem::take(&mut v.out);
+        let (host, generation, rank) = (lb.host, lb.generation, v.address_rank);
+        for o in outputs {
+            match o {
+                VrrpOutput::Timer { after, token } => {
+                    self.queue.push(self.now + after, Event::VrrpTimer(lb_index, generation, token));
+                }
+                VrrpOutput::Advertise { priority } => {
+                    for peer in 0..self.lbs.len() as u8 {
+                        if peer == lb_index {
+                            continue;
+                        }
+                        let to = self.lbs[peer as usize].host;
+                        if let Delivery::At(at) = self.network.send(self.now, host, to) {
+                            self.queue.push(at, Event::VrrpAdvert(peer, priority, rank));
+                        }
+                    }
+                }
+                VrrpOutput::BecameMaster => {
+                    let name = self.hosts[host.index()].name.clone();
+                    let previous = self.vip_holder.replace(lb_index);
+                    let text = match previous {
+                        Some(p) if p != lb_index => {
+                            let from = self.hosts[self.lbs[p as usize].host.index()].name.clone();
+                            format!("keepalived on {name} became MASTER and took the VIP from {from}")
+                        }
+                        _ => format!("keepalived on {name} became MASTER and holds the VIP"),
+                    };
+                    self.note(Some(host), text);
+                }
+                VrrpOutput::BecameBackup => {
+                    let name = self.hosts[host.index()].name.clone();
+                    self.note(Some(host), format!("keepalived on {name} went back to BACKUP"));
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_vrrp_timer(&mut self, lb_index: u8, generation: u32, token: u64) {
+        let lb = &mut self.lbs[lb_index as usize];
+        if lb.generation != generation || !self.hosts[lb.host.index()].up {
+            return;
+        }
+        if let Some(v) = lb.vrrp.as_mut() {
+            v.on_timer(token);
+        }
+        self.drain_vrrp(lb_index);
+    }
+
+    pub(super) fn on_vrrp_advert(&mut self, lb_index: u8, priority: u8, rank: u32) {
+        let lb = &mut self.lbs[lb_index as usize];
+        if !self.hosts[lb.host.index()].up {
+            return;
+        }
+        if let Some(v) = lb.vrrp.as_mut() {
+            v.on_advert(priority, rank);
+        }
+        self.drain_vrrp(lb_index);
+    }
+
+    /// Index of the LB running on `host`, if it is one.
+    pub(super) fn lb_index_of(&self, host: HostId) -> Option<u8> {
+        self.lbs.iter().position(|l| l.host == host).map(|i| i as u8)
     }
 
     /// Builds the control-plane part of a report.
@@ -684,10 +791,27 @@ impl Simulation {
         self.hosts[host.index()].certs.get(kind).valid_at(now)
     }
 
-    pub(super) fn new_haproxy(spec: &ClusterSpec) -> Option<Haproxy> {
-        match spec.control_plane?.frontend {
-            Frontend::Haproxy(cfg) => Some(Haproxy::new(cfg, spec.control_plane?.nodes)),
-            Frontend::Direct => None,
-        }
+    /// The LB hosts' state, given where they sit in the host list.
+    pub(super) fn new_lbs(spec: &ClusterSpec, first_lb_host: usize) -> Vec<LbState> {
+        let Some(cp) = spec.control_plane else { return Vec::new() };
+        let Frontend::Haproxy(cfg) = cp.frontend else { return Vec::new() };
+        let n = if cp.vip.is_some() { 2 } else { 1 };
+        (0..n)
+            .map(|i| LbState {
+                host: HostId((first_lb_host + i) as u32),
+                haproxy: Haproxy::new(cfg, cp.nodes),
+                vrrp: None,
+                generation: 0,
+            })
+            .collect()
     }
+}
+
+/// One load-balancer host: HAProxy and, with a VIP, keepalived.
+pub(super) struct LbState {
+    pub(super) host: HostId,
+    haproxy: Haproxy,
+    vrrp: Option<Vrrp>,
+    /// Bumped at every boot, to ignore timers of an earlier life.
+    generation: u32,
 }

@@ -214,6 +214,9 @@ impl Simulation {
                 for c in Component::ALL {
                     self.start_component(h, c);
                 }
+                if let Some(lb) = self.lb_index_of(h) {
+                    self.boot_lb(lb);
+                }
             }
             Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
             Fault::Pause(_) => {

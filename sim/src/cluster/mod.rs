@@ -15,7 +15,7 @@ mod etcd_host;
 mod faults;
 mod leases;
 
-use control_plane::{ApiRequest, ApiServerProc, Origin};
+use control_plane::{ApiRequest, ApiServerProc, LbState, Origin};
 pub use control_plane::{
     ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, Frontend, Outage, Plane,
     PlaneAvailability,
@@ -286,11 +286,13 @@ enum Event {
     ClientIssue(Plane),
     ClientTimeout(u64),
     ClientReply(u64, Result<(), Failure>),
-    LbArrive(u64),
+    LbArrive(u64, u8),
     LbRetry(u64, HostId),
     LbGiveUp(u64, Failure),
-    LbCheck(u16),
-    LbCheckDone(u16, bool),
+    LbCheck(u8, u16),
+    LbCheckDone(u8, u16, bool),
+    VrrpTimer(u8, u32, u64),
+    VrrpAdvert(u8, u8, u32),
     ApiArrive(u64, HostId),
     ElectorTimer(HostId, Component, u32, u64),
     ElectorCallTimeout(HostId, Component, u32, u64),
@@ -384,7 +386,9 @@ pub struct Simulation {
     outcome: RunOutcome,
     // Control plane.
     api_requests: BTreeMap<u64, ApiRequest>,
-    haproxy: Option<crate::model::lb::Haproxy>,
+    lbs: Vec<LbState>,
+    /// The LB that last claimed the VIP (gratuitous ARP): where VIP traffic goes.
+    vip_holder: Option<u8>,
     planes: [PlaneAvailability; 3],
     failures: Vec<(SimTime, Plane, Failure)>,
     stale_reads: u64,
@@ -434,15 +438,21 @@ impl Simulation {
             _ => 0,
         };
         let etcd_hosts = n_hosts;
-        let n_hosts = etcd_hosts + extra_cp + if cp.is_some() { 2 } else { 0 };
+        let n_lbs = match cp {
+            Some(c) if c.vip.is_some() => 2,
+            Some(_) => 1,
+            None => 0,
+        };
+        let n_lb_first = etcd_hosts + extra_cp;
+        let n_hosts = n_lb_first + n_lbs + usize::from(cp.is_some());
         let hosts: Vec<Host> = (0..n_hosts)
             .map(|i| {
                 let (name, is_cp) = if i < etcd_hosts {
                     if stacked { (format!("cp-{}", i + 1), i < n_members) } else { (format!("etcd-{}", i + 1), false) }
                 } else if i < etcd_hosts + extra_cp {
                     (format!("cp-{}", i - etcd_hosts + 1), true)
-                } else if i == n_hosts - 2 {
-                    ("lb-1".to_string(), false)
+                } else if i < n_lb_first + n_lbs {
+                    (format!("lb-{}", i - n_lb_first + 1), false)
                 } else {
                     ("client".to_string(), false)
                 };
@@ -502,7 +512,8 @@ impl Simulation {
                 control_plane: None,
             },
             api_requests: BTreeMap::new(),
-            haproxy: Self::new_haproxy(&spec),
+            lbs: Self::new_lbs(&spec, n_lb_first),
+            vip_holder: None,
             planes: Default::default(),
             failures: Vec::new(),
             stale_reads: 0,
@@ -553,9 +564,12 @@ impl Simulation {
                 }
             }
             if let Frontend::Haproxy(cfg) = cp.frontend {
-                for server in 0..cp.nodes {
-                    let phase = SimTime(sim.boot_rng.below(cfg.inter.as_micros()));
-                    sim.queue.push(phase, Event::LbCheck(server as u16));
+                for lb in 0..sim.lbs.len() as u8 {
+                    for server in 0..cp.nodes {
+                        let phase = SimTime(sim.boot_rng.below(cfg.inter.as_micros()));
+                        sim.queue.push(phase, Event::LbCheck(lb, server as u16));
+                    }
+                    sim.boot_lb(lb);
                 }
             }
         }
@@ -739,11 +753,13 @@ impl Simulation {
             Event::ClientIssue(plane) => self.on_client_issue(plane),
             Event::ClientTimeout(id) => self.on_client_timeout(id),
             Event::ClientReply(id, reply) => self.on_client_reply(id, reply),
-            Event::LbArrive(id) => self.on_lb_arrive(id),
+            Event::LbArrive(id, lb) => self.on_lb_arrive(id, lb),
             Event::LbRetry(id, backend) => self.on_lb_retry(id, backend),
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
-            Event::LbCheck(server) => self.on_lb_check(server as usize),
-            Event::LbCheckDone(server, healthy) => self.on_lb_check_done(server as usize, healthy),
+            Event::LbCheck(lb, server) => self.on_lb_check(lb, server as usize),
+            Event::LbCheckDone(lb, server, healthy) => self.on_lb_check_done(lb, server as usize, healthy),
+            Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
+            Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
             Event::ElectorCallTimeout(host, c, inc, seq) => self.on_elector_call_timeout(host, c, inc, seq),

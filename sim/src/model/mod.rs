@@ -10,8 +10,8 @@
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
-//! `etcd`, `lb` (HAProxy), `lease`, `clock`, `certs` and the kubelet back-off run
-//! inside the world; nginx passive mode, `keepalived` and kubelet probes are not wired
+//! `etcd`, `lb` (HAProxy), `keepalived`, `lease`, `clock`, `certs` and the kubelet
+//! back-off run inside the world; nginx passive mode and kubelet probes are not wired
 //! in yet — the next steps of the control-plane issue.
 
 pub mod certs;
