@@ -230,3 +230,49 @@ fn with_a_keepalived_vip_the_backup_takes_over_in_about_3_6_s() {
         );
     }
 }
+
+fn split(nodes: usize, side_a: &[u32], seed: u64) -> RunOutcome {
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.nodes = nodes;
+    let a: Vec<Target> = side_a.iter().map(|&h| Target::Host(HostId(h))).collect();
+    let b: Vec<Target> = (0..nodes as u32).filter(|h| !side_a.contains(h)).map(|h| Target::Host(HostId(h))).collect();
+    let out = ClusterBuilder::new(nodes)
+        .seed(seed)
+        .control_plane(cp)
+        // The nodes split in two; the LB and the clients still reach every node.
+        .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: a, side_b: b })
+        .run_for(SimDuration::from_secs(60));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn four_members_split_two_two_lose_writes_and_quorum_reads_but_serve_stale_cache_reads() {
+    for seed in 0..3 {
+        let out = split(4, &[0, 1], seed);
+        for plane in [Plane::Write, Plane::QuorumRead] {
+            let (failed, total) = failed_between(&out, plane, secs(24), secs(52));
+            assert_eq!(failed, total, "{plane:?}: {failed}/{total} failed during the 2/2 split, seed={seed}");
+        }
+        let (failed, total) = failed_between(&out, Plane::CacheRead, secs(24), secs(60));
+        assert!(total > 500 && failed == 0, "cache reads are served, seed={seed}");
+        let cp = out.control_plane.as_ref().unwrap();
+        assert!(cp.stale_reads > 500, "and reported stale: {}, seed={seed}", cp.stale_reads);
+        assert!(cp.max_staleness >= SimDuration::from_secs(30));
+    }
+}
+
+#[test]
+fn five_members_split_three_two_keep_serving_on_the_majority_side() {
+    for seed in 0..3 {
+        let out = split(5, &[0, 1], seed);
+        let cp = out.control_plane.as_ref().unwrap();
+        let late: Vec<&(SimTime, Plane, Failure)> =
+            cp.failures.iter().filter(|(t, p, _)| *t >= secs(24) && *p != Plane::CacheRead).collect();
+        // Every failure is a request the LB sent to the minority side; the majority serves.
+        assert!(late.iter().all(|(_, _, f)| matches!(f.backend(), Some(HostId(0 | 1)))), "seed={seed}");
+        let (failed, total) = failed_between(&out, Plane::Write, secs(24), secs(52));
+        let share = failed as f64 / total as f64;
+        assert!((0.25..=0.55).contains(&share), "{failed}/{total}: about 2 in 5 go to the minority, seed={seed}");
+    }
+}

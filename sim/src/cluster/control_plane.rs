@@ -149,6 +149,9 @@ pub(super) struct ApiServerProc {
     check: Option<(u64, SimTime)>,
     /// Index up to which the watch cache has caught up.
     cache_rev: LogIndex,
+    /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
+    /// what it is missing, so its answers count as stale from then on.
+    last_ok: SimTime,
 }
 
 /// Which part of the world an etcd request made on behalf of a component belongs to.
@@ -260,8 +263,15 @@ impl Simulation {
         };
         h.incarnation_api += 1;
         let inc = h.incarnation_api;
-        h.apiserver =
-            Some(ApiServerProc { incarnation: inc, endpoints, rr: 0, etcd_ok: false, check: None, cache_rev: 0 });
+        h.apiserver = Some(ApiServerProc {
+            incarnation: inc,
+            endpoints,
+            rr: 0,
+            etcd_ok: false,
+            check: None,
+            cache_rev: 0,
+            last_ok: self.now,
+        });
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
     }
 
@@ -351,6 +361,9 @@ impl Simulation {
                     let api = self.hosts[apiserver.index()].apiserver.as_mut().expect("checked");
                     api.etcd_ok = ok;
                     api.check = None;
+                    if ok {
+                        api.last_ok = now;
+                    }
                 }
             }
             Origin::Api { request, apiserver } => {
@@ -506,11 +519,14 @@ impl Simulation {
             }
             Plane::CacheRead => {
                 self.refresh_cache(host);
-                let rev = self.hosts[host.index()].apiserver.as_ref().map_or(0, |a| a.cache_rev);
-                let staleness = match self.checker.commit_time(rev + 1) {
+                let api = self.hosts[host.index()].apiserver.as_ref().expect("checked above");
+                // Behind the committed log, or unable to tell (no quorum reachable).
+                let lag = match self.checker.commit_time(api.cache_rev + 1) {
                     Some(t) => self.now.since(t),
                     None => SimDuration::ZERO,
                 };
+                let unverified = if api.etcd_ok { SimDuration::ZERO } else { self.now.since(api.last_ok) };
+                let staleness = lag.max(unverified);
                 if staleness >= SimDuration::from_secs(1) {
                     self.stale_reads += 1;
                 }
