@@ -5,13 +5,15 @@
 //!   pop + push pair. Target: at least 10 M events/s on one core.
 //! - `cluster_3_members_100_writes_per_sec_10_min`: a whole 3-member etcd run under write load.
 //!   Target: at most 0.2 s wall per run.
+//! - `control_plane_1h_5000_node_leases`: one simulated hour of a stacked 3-node control plane
+//!   with 5,000 node leases and 50 client requests/s. Target: at most 10 s wall, 500 MB peak.
 //!
 //! Run with `cargo bench --bench engine`.
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use hasim_sim::engine::EventQueue;
-use hasim_sim::{ClusterBuilder, RunOutcome, SimDuration, SimTime, Workload};
+use hasim_sim::{ClientLoad, ClusterBuilder, ControlPlaneSpec, Plane, RunOutcome, SimDuration, SimTime, Workload};
 
 fn main() {
     divan::main();
@@ -77,6 +79,36 @@ fn cluster_3_members_100_writes_per_sec_10_min(bencher: Bencher) {
                 outcome.stats.writes_ok,
                 outcome.seed
             );
+            checked = true;
+        }
+        outcome
+    });
+}
+
+/// One simulated hour of a stacked 3-node control plane with 5,000 worker kubelets
+/// renewing node leases every 10 s (500 writes/s) and 50 client requests/s.
+/// Target: at most 10 s wall on one core, peak memory at most 500 MB.
+fn run_control_plane_hour() -> RunOutcome {
+    let mut cp = ControlPlaneSpec::stacked(3);
+    cp.clients = ClientLoad {
+        writes_per_sec: 20,
+        quorum_reads_per_sec: 15,
+        cache_reads_per_sec: 15,
+        worker_nodes: 5_000,
+        ..ClientLoad::default()
+    };
+    ClusterBuilder::new(3).seed(1).control_plane(cp).run_for(SimDuration::from_secs(3_600))
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn control_plane_1h_5000_node_leases(bencher: Bencher) {
+    let mut checked = false;
+    bencher.bench_local(|| {
+        let outcome = run_control_plane_hour();
+        if !checked {
+            outcome.assert_safe();
+            let leases = outcome.control_plane.as_ref().map_or(0, |c| c.plane(Plane::NodeLease).ok);
+            assert!(leases > 1_700_000, "only {leases} node-lease renewals in an hour (seed {})", outcome.seed);
             checked = true;
         }
         outcome

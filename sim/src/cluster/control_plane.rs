@@ -43,6 +43,9 @@ pub struct ClientLoad {
     pub timeout: SimDuration,
     /// Clients start sending after this warm-up, once the cluster has settled.
     pub start_after: SimDuration,
+    /// Worker kubelets, each renewing its node Lease every 10 s through the
+    /// control-plane endpoint (background write load).
+    pub worker_nodes: u32,
 }
 
 impl Default for ClientLoad {
@@ -53,6 +56,7 @@ impl Default for ClientLoad {
             cache_reads_per_sec: 20,
             timeout: SimDuration::from_secs(10),
             start_after: SimDuration::from_secs(5),
+            worker_nodes: 0,
         }
     }
 }
@@ -92,16 +96,30 @@ pub enum Plane {
     Write,
     QuorumRead,
     CacheRead,
+    /// Worker kubelets' node-lease renewals (writes).
+    NodeLease,
 }
 
 impl Plane {
-    pub const ALL: [Plane; 3] = [Plane::Write, Plane::QuorumRead, Plane::CacheRead];
+    pub const ALL: [Plane; 4] = [Plane::Write, Plane::QuorumRead, Plane::CacheRead, Plane::NodeLease];
 
     pub fn name(self) -> &'static str {
         match self {
             Plane::Write => "writes",
             Plane::QuorumRead => "quorum reads",
             Plane::CacheRead => "cache reads",
+            Plane::NodeLease => "node lease renewals",
+        }
+    }
+
+    /// Requests per second of this plane under `load`, in thousandths (node leases:
+    /// one renewal per node every 10 s).
+    pub(super) fn milli_rate(self, load: &ClientLoad) -> u64 {
+        match self {
+            Plane::Write => u64::from(load.writes_per_sec) * 1000,
+            Plane::QuorumRead => u64::from(load.quorum_reads_per_sec) * 1000,
+            Plane::CacheRead => u64::from(load.cache_reads_per_sec) * 1000,
+            Plane::NodeLease => u64::from(load.worker_nodes) * 100,
         }
     }
 }
@@ -380,25 +398,20 @@ impl Simulation {
 
     pub(super) fn on_client_issue(&mut self, plane: Plane) {
         let Some(cp) = self.spec.control_plane else { return };
-        let rate = match plane {
-            Plane::Write => cp.clients.writes_per_sec,
-            Plane::QuorumRead => cp.clients.quorum_reads_per_sec,
-            Plane::CacheRead => cp.clients.cache_reads_per_sec,
-        };
         // Arrivals are spread uniformly around the mean period, so requests of the
-        // three planes do not fall into lockstep with the LB's round robin.
-        let period = 1_000_000 / u64::from(rate.max(1));
+        // planes do not fall into lockstep with the LB's round robin.
+        let period = 1_000_000_000 / plane.milli_rate(&cp.clients).max(1);
         let gap = period / 2 + self.client_rng.below(period + 1);
         self.queue.push(self.now + SimDuration(gap), Event::ClientIssue(plane));
         let id = self.next_request;
         self.next_request += 1;
         self.api_requests
             .insert(id, ApiRequest { plane, issued: self.now, backend: None, attempts: 0, connected: false, lb: None });
-        self.queue.push_in_order(self.now + cp.clients.timeout, Event::ClientTimeout(id));
+        self.queue.push_in_order(LANE_CLIENT_TIMEOUT, self.now + cp.clients.timeout, Event::ClientTimeout(id));
         let client = self.client_host();
         match cp.frontend {
             Frontend::Direct => {
-                let backend = self.control_plane_hosts()[0];
+                let backend = self.cp_hosts[0];
                 self.connect_backend(id, client, backend);
             }
             Frontend::Haproxy(_) => {
@@ -425,7 +438,7 @@ impl Simulation {
     }
 
     pub(super) fn control_plane_hosts(&self) -> Vec<HostId> {
-        (0..self.hosts.len()).filter(|&i| self.hosts[i].is_control_plane).map(|i| HostId(i as u32)).collect()
+        self.cp_hosts.clone()
     }
 
     /// A request reached an LB: pick a backend and connect.
@@ -438,7 +451,7 @@ impl Simulation {
             self.reply_from(id, lb, Err(Failure::NoBackend));
             return;
         };
-        let backend = self.control_plane_hosts()[server];
+        let backend = self.cp_hosts[server];
         if let Some(r) = self.api_requests.get_mut(&id) {
             r.backend = Some(backend);
         }
@@ -511,7 +524,7 @@ impl Simulation {
             return;
         }
         match req.plane {
-            Plane::Write => {
+            Plane::Write | Plane::NodeLease => {
                 self.etcd_call(host, RequestKind::Write, Origin::Api { request: id, apiserver: host });
             }
             Plane::QuorumRead => {
@@ -625,7 +638,7 @@ impl Simulation {
             self.queue.push(self.now + cfg.inter, Event::LbCheck(lb_index, server as u16));
             return;
         }
-        let backend = self.control_plane_hosts()[server];
+        let backend = self.cp_hosts[server];
         let h = &self.hosts[backend.index()];
         let reachable = h.up && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
         let listening = h.apiserver.is_some();
@@ -651,7 +664,7 @@ impl Simulation {
         let next = lb.haproxy.next_check_in(server);
         self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
         if let Some(t) = transition {
-            let backend = self.control_plane_hosts()[server];
+            let backend = self.cp_hosts[server];
             let name = self.hosts[backend.index()].name.clone();
             let lb_name = self.hosts[lb_host.index()].name.clone();
             let (fall, rise, check) = match self.cp().map(|c| c.frontend) {

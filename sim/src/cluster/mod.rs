@@ -299,6 +299,10 @@ enum Event {
     ComponentRestart(HostId, Component, u32),
 }
 
+/// Queue lanes for events scheduled a fixed delay ahead (see `EventQueue::push_in_order`).
+const LANE_ETCD_DEADLINE: usize = 0;
+const LANE_CLIENT_TIMEOUT: usize = 1;
+
 /// Events that reach a frozen process wait here until it resumes.
 #[derive(Clone, Copy, Debug)]
 enum Stashed {
@@ -387,9 +391,11 @@ pub struct Simulation {
     // Control plane.
     api_requests: BTreeMap<u64, ApiRequest>,
     lbs: Vec<LbState>,
+    /// The control-plane nodes, in LB backend order.
+    cp_hosts: Vec<HostId>,
     /// The LB that last claimed the VIP (gratuitous ARP): where VIP traffic goes.
     vip_holder: Option<u8>,
-    planes: [PlaneAvailability; 3],
+    planes: [PlaneAvailability; 4],
     failures: Vec<(SimTime, Plane, Failure)>,
     stale_reads: u64,
     max_staleness: SimDuration,
@@ -513,6 +519,7 @@ impl Simulation {
             },
             api_requests: BTreeMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
+            cp_hosts: Vec::new(),
             vip_holder: None,
             planes: Default::default(),
             failures: Vec::new(),
@@ -545,6 +552,8 @@ impl Simulation {
                 sim.queue.push(first, Event::Workload(kind));
             }
         }
+        sim.cp_hosts =
+            (0..sim.hosts.len()).filter(|&i| sim.hosts[i].is_control_plane).map(|i| HostId(i as u32)).collect();
         if let Some(cp) = sim.spec.control_plane {
             for h in sim.control_plane_hosts() {
                 sim.start_apiserver(h);
@@ -553,13 +562,9 @@ impl Simulation {
                 }
             }
             let c = cp.clients;
-            for (rate, plane) in [
-                (c.writes_per_sec, Plane::Write),
-                (c.quorum_reads_per_sec, Plane::QuorumRead),
-                (c.cache_reads_per_sec, Plane::CacheRead),
-            ] {
-                if rate > 0 {
-                    let first = c.start_after + SimDuration(sim.boot_rng.below(1_000_000 / u64::from(rate)));
+            for plane in Plane::ALL {
+                if let Some(period) = 1_000_000_000u64.checked_div(plane.milli_rate(&c)) {
+                    let first = c.start_after + SimDuration(sim.boot_rng.below(period));
                     sim.queue.push(SimTime::ZERO + first, Event::ClientIssue(plane));
                 }
             }
@@ -586,11 +591,7 @@ impl Simulation {
 
     /// Processes every event up to and including `end`.
     pub fn run_until(&mut self, end: SimTime) {
-        while let Some(t) = self.queue.peek_time() {
-            if t > end {
-                break;
-            }
-            let (t, ev) = self.queue.pop().expect("peeked");
+        while let Some((t, ev)) = self.queue.pop_until(end) {
             self.now = t;
             self.handle(ev);
         }
@@ -628,7 +629,7 @@ impl Simulation {
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
         self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record, origin });
-        self.queue.push_in_order(self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
+        self.queue.push_in_order(LANE_ETCD_DEADLINE, self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
         id
     }
 

@@ -4,11 +4,11 @@
 //! the order of processing never depends on the heap's internal layout or on anything
 //! outside the run.
 //!
-//! Events scheduled a fixed delay ahead (request timeouts: hundreds pending, nearly all
-//! cancelled in effect because the request finished first) come due in the order they
-//! were scheduled. They wait in a FIFO lane instead of the heap, which keeps the heap
-//! small; both share one sequence counter, so the processing order is exactly what a
-//! single heap would give.
+//! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
+//! all moot because the request finished first) come due in the order they were
+//! scheduled. Each such delay gets its own FIFO lane instead of the heap, which keeps
+//! the heap small; all share one sequence counter, so the processing order is exactly
+//! what a single heap would give.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -42,8 +42,8 @@ impl<E> Ord for Scheduled<E> {
 /// Pending events of one simulation run.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Scheduled<E>>,
-    /// Events pushed with non-decreasing times (see `push_in_order`).
-    lane: VecDeque<Scheduled<E>>,
+    /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
+    lanes: Vec<VecDeque<Scheduled<E>>>,
     next_seq: u64,
     popped: u64,
 }
@@ -56,11 +56,11 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), lane: VecDeque::new(), next_seq: 0, popped: 0 }
+        EventQueue { heap: BinaryHeap::new(), lanes: Vec::new(), next_seq: 0, popped: 0 }
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(n), lane: VecDeque::new(), next_seq: 0, popped: 0 }
+        EventQueue { heap: BinaryHeap::with_capacity(n), lanes: Vec::new(), next_seq: 0, popped: 0 }
     }
 
     pub fn push(&mut self, at: SimTime, event: E) {
@@ -70,43 +70,75 @@ impl<E> EventQueue<E> {
     }
 
     /// Like `push`, for events whose times never decrease from one call to the next
-    /// (a fixed delay after "now"). Falls back to the heap if that ever fails to hold.
-    pub fn push_in_order(&mut self, at: SimTime, event: E) {
-        if self.lane.back().is_some_and(|last| last.at > at) {
+    /// within `lane` (one fixed delay after "now" per lane). Falls back to the heap if
+    /// that ever fails to hold.
+    pub fn push_in_order(&mut self, lane: usize, at: SimTime, event: E) {
+        if self.lanes.len() <= lane {
+            self.lanes.resize_with(lane + 1, VecDeque::new);
+        }
+        if self.lanes[lane].back().is_some_and(|last| last.at > at) {
             self.push(at, event);
             return;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.lane.push_back(Scheduled { at, seq, event });
+        self.lanes[lane].push_back(Scheduled { at, seq, event });
     }
 
-    /// True when the lane's front comes before the heap's top.
-    fn lane_first(&self) -> bool {
-        match (self.lane.front(), self.heap.peek()) {
-            (Some(l), Some(h)) => (l.at, l.seq) < (h.at, h.seq),
-            (Some(_), None) => true,
-            _ => false,
+    /// Where the earliest event waits: None for the heap, Some(lane) for a lane.
+    fn earliest(&self) -> Option<Option<usize>> {
+        let mut best = self.heap.peek().map(|s| ((s.at, s.seq), None));
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(f) = lane.front()
+                && best.is_none_or(|(key, _)| (f.at, f.seq) < key)
+            {
+                best = Some(((f.at, f.seq), Some(i)));
+            }
         }
+        best.map(|(_, place)| place)
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let s = if self.lane_first() { self.lane.pop_front()? } else { self.heap.pop()? };
+        let s = match self.earliest()? {
+            None => self.heap.pop()?,
+            Some(lane) => self.lanes[lane].pop_front()?,
+        };
+        self.popped += 1;
+        Some((s.at, s.event))
+    }
+
+    /// Removes and returns the earliest event if it is due at or before `end`.
+    pub fn pop_until(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        let place = self.earliest()?;
+        let at = match place {
+            None => self.heap.peek()?.at,
+            Some(lane) => self.lanes[lane].front()?.at,
+        };
+        if at > end {
+            return None;
+        }
+        let s = match place {
+            None => self.heap.pop()?,
+            Some(lane) => self.lanes[lane].pop_front()?,
+        };
         self.popped += 1;
         Some((s.at, s.event))
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        if self.lane_first() { self.lane.front().map(|s| s.at) } else { self.heap.peek().map(|s| s.at) }
+        match self.earliest()? {
+            None => self.heap.peek().map(|s| s.at),
+            Some(lane) => self.lanes[lane].front().map(|s| s.at),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() + self.lane.len()
+        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty() && self.lane.is_empty()
+        self.len() == 0
     }
 
     /// How many events have been processed (popped) so far.
@@ -142,15 +174,18 @@ mod tests {
             x ^= x << 17;
             let t = SimTime(x % 500 + i);
             if i % 3 == 0 {
-                mixed.push_in_order(SimTime(i + 100), i);
+                mixed.push_in_order(0, SimTime(i + 100), i);
                 heap_only.push(SimTime(i + 100), i);
+            } else if i % 3 == 1 {
+                mixed.push_in_order(1, SimTime(i + 40), i);
+                heap_only.push(SimTime(i + 40), i);
             } else {
                 mixed.push(t, i);
                 heap_only.push(t, i);
             }
         }
         // A time that goes backwards falls back to the heap and keeps its order too.
-        mixed.push_in_order(SimTime(3), 9_999);
+        mixed.push_in_order(0, SimTime(3), 9_999);
         heap_only.push(SimTime(3), 9_999);
         let a: Vec<_> = std::iter::from_fn(|| mixed.pop()).collect();
         let b: Vec<_> = std::iter::from_fn(|| heap_only.pop()).collect();
