@@ -79,6 +79,10 @@ fn losing_a_node_costs_writes_until_the_lb_marks_it_down() {
         assert!(outage.cause.contains(&name), "cause: {}", outage.cause);
         assert!(outage.end <= down, "outage ends when the LB stops routing to {name}");
         assert!(cp.misrouted > 0);
+        // Recovery for the crash: until the last request that went to the dead node.
+        let rec = cp.recovery.iter().find(|r| r.at == crash).expect("the crash has a recovery entry");
+        let after = rec.recovered_after.expect("the crash caused an outage");
+        assert!(after <= detect && after + SimDuration::from_secs(2) >= detect, "recovered after {after}, seed={seed}");
     }
 }
 

@@ -225,6 +225,17 @@ pub struct ControlPlaneReport {
     pub leading: Vec<super::leases::LeadingSpell>,
     /// Windows in which two instances of one component were active at once.
     pub overlaps: Vec<super::leases::Overlap>,
+    /// For each fault: how long until the outages it started were over.
+    pub recovery: Vec<FaultRecovery>,
+}
+
+/// Time from a fault to the end of the outages that began after it (before the next
+/// fault); None when clients saw no outage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultRecovery {
+    pub at: SimTime,
+    pub fault: String,
+    pub recovered_after: Option<SimDuration>,
 }
 
 impl ControlPlaneReport {
@@ -802,6 +813,16 @@ impl Simulation {
             }
         }
         outages.sort_by_key(|o| (o.start, o.plane));
+        let recovery = self
+            .applied_faults
+            .iter()
+            .enumerate()
+            .map(|(i, (at, fault))| {
+                let next = self.applied_faults.get(i + 1).map_or(SimTime::MAX, |(t, _)| *t);
+                let end = outages.iter().filter(|o| o.start >= *at && o.start < next).map(|o| o.end).max();
+                FaultRecovery { at: *at, fault: fault.clone(), recovered_after: end.map(|e| e.since(*at)) }
+            })
+            .collect();
         Some(ControlPlaneReport {
             planes,
             outages,
@@ -811,6 +832,7 @@ impl Simulation {
             failures: self.failures.clone(),
             leading: self.spells.clone(),
             overlaps: self.overlaps.clone(),
+            recovery,
         })
     }
 

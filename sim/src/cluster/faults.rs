@@ -44,6 +44,7 @@ impl Simulation {
     }
 
     pub(super) fn apply_fault(&mut self, fault: Fault) {
+        self.applied_faults.push((self.now, format!("{fault:?}")));
         let single = |f: &Fault| match f {
             Fault::Crash(t)
             | Fault::Restart(t)

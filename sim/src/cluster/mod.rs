@@ -17,7 +17,7 @@ mod leases;
 
 use control_plane::{ApiRequest, ApiServerProc, LbState, Origin};
 pub use control_plane::{
-    ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, Frontend, Outage, Plane,
+    ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, Outage, Plane,
     PlaneAvailability,
 };
 pub use leases::{Component, LeadingSpell, Overlap};
@@ -391,6 +391,8 @@ pub struct Simulation {
     // Control plane.
     api_requests: BTreeMap<u64, ApiRequest>,
     lbs: Vec<LbState>,
+    /// Every fault as it was applied: when, and what.
+    applied_faults: Vec<(SimTime, String)>,
     /// The control-plane nodes, in LB backend order.
     cp_hosts: Vec<HostId>,
     /// The LB that last claimed the VIP (gratuitous ARP): where VIP traffic goes.
@@ -520,6 +522,7 @@ impl Simulation {
             api_requests: BTreeMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
             cp_hosts: Vec::new(),
+            applied_faults: Vec::new(),
             vip_holder: None,
             planes: Default::default(),
             failures: Vec::new(),
