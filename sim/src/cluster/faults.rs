@@ -121,7 +121,7 @@ impl Simulation {
                         self.note(Some(h), format!("fault: {} on {name} {verb}", c.name()));
                         self.pause_component(h, c, pause);
                     }
-                    Process::Etcd if pause => self.apply_fault(Fault::Pause(Target::Host(h))),
+                    Process::Etcd if pause => self.pause_etcd(h),
                     Process::Etcd => self.resume(h),
                     Process::Apiserver => self
                         .note(Some(h), format!("fault: pausing the apiserver alone is not modelled; {name} unchanged")),
@@ -220,13 +220,7 @@ impl Simulation {
                 }
             }
             Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
-            Fault::Pause(_) => {
-                let h = host.expect("single target");
-                if let Some(p) = self.hosts[h.index()].etcd.as_mut() {
-                    p.paused = true;
-                    self.note(Some(h), format!("fault: etcd on {name} frozen (SIGSTOP)"));
-                }
-            }
+            Fault::Pause(_) => self.pause_etcd(host.expect("single target")),
             Fault::Resume(_) => {
                 let h = host.expect("single target");
                 self.resume(h);
@@ -309,6 +303,15 @@ impl Simulation {
             Fault::AddMember { host, learner } => self.add_member(host, learner),
             Fault::RemoveMember(_) => self.member_command(host.expect("single target"), MemberChange::Remove),
             Fault::PromoteLearner(_) => self.member_command(host.expect("single target"), MemberChange::Promote),
+        }
+    }
+
+    /// Freezes the etcd process on `host` (SIGSTOP).
+    fn pause_etcd(&mut self, host: HostId) {
+        if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
+            p.paused = true;
+            let name = self.hosts[host.index()].name.clone();
+            self.note(Some(host), format!("fault: etcd on {name} frozen (SIGSTOP)"));
         }
     }
 
