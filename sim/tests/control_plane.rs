@@ -280,3 +280,33 @@ fn five_members_split_three_two_keep_serving_on_the_majority_side() {
         assert!((0.25..=0.55).contains(&share), "{failed}/{total}: about 2 in 5 go to the minority, seed={seed}");
     }
 }
+
+#[test]
+fn the_kubelet_restarts_an_apiserver_whose_etcd_has_been_unreachable_for_about_80_s() {
+    for seed in 0..3 {
+        let x = non_leader(seed, HealthCheck::Tcp, secs(20));
+        let others: Vec<Target> = (0..3).filter(|&h| h != x).map(|h| Target::Host(HostId(h))).collect();
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![Target::Host(HostId(x))], side_b: others })
+            .run_for(SimDuration::from_secs(200));
+        let name = format!("cp-{}", x + 1);
+        let kills: Vec<SimTime> = out
+            .timeline
+            .iter()
+            .filter(|t| t.text.starts_with(&format!("kubelet killed kube-apiserver on {name}")))
+            .map(|t| t.at)
+            .collect();
+        // /livez fails from the first etcd check that times out (~2 s in); the kubelet
+        // probes every 10 s and acts on the 8th failure in a row.
+        let first = kills.first().unwrap_or_else(|| panic!("never restarted, seed={seed}")).since(secs(20));
+        assert!(
+            first >= SimDuration::from_secs(70) && first <= SimDuration::from_secs(92),
+            "first kill after {first}, seed={seed}"
+        );
+        // Its etcd is still cut off: it crash-loops, with the back-off growing.
+        assert!(kills.len() >= 2, "seed={seed}");
+        assert!(out.timeline.iter().any(|t| t.text.contains("restart in 20.000s")), "back-off doubles, seed={seed}");
+    }
+}

@@ -170,6 +170,8 @@ pub(super) struct ApiServerProc {
     /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
     /// what it is missing, so its answers count as stale from then on.
     last_ok: SimTime,
+    /// The kubelet's liveness probe (/livez includes the etcd check).
+    liveness: crate::model::kubelet::Probe,
 }
 
 /// Which part of the world an etcd request made on behalf of a component belongs to.
@@ -300,8 +302,41 @@ impl Simulation {
             check: None,
             cache_rev: 0,
             last_ok: self.now,
+            liveness: Default::default(),
         });
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
+        let first_probe = crate::model::kubelet::ProbeConfig::LIVENESS.initial_delay;
+        self.queue.push(self.now + first_probe, Event::LivenessProbe(host, inc));
+    }
+
+    /// The kubelet probes the apiserver's /livez; after `failureThreshold` failures in
+    /// a row it kills the container and starts it again after the crash-loop back-off.
+    pub(super) fn on_liveness_probe(&mut self, host: HostId, inc: u32) {
+        use crate::model::kubelet::ProbeConfig;
+        let cfg = ProbeConfig::LIVENESS;
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
+        let ok = api.etcd_ok;
+        if !api.liveness.record(ok, &cfg) {
+            self.queue.push(self.now + cfg.period, Event::LivenessProbe(host, inc));
+            return;
+        }
+        self.hosts[host.index()].apiserver = None;
+        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
+        let name = self.hosts[host.index()].name.clone();
+        self.note(
+            Some(host),
+            format!(
+                "kubelet killed kube-apiserver on {name}: /livez failed {} times in a row (its etcd check); restart in {delay}",
+                cfg.failure_threshold
+            ),
+        );
+        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc));
+    }
+
+    pub(super) fn on_apiserver_restart(&mut self, host: HostId, inc: u32) {
+        if self.hosts[host.index()].incarnation_api == inc {
+            self.start_apiserver(host);
+        }
     }
 
     /// The periodic etcd readiness check (rate limited to once per timeout/2 = 1 s).

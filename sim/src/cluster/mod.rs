@@ -294,6 +294,8 @@ enum Event {
     VrrpTimer(u8, u32, u64),
     VrrpAdvert(u8, u8, u32),
     ApiArrive(u64, HostId),
+    LivenessProbe(HostId, u32),
+    ApiserverRestart(HostId, u32),
     ElectorTimer(HostId, Component, u32, u64),
     ElectorCallTimeout(HostId, Component, u32, u64),
     ComponentRestart(HostId, Component, u32),
@@ -339,6 +341,8 @@ struct Host {
     clock: crate::model::clock::Clock,
     components: NodeComponents,
     certs: crate::model::certs::NodeCerts,
+    /// The kubelet's crash-loop back-off for this node's kube-apiserver.
+    api_backoff: crate::model::kubelet::RestartBackoff,
 }
 
 struct InFlight {
@@ -481,6 +485,7 @@ impl Simulation {
                         crate::model::clock::LocalTime(0),
                         crate::model::certs::LEAF_VALIDITY,
                     ),
+                    api_backoff: Default::default(),
                 }
             })
             .collect();
@@ -765,6 +770,8 @@ impl Simulation {
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
+            Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
+            Event::ApiserverRestart(host, inc) => self.on_apiserver_restart(host, inc),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
             Event::ElectorCallTimeout(host, c, inc, seq) => self.on_elector_call_timeout(host, c, inc, seq),
             Event::ComponentRestart(host, c, inc) => self.on_component_restart(host, c, inc),

@@ -10,9 +10,8 @@
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
-//! `etcd`, `lb` (HAProxy), `keepalived`, `lease`, `clock`, `certs` and the kubelet
-//! back-off run inside the world; nginx passive mode and kubelet probes are not wired
-//! in yet — the next steps of the control-plane issue.
+//! All run inside the world except nginx passive mode in `lb`, which is not wired in
+//! yet — a next step of the control-plane issue.
 
 pub mod certs;
 pub mod clock;
