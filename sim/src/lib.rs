@@ -18,8 +18,8 @@ pub mod time;
 pub use check::{Violation, ViolationKind};
 pub use cluster::{
     ClientLoad, ClusterBuilder, ClusterSpec, Component, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure,
-    Frontend, LeadingSpell, Outage, Overlap, Plane, PlaneAvailability, RequestError, RequestKind, RunOutcome,
-    Simulation, Workload,
+    FaultRecovery, Frontend, LeadingSpell, NginxConfig, Outage, Overlap, Plane, PlaneAvailability, RequestError,
+    RequestKind, RunOutcome, Simulation, Workload,
 };
 pub use engine::{DiskProfile, LinkProfile};
 pub use fault::{Fault, Process, Target};

@@ -310,3 +310,43 @@ fn the_kubelet_restarts_an_apiserver_whose_etcd_has_been_unreachable_for_about_8
         assert!(out.timeline.iter().any(|t| t.text.contains("restart in 20.000s")), "back-off doubles, seed={seed}");
     }
 }
+
+fn nginx(seed: u64, connect_timeout_s: u64, fault: Fault) -> RunOutcome {
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.frontend = Frontend::Nginx(hasim_sim::NginxConfig {
+        connect_timeout: SimDuration::from_secs(connect_timeout_s),
+        ..hasim_sim::NginxConfig::default()
+    });
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), fault)
+        .run_for(SimDuration::from_secs(80));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn nginx_passes_a_refused_connection_to_the_next_server_so_clients_see_nothing() {
+    for seed in 0..3 {
+        let out = nginx(seed, 60, Fault::Kill { target: Target::Host(HostId(1)), process: Process::Apiserver });
+        let (failed, total) = failed_between(&out, Plane::Write, secs(20), secs(80));
+        assert!(total > 1_000 && failed == 0, "{failed}/{total} failed, seed={seed}");
+    }
+}
+
+#[test]
+fn nginx_with_its_default_60_s_connect_timeout_keeps_losing_requests_to_a_powered_off_node() {
+    for seed in 0..3 {
+        let victim = non_leader(seed, HealthCheck::Tcp, secs(20));
+        let crash = Fault::Crash(Target::Host(HostId(victim)));
+        let slow = nginx(seed, 60, crash.clone());
+        let (failed, total) = failed_between(&slow, Plane::Write, secs(21), secs(70));
+        let share = failed as f64 / total as f64;
+        assert!(share >= 0.15, "60 s connect timeout: only {failed}/{total} failed, seed={seed}");
+        // A short connect timeout lets nginx fail over before the client gives up.
+        let fast = nginx(seed, 2, crash);
+        let (failed, _) = failed_between(&fast, Plane::Write, secs(21), secs(70));
+        assert_eq!(failed, 0, "2 s connect timeout: {failed} failed, seed={seed}");
+    }
+}

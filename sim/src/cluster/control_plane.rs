@@ -14,7 +14,7 @@
 use super::*;
 use crate::model::certs::CertKind;
 use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput};
-use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, ServerState};
+use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
 
 /// Where etcd runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,27 @@ pub enum Frontend {
     /// Clients talk to the first control-plane node directly (the non-HA baseline).
     Direct,
     Haproxy(HaproxyConfig),
+    /// nginx `stream` proxy: no health checks, passive failover.
+    Nginx(NginxConfig),
+}
+
+/// nginx stream upstream settings (defaults as nginx ships them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NginxConfig {
+    pub max_fails: u32,
+    pub fail_timeout: SimDuration,
+    /// `proxy_connect_timeout` (60 s by default).
+    pub connect_timeout: SimDuration,
+}
+
+impl Default for NginxConfig {
+    fn default() -> Self {
+        NginxConfig {
+            max_fails: 1,
+            fail_timeout: SimDuration::from_secs(10),
+            connect_timeout: SimDuration::from_secs(60),
+        }
+    }
 }
 
 /// Client load through the control-plane endpoint.
@@ -460,7 +481,7 @@ impl Simulation {
                 let backend = self.cp_hosts[0];
                 self.connect_backend(id, client, backend);
             }
-            Frontend::Haproxy(_) => {
+            Frontend::Haproxy(_) | Frontend::Nginx(_) => {
                 // To the VIP's current holder, or the one LB.
                 let Some(lb) = self.endpoint_lb() else { return };
                 let lb_host = self.lbs[lb as usize].host;
@@ -493,7 +514,12 @@ impl Simulation {
         if !self.hosts[lb.index()].up {
             return;
         }
-        let Some(server) = self.lbs[lb_index as usize].haproxy.pick() else {
+        let now = self.now;
+        let picked = match &mut self.lbs[lb_index as usize].balancer {
+            Balancer::Haproxy(h) => h.pick(),
+            Balancer::Nginx(n) => Some(n.pick(now)),
+        };
+        let Some(server) = picked else {
             self.reply_from(id, lb, Err(Failure::NoBackend));
             return;
         };
@@ -507,8 +533,10 @@ impl Simulation {
     /// `from` (the LB, or the client when there is none) opens a connection to the
     /// apiserver on `backend`.
     fn connect_backend(&mut self, id: u64, from: HostId, backend: HostId) {
-        let (retries, connect_timeout) = match self.cp().map(|c| c.frontend) {
+        let frontend = self.cp().map(|c| c.frontend);
+        let (retries, connect_timeout) = match frontend {
             Some(Frontend::Haproxy(cfg)) => (cfg.retries, cfg.timeout_connect),
+            Some(Frontend::Nginx(cfg)) => (0, cfg.connect_timeout),
             _ => (0, SimDuration::from_secs(5)),
         };
         let Some(req) = self.api_requests.get_mut(&id) else { return };
@@ -519,6 +547,14 @@ impl Simulation {
         let serving = self.hosts[backend.index()].apiserver.is_some();
         if !reachable || !serving {
             let failure = if reachable { Failure::Refused { backend } } else { Failure::ConnectTimeout { backend } };
+            if let Some(Frontend::Nginx(_)) = frontend {
+                // nginx counts the failure against the server and passes the
+                // connection to the next one, until every server was tried.
+                let at = if reachable { self.now } else { self.now + connect_timeout };
+                let tried_all = attempts as usize >= self.cp_hosts.len();
+                self.queue.push(at, Event::LbNext(id, backend, tried_all));
+                return;
+            }
             // HAProxy retries the same server (no redispatch): after a turn-around of
             // min(timeout connect, 1 s) for a refusal, after the timeout otherwise.
             let wait = if reachable { connect_timeout.min(SimDuration::from_secs(1)) } else { connect_timeout };
@@ -545,6 +581,25 @@ impl Simulation {
             Some(lb) => self.lbs[lb as usize].host,
             None => self.client_host(),
         }
+    }
+
+    /// nginx: the connect to `failed` failed; try the next server, or give up (502).
+    pub(super) fn on_lb_next(&mut self, id: u64, failed: HostId, tried_all: bool) {
+        let Some(lb_index) = self.api_requests.get(&id).and_then(|r| r.lb) else { return };
+        let lb = self.lbs[lb_index as usize].host;
+        if !self.hosts[lb.index()].up {
+            return;
+        }
+        let now = self.now;
+        let server = self.cp_hosts.iter().position(|&h| h == failed).expect("a backend");
+        let Balancer::Nginx(n) = &mut self.lbs[lb_index as usize].balancer else { return };
+        n.failed(server, now);
+        if tried_all {
+            self.reply_from(id, lb, Err(Failure::NoBackend));
+            return;
+        }
+        let next = self.cp_hosts[n.pick(now)];
+        self.connect_backend(id, lb, next);
     }
 
     pub(super) fn on_lb_retry(&mut self, id: u64, backend: HostId) {
@@ -679,6 +734,8 @@ impl Simulation {
     pub(super) fn on_lb_check(&mut self, lb_index: u8, server: usize) {
         let Some(Frontend::Haproxy(cfg)) = self.cp().map(|c| c.frontend) else { return };
         let lb = self.lbs[lb_index as usize].host;
+        let Balancer::Haproxy(haproxy) = &self.lbs[lb_index as usize].balancer else { return };
+        let timeout = haproxy.check_timeout();
         if !self.hosts[lb.index()].up {
             // The LB host is down: its checks stop; they resume when it boots.
             self.queue.push(self.now + cfg.inter, Event::LbCheck(lb_index, server as u16));
@@ -698,7 +755,6 @@ impl Simulation {
         };
         // A refused connect or an HTTP answer comes back after a round trip; silence
         // counts as a failure once the check times out (`inter`).
-        let timeout = self.lbs[lb_index as usize].haproxy.check_timeout();
         let done = if answered { self.now + SimDuration::from_millis(1) } else { self.now + timeout };
         self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, healthy));
     }
@@ -706,8 +762,9 @@ impl Simulation {
     pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, healthy: bool) {
         let lb = &mut self.lbs[lb_index as usize];
         let lb_host = lb.host;
-        let transition = lb.haproxy.on_check(server, healthy);
-        let next = lb.haproxy.next_check_in(server);
+        let Balancer::Haproxy(haproxy) = &mut lb.balancer else { return };
+        let transition = haproxy.on_check(server, healthy);
+        let next = haproxy.next_check_in(server);
         self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
         if let Some(t) = transition {
             let backend = self.cp_hosts[server];
@@ -734,9 +791,9 @@ impl Simulation {
     /// Boots the LB stack on an LB host: HAProxy with fresh state, keepalived.
     pub(super) fn boot_lb(&mut self, lb_index: u8) {
         let Some(cp) = self.spec.control_plane else { return };
-        let Frontend::Haproxy(cfg) = cp.frontend else { return };
+        let Some(balancer) = Balancer::new(&cp) else { return };
         let lb = &mut self.lbs[lb_index as usize];
-        lb.haproxy = Haproxy::new(cfg, cp.nodes);
+        lb.balancer = balancer;
         lb.generation += 1;
         if let Some(vrrp_cfg) = cp.vip {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
@@ -880,23 +937,40 @@ impl Simulation {
     /// The LB hosts' state, given where they sit in the host list.
     pub(super) fn new_lbs(spec: &ClusterSpec, first_lb_host: usize) -> Vec<LbState> {
         let Some(cp) = spec.control_plane else { return Vec::new() };
-        let Frontend::Haproxy(cfg) = cp.frontend else { return Vec::new() };
         let n = if cp.vip.is_some() { 2 } else { 1 };
         (0..n)
-            .map(|i| LbState {
-                host: HostId((first_lb_host + i) as u32),
-                haproxy: Haproxy::new(cfg, cp.nodes),
-                vrrp: None,
-                generation: 0,
+            .filter_map(|i| {
+                Some(LbState {
+                    host: HostId((first_lb_host + i) as u32),
+                    balancer: Balancer::new(&cp)?,
+                    vrrp: None,
+                    generation: 0,
+                })
             })
             .collect()
     }
 }
 
-/// One load-balancer host: HAProxy and, with a VIP, keepalived.
+/// The proxy on an LB host.
+pub(super) enum Balancer {
+    Haproxy(Haproxy),
+    Nginx(NginxPassive),
+}
+
+impl Balancer {
+    fn new(cp: &ControlPlaneSpec) -> Option<Balancer> {
+        match cp.frontend {
+            Frontend::Haproxy(cfg) => Some(Balancer::Haproxy(Haproxy::new(cfg, cp.nodes))),
+            Frontend::Nginx(cfg) => Some(Balancer::Nginx(NginxPassive::new(cp.nodes, cfg.max_fails, cfg.fail_timeout))),
+            Frontend::Direct => None,
+        }
+    }
+}
+
+/// One load-balancer host: HAProxy or nginx and, with a VIP, keepalived.
 pub(super) struct LbState {
     pub(super) host: HostId,
-    haproxy: Haproxy,
+    balancer: Balancer,
     vrrp: Option<Vrrp>,
     /// Bumped at every boot, to ignore timers of an earlier life.
     generation: u32,

@@ -17,8 +17,8 @@ mod leases;
 
 use control_plane::{ApiRequest, ApiServerProc, LbState, Origin};
 pub use control_plane::{
-    ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, Outage, Plane,
-    PlaneAvailability,
+    ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, NginxConfig,
+    Outage, Plane, PlaneAvailability,
 };
 pub use leases::{Component, LeadingSpell, Overlap};
 use leases::{LeaseStore, NodeComponents};
@@ -288,6 +288,7 @@ enum Event {
     ClientReply(u64, Result<(), Failure>),
     LbArrive(u64, u8),
     LbRetry(u64, HostId),
+    LbNext(u64, HostId, bool),
     LbGiveUp(u64, Failure),
     LbCheck(u8, u16),
     LbCheckDone(u8, u16, bool),
@@ -576,14 +577,14 @@ impl Simulation {
                     sim.queue.push(SimTime::ZERO + first, Event::ClientIssue(plane));
                 }
             }
-            if let Frontend::Haproxy(cfg) = cp.frontend {
-                for lb in 0..sim.lbs.len() as u8 {
+            for lb in 0..sim.lbs.len() as u8 {
+                if let Frontend::Haproxy(cfg) = cp.frontend {
                     for server in 0..cp.nodes {
                         let phase = SimTime(sim.boot_rng.below(cfg.inter.as_micros()));
                         sim.queue.push(phase, Event::LbCheck(lb, server as u16));
                     }
-                    sim.boot_lb(lb);
                 }
+                sim.boot_lb(lb);
             }
         }
         sim
@@ -764,6 +765,7 @@ impl Simulation {
             Event::ClientReply(id, reply) => self.on_client_reply(id, reply),
             Event::LbArrive(id, lb) => self.on_lb_arrive(id, lb),
             Event::LbRetry(id, backend) => self.on_lb_retry(id, backend),
+            Event::LbNext(id, failed, tried_all) => self.on_lb_next(id, failed, tried_all),
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
             Event::LbCheck(lb, server) => self.on_lb_check(lb, server as usize),
             Event::LbCheckDone(lb, server, healthy) => self.on_lb_check_done(lb, server as usize, healthy),

@@ -10,8 +10,7 @@
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
-//! All run inside the world except nginx passive mode in `lb`, which is not wired in
-//! yet — a next step of the control-plane issue.
+//! All of them run inside the world (`cluster`).
 
 pub mod certs;
 pub mod clock;
