@@ -504,10 +504,6 @@ impl Simulation {
         HostId(self.hosts.len() as u32 - 1)
     }
 
-    pub(super) fn control_plane_hosts(&self) -> Vec<HostId> {
-        self.cp_hosts.clone()
-    }
-
     /// A request reached an LB: pick a backend and connect.
     pub(super) fn on_lb_arrive(&mut self, id: u64, lb_index: u8) {
         let lb = self.lbs[lb_index as usize].host;

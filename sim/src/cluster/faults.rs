@@ -173,18 +173,12 @@ impl Simulation {
             Fault::Crash(_) => {
                 let h = host.expect("single target");
                 self.note(Some(h), format!("fault: {name} crashed (power loss; unsynced writes are lost)"));
-                self.hosts[h.index()].up = false;
-                self.hosts[h.index()].apiserver = None;
-                self.kill_components(h);
-                self.crash_process(h);
+                self.power_off(h);
             }
             Fault::Wipe(_) => {
                 let h = host.expect("single target");
                 self.note(Some(h), format!("fault: {name} crashed and its etcd data directory was erased"));
-                self.hosts[h.index()].up = false;
-                self.hosts[h.index()].apiserver = None;
-                self.kill_components(h);
-                self.crash_process(h);
+                self.power_off(h);
                 self.hosts[h.index()].data = None;
             }
             Fault::Restart(_) => {
@@ -304,6 +298,14 @@ impl Simulation {
             Fault::RemoveMember(_) => self.member_command(host.expect("single target"), MemberChange::Remove),
             Fault::PromoteLearner(_) => self.member_command(host.expect("single target"), MemberChange::Promote),
         }
+    }
+
+    /// The host loses power: every process on it dies, none cleanly.
+    fn power_off(&mut self, host: HostId) {
+        self.hosts[host.index()].up = false;
+        self.hosts[host.index()].apiserver = None;
+        self.kill_components(host);
+        self.crash_process(host);
     }
 
     /// Freezes the etcd process on `host` (SIGSTOP).

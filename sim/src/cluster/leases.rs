@@ -8,7 +8,7 @@
 //! an overlap window is recorded.
 
 use super::*;
-use crate::model::clock::{Clock, LocalTime};
+use crate::model::clock::LocalTime;
 use crate::model::kubelet::RestartBackoff;
 use crate::model::lease::{ElectionTimings, Identity, LeaderElector, LeaseCall, LeaseObject, LeaseReply, Output};
 
@@ -392,10 +392,6 @@ impl Simulation {
     /// The host whose instance of `c` leads now (the most recent if several do).
     pub fn component_leader(&self, c: Component) -> Option<HostId> {
         self.spells.iter().rev().find(|s| s.component == c && s.end.is_none()).map(|s| s.host)
-    }
-
-    pub(super) fn new_clock() -> Clock {
-        Clock::default()
     }
 
     /// What the instance of `c` on `host` last saw of the lease, and when (its clock).

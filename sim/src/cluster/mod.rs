@@ -480,7 +480,7 @@ impl Simulation {
                     is_control_plane: is_cp,
                     apiserver: None,
                     incarnation_api: 0,
-                    clock: Self::new_clock(),
+                    clock: crate::model::clock::Clock::default(),
                     components: NodeComponents::default(),
                     certs: crate::model::certs::NodeCerts::issued(
                         crate::model::clock::LocalTime(0),
@@ -564,7 +564,7 @@ impl Simulation {
         sim.cp_hosts =
             (0..sim.hosts.len()).filter(|&i| sim.hosts[i].is_control_plane).map(|i| HostId(i as u32)).collect();
         if let Some(cp) = sim.spec.control_plane {
-            for h in sim.control_plane_hosts() {
+            for h in sim.cp_hosts.clone() {
                 sim.start_apiserver(h);
                 for c in Component::ALL {
                     sim.start_component(h, c);

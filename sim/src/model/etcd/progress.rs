@@ -25,13 +25,12 @@ pub struct Progress {
     pub paused: bool,
     /// Heard from since the last CheckQuorum round.
     pub recent_active: bool,
-    pub is_learner: bool,
     /// Last index of each MsgApp sent in Replicate state and not yet acknowledged.
     inflights: VecDeque<LogIndex>,
 }
 
 impl Progress {
-    pub fn new(next: LogIndex, is_learner: bool) -> Self {
+    pub fn new(next: LogIndex) -> Self {
         Progress {
             matched: 0,
             next,
@@ -40,7 +39,6 @@ impl Progress {
             // A fresh progress counts as active so a new leader or a newly added member
             // does not fail its first CheckQuorum round.
             recent_active: true,
-            is_learner,
             inflights: VecDeque::new(),
         }
     }

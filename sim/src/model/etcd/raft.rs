@@ -263,8 +263,8 @@ impl Raft {
         let me = self.id;
         // Peers start inactive: a new leader must hear from a quorum within its first
         // election timeout (tracker.Progress is reset with RecentActive false).
-        let fresh = |id: MemberId, learner: bool| {
-            let mut p = Progress::new(next, learner);
+        let fresh = |id: MemberId| {
+            let mut p = Progress::new(next);
             p.recent_active = id == me;
             (id, p)
         };
@@ -272,8 +272,8 @@ impl Raft {
             .config
             .voters
             .iter()
-            .map(|&id| fresh(id, false))
-            .chain(self.config.learners.iter().map(|&id| fresh(id, true)))
+            .map(|&id| fresh(id))
+            .chain(self.config.learners.iter().map(|&id| fresh(id)))
             .collect();
         self.pending_conf_index = 0;
         self.read_only.clear();
@@ -989,10 +989,10 @@ impl Raft {
         let next = self.log.last_index() + 1;
         match cc {
             ConfChange::AddVoter(id) => {
-                self.progress.entry(id).or_insert_with(|| Progress::new(next, false)).is_learner = false;
+                self.progress.entry(id).or_insert_with(|| Progress::new(next));
             }
             ConfChange::AddLearner(id) => {
-                self.progress.entry(id).or_insert_with(|| Progress::new(next, true));
+                self.progress.entry(id).or_insert_with(|| Progress::new(next));
             }
             ConfChange::Remove(id) => {
                 self.progress.remove(&id);
@@ -1042,11 +1042,6 @@ impl Raft {
             pr.become_probe();
             pr.paused = true;
         }
-    }
-
-    /// Followers whose logs are fully caught up and recently heard from.
-    pub fn voter_progress(&self) -> impl Iterator<Item = (MemberId, &Progress)> {
-        self.progress.iter().map(|(id, p)| (*id, p))
     }
 
     /// A single-member (or first) cluster: what etcd's StartNode does with the
