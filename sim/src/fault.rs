@@ -46,7 +46,8 @@ pub enum Fault {
         target: Target,
         process: Process,
     },
-    /// Freeze (SIGSTOP) or thaw (SIGCONT) a scheduler or controller-manager.
+    /// Freeze (SIGSTOP) or thaw (SIGCONT) one process. A frozen apiserver's kernel
+    /// still accepts connections (a TCP check passes), but nothing is answered.
     PauseProcess {
         target: Target,
         process: Process,
@@ -84,6 +85,12 @@ pub enum Fault {
     /// Freeze the etcd process (SIGSTOP): timers do not fire, inbound traffic waits.
     Pause(Target),
     Resume(Target),
+    /// Freeze the whole host (a paused VM, a hypervisor stall): every process on it
+    /// stops, its kernel answers nothing (not even TCP connects), timers do not fire
+    /// and inbound traffic waits until it resumes; the clock keeps true time, so what
+    /// came due fires at once.
+    PauseHost(Target),
+    ResumeHost(Target),
     /// Cut every link to and from the host.
     Isolate(Target),
     /// Symmetric partition into groups; hosts in no group form one more group.

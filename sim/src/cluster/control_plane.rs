@@ -67,6 +67,15 @@ pub struct ClientLoad {
     /// Worker kubelets, each renewing its node Lease every 10 s through the
     /// control-plane endpoint (background write load).
     pub worker_nodes: u32,
+    /// None: every request opens its own connection, as `kubectl` does. Some(n): client
+    /// requests share n long-lived HTTP/2 connections, as client-go controllers do, and
+    /// every worker kubelet keeps one of its own. A long-lived connection stays on the
+    /// backend it was opened to until it breaks (see `ClientConn`).
+    pub connections: Option<u32>,
+    /// A failed attempt is tried again this many times (after `retry_backoff`, while the
+    /// client's `timeout` allows), as a controller's work queue would.
+    pub retries: u32,
+    pub retry_backoff: SimDuration,
 }
 
 impl Default for ClientLoad {
@@ -78,6 +87,9 @@ impl Default for ClientLoad {
             timeout: SimDuration::from_secs(10),
             start_after: SimDuration::from_secs(5),
             worker_nodes: 0,
+            connections: None,
+            retries: 0,
+            retry_backoff: SimDuration::from_secs(1),
         }
     }
 }
@@ -161,20 +173,62 @@ pub enum Failure {
     ClientTimeout { backend: Option<HostId> },
     /// TLS to the apiserver failed: its serving certificate has expired.
     Tls { backend: HostId },
+    /// The connection was reset: the apiserver process behind it exited (its kernel
+    /// answered with RST), or the LB closed the session (`shutdown-sessions`).
+    Reset { backend: HostId },
 }
 
-/// A client request in flight.
+/// One attempt of a client request in flight. A retry is a new attempt with a new id
+/// (so late answers to the old one find nothing), keeping `issued` and `deadline`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ApiRequest {
     plane: Plane,
     issued: SimTime,
+    /// The client's timeout for the whole request, retries included.
+    deadline: SimTime,
+    retries_left: u32,
     backend: Option<HostId>,
+    /// Connect attempts the LB (or client) made for this attempt.
     attempts: u32,
     /// The connection to the apiserver was made (the request is past the LB).
     connected: bool,
     /// The LB (index into `lbs`) the request went through.
     lb: Option<u8>,
+    /// The apiserver incarnation the connection reached: a request arriving after that
+    /// process exited is answered with a reset by the host's kernel.
+    api_incarnation: Option<u32>,
+    /// The long-lived connection it travels on (index into `conns`).
+    conn: Option<u32>,
+    /// The backend slot the LB counted a connection against (for leastconn), while
+    /// this attempt owns the connection.
+    counted: Option<(u8, u16)>,
 }
+
+/// A long-lived client connection. It stays on its backend until it breaks: the
+/// apiserver process exits (RST), the LB closes it (`shutdown-sessions`, reboot, VIP
+/// moved to the other LB), or nothing came back on it for `silence_limit` — HAProxy's
+/// `timeout server`, or client-go's HTTP/2 health check (a ping after 30 s without a
+/// frame, 15 s to answer it). Until then every request on it goes to that backend,
+/// even one the LB has marked DOWN.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct ClientConn {
+    route: Option<ConnRoute>,
+    /// The oldest request sent since the last answer came back.
+    waiting_since: Option<SimTime>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ConnRoute {
+    lb: Option<u8>,
+    lb_generation: u32,
+    backend: HostId,
+    api_incarnation: u32,
+    /// The LB's backend slot, for its connection count.
+    server: u16,
+}
+
+/// client-go's HTTP/2 health check: ReadIdleTimeout 30 s, then PingTimeout 15 s.
+const HTTP2_PING_CLOSE: SimDuration = SimDuration::from_secs(45);
 
 /// The kube-apiserver process on a control-plane node.
 pub(super) struct ApiServerProc {
@@ -193,6 +247,9 @@ pub(super) struct ApiServerProc {
     last_ok: SimTime,
     /// The kubelet's liveness probe (/livez includes the etcd check).
     liveness: crate::model::kubelet::Probe,
+    /// Frozen (SIGSTOP): its kernel still accepts connections, but nothing is answered
+    /// and its timers wait.
+    pub(super) paused: bool,
 }
 
 /// Which part of the world an etcd request made on behalf of a component belongs to.
@@ -277,7 +334,7 @@ impl Failure {
                 Some(backend)
             }
             Failure::ClientTimeout { backend } => backend,
-            Failure::Tls { backend } => Some(backend),
+            Failure::Tls { backend } | Failure::Reset { backend } => Some(backend),
         }
     }
 
@@ -293,6 +350,7 @@ impl Failure {
             Failure::ClientTimeout { backend: Some(b) } => format!("no answer in time from the apiserver on {}", n(b)),
             Failure::ClientTimeout { backend: None } => "no answer in time (request lost on the way)".to_string(),
             Failure::Tls { backend } => format!("the apiserver certificate of {} has expired: TLS fails", n(backend)),
+            Failure::Reset { backend } => format!("the connection to {} was reset", n(backend)),
         }
     }
 }
@@ -324,7 +382,9 @@ impl Simulation {
             cache_rev: 0,
             last_ok: self.now,
             liveness: Default::default(),
+            paused: false,
         });
+        self.update_holding();
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
         let first_probe = crate::model::kubelet::ProbeConfig::LIVENESS.initial_delay;
         self.queue.push(self.now + first_probe, Event::LivenessProbe(host, inc));
@@ -336,12 +396,13 @@ impl Simulation {
         use crate::model::kubelet::ProbeConfig;
         let cfg = ProbeConfig::LIVENESS;
         let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
-        let ok = api.etcd_ok;
+        // A frozen apiserver does not answer the probe within its timeout.
+        let ok = api.etcd_ok && !api.paused;
         if !api.liveness.record(ok, &cfg) {
             self.queue.push(self.now + cfg.period, Event::LivenessProbe(host, inc));
             return;
         }
-        self.hosts[host.index()].apiserver = None;
+        self.stop_apiserver(host);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
         let name = self.hosts[host.index()].name.clone();
         self.note(
@@ -470,11 +531,59 @@ impl Simulation {
         let period = 1_000_000_000 / plane.milli_rate(&cp.clients).max(1);
         let gap = period / 2 + self.client_rng.below(period + 1);
         self.queue.push(self.now + SimDuration(gap), Event::ClientIssue(plane));
+        let deadline = self.now + cp.clients.timeout;
+        let conn = self.conn_for(plane);
+        let id = self.new_attempt(ApiRequest {
+            plane,
+            issued: self.now,
+            deadline,
+            retries_left: cp.clients.retries,
+            backend: None,
+            attempts: 0,
+            connected: false,
+            lb: None,
+            api_incarnation: None,
+            conn,
+            counted: None,
+        });
+        self.queue.push_in_order(LANE_CLIENT_TIMEOUT, deadline, Event::ClientTimeout(id));
+        self.send_attempt(id);
+    }
+
+    fn new_attempt(&mut self, req: ApiRequest) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
-        self.api_requests
-            .insert(id, ApiRequest { plane, issued: self.now, backend: None, attempts: 0, connected: false, lb: None });
-        self.queue.push_in_order(LANE_CLIENT_TIMEOUT, self.now + cp.clients.timeout, Event::ClientTimeout(id));
+        self.api_requests.insert(id, req);
+        id
+    }
+
+    /// The long-lived connection a request of `plane` uses, if clients keep them:
+    /// client requests take turns over the shared pool, each kubelet has its own.
+    fn conn_for(&mut self, plane: Plane) -> Option<u32> {
+        let cp = self.spec.control_plane?;
+        let shared = cp.clients.connections?;
+        let (base, count, turn) = match plane {
+            Plane::NodeLease => (shared, cp.clients.worker_nodes, &mut self.conn_turns.1),
+            _ => (0, shared, &mut self.conn_turns.0),
+        };
+        if count == 0 {
+            return None;
+        }
+        let c = base + *turn % count;
+        *turn = turn.wrapping_add(1);
+        Some(c)
+    }
+
+    /// Sends an attempt: over its live connection, or through a new one.
+    pub(super) fn send_attempt(&mut self, id: u64) {
+        let Some(cp) = self.spec.control_plane else { return };
+        let Some(req) = self.api_requests.get(&id).copied() else { return };
+        if let Some(c) = req.conn
+            && let Some(route) = self.live_route(c)
+        {
+            self.send_on_conn(id, c, route);
+            return;
+        }
         let client = self.client_host();
         match cp.frontend {
             Frontend::Direct => {
@@ -492,6 +601,87 @@ impl Simulation {
                     self.queue.push(at, Event::LbArrive(id, lb));
                 }
             }
+        }
+    }
+
+    /// The route of connection `c` if it is still open; closes it when it has broken
+    /// in a way the client only learns about now.
+    fn live_route(&mut self, c: u32) -> Option<ConnRoute> {
+        let conn = self.conns[c as usize];
+        let route = conn.route?;
+        let silent_too_long = conn.waiting_since.is_some_and(|since| self.now.since(since) >= self.silence_limit());
+        // An LB that rebooted, or a VIP now held by the other LB, knows nothing of the
+        // session: the next packet is answered with a reset.
+        let lb_lost = route.lb.is_some_and(|lb| {
+            let l = &self.lbs[lb as usize];
+            l.generation != route.lb_generation || self.endpoint_lb() != Some(lb)
+        });
+        if silent_too_long || lb_lost {
+            self.close_conn(c);
+            return None;
+        }
+        Some(route)
+    }
+
+    /// How long a connection may go without an answer before it is closed.
+    fn silence_limit(&self) -> SimDuration {
+        match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Haproxy(cfg)) => cfg.timeout_server.min(HTTP2_PING_CLOSE),
+            _ => HTTP2_PING_CLOSE,
+        }
+    }
+
+    fn close_conn(&mut self, c: u32) {
+        let conn = &mut self.conns[c as usize];
+        conn.waiting_since = None;
+        if let Some(route) = conn.route.take() {
+            self.uncount(route.lb, route.lb_generation, route.server);
+        }
+    }
+
+    /// The LB forgets a connection it counted (for leastconn).
+    fn uncount(&mut self, lb: Option<u8>, generation: u32, server: u16) {
+        if let Some(l) = lb.map(|lb| &mut self.lbs[lb as usize])
+            && l.generation == generation
+            && let Balancer::Haproxy(h) = &mut l.balancer
+        {
+            h.closed(server as usize);
+        }
+    }
+
+    /// An attempt on an open connection: the LB forwards it within the session.
+    fn send_on_conn(&mut self, id: u64, c: u32, route: ConnRoute) {
+        let now = self.now;
+        let Some(req) = self.api_requests.get_mut(&id) else { return };
+        req.backend = Some(route.backend);
+        req.connected = true;
+        req.lb = route.lb;
+        req.api_incarnation = Some(route.api_incarnation);
+        self.conns[c as usize].waiting_since.get_or_insert(now);
+        let client = self.client_host();
+        match route.lb {
+            Some(lb) => {
+                if let Delivery::At(at) = self.network.send(now, client, self.lbs[lb as usize].host) {
+                    self.queue.push(at, Event::LbForward(id, lb));
+                }
+            }
+            None => {
+                if let Delivery::At(at) = self.network.send(now, client, route.backend) {
+                    self.queue.push(at, Event::ApiArrive(id, route.backend));
+                }
+            }
+        }
+    }
+
+    /// A request on an established session reached the LB: on to its backend.
+    pub(super) fn on_lb_forward(&mut self, id: u64, lb_index: u8) {
+        let lb = self.lbs[lb_index as usize].host;
+        let Some(backend) = self.api_requests.get(&id).and_then(|r| r.backend) else { return };
+        if !self.hosts[lb.index()].up {
+            return;
+        }
+        if let Delivery::At(at) = self.network.send(self.now, lb, backend) {
+            self.queue.push(at, Event::ApiArrive(id, backend));
         }
     }
 
@@ -522,6 +712,9 @@ impl Simulation {
         let backend = self.cp_hosts[server];
         if let Some(r) = self.api_requests.get_mut(&id) {
             r.backend = Some(backend);
+            if matches!(self.lbs[lb_index as usize].balancer, Balancer::Haproxy(_)) {
+                r.counted = Some((lb_index, server as u16));
+            }
         }
         self.connect_backend(id, lb, backend);
     }
@@ -538,10 +731,12 @@ impl Simulation {
         let Some(req) = self.api_requests.get_mut(&id) else { return };
         req.backend = Some(backend);
         req.attempts += 1;
-        let reachable = self.hosts[backend.index()].up && self.network.can_reach(from, backend);
+        let h = &self.hosts[backend.index()];
+        // A frozen host's kernel answers nothing, not even a SYN.
+        let reachable = h.up && !h.frozen && self.network.can_reach(from, backend);
         let attempts = req.attempts;
-        let serving = self.hosts[backend.index()].apiserver.is_some();
-        if !reachable || !serving {
+        let serving = h.apiserver.as_ref().map(|a| a.incarnation);
+        let Some(api_incarnation) = serving.filter(|_| reachable) else {
             let failure = if reachable { Failure::Refused { backend } } else { Failure::ConnectTimeout { backend } };
             if let Some(Frontend::Nginx(_)) = frontend {
                 // nginx counts the failure against the server and passes the
@@ -562,9 +757,23 @@ impl Simulation {
                 self.queue.push(at, Event::LbGiveUp(id, failure));
             }
             return;
-        }
-        if let Some(r) = self.api_requests.get_mut(&id) {
-            r.connected = true;
+        };
+        let req = self.api_requests.get_mut(&id).expect("checked above");
+        req.connected = true;
+        req.api_incarnation = Some(api_incarnation);
+        // A long-lived connection now exists: it keeps this backend (and the LB's
+        // count of it) until it breaks.
+        if let Some(c) = req.conn {
+            let counted = req.counted.take();
+            let via = req.lb;
+            let (lb, server) = match counted {
+                Some((lb, server)) => (Some(lb), server),
+                None => (via, self.cp_hosts.iter().position(|&h| h == backend).unwrap_or(0) as u16),
+            };
+            let lb_generation = lb.map_or(0, |l| self.lbs[l as usize].generation);
+            self.close_conn(c);
+            let route = ConnRoute { lb, lb_generation, backend, api_incarnation, server };
+            self.conns[c as usize] = ClientConn { route: Some(route), waiting_since: Some(self.now) };
         }
         if let Delivery::At(at) = self.network.send(self.now, from, backend) {
             self.queue.push(at, Event::ApiArrive(id, backend));
@@ -572,7 +781,7 @@ impl Simulation {
     }
 
     /// The host the request's connection came from: its LB, or the client.
-    fn request_front(&self, id: u64) -> HostId {
+    pub(super) fn request_front(&self, id: u64) -> HostId {
         match self.api_requests.get(&id).and_then(|r| r.lb) {
             Some(lb) => self.lbs[lb as usize].host,
             None => self.client_host(),
@@ -613,8 +822,15 @@ impl Simulation {
     /// The request reached the apiserver on `host`.
     pub(super) fn on_api_arrive(&mut self, id: u64, host: HostId) {
         let Some(req) = self.api_requests.get(&id).copied() else { return };
-        if self.hosts[host.index()].apiserver.is_none() {
-            return; // the client's timeout will tell
+        let h = &self.hosts[host.index()];
+        let running = h.apiserver.as_ref().map(|a| a.incarnation);
+        if running.is_none() || running != req.api_incarnation {
+            // The process the connection belonged to is gone: a live host's kernel
+            // resets the connection; a dead one says nothing (the client times out).
+            if h.up {
+                self.reply_to_client(id, host, Err(Failure::Reset { backend: host }));
+            }
+            return;
         }
         if self.certs_in_play && !self.cert_valid(host, CertKind::ApiserverServing, self.client_host()) {
             self.reply_to_client(id, host, Err(Failure::Tls { backend: host }));
@@ -644,6 +860,53 @@ impl Simulation {
                 self.reply_to_client(id, host, Ok(()));
             }
         }
+    }
+
+    /// The apiserver process on `host` exits while the host stays up: its kernel
+    /// resets every connection it had, so requests in flight on them fail at once and
+    /// long-lived connections to it are closed.
+    pub(super) fn stop_apiserver(&mut self, host: HostId) {
+        let Some(api) = self.hosts[host.index()].apiserver.take() else { return };
+        self.update_holding();
+        let gone = Some(api.incarnation);
+        let hit: Vec<u64> = self
+            .api_requests
+            .iter()
+            .filter(|(_, r)| r.connected && r.backend == Some(host) && r.api_incarnation == gone)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in hit {
+            self.reply_to_client(id, host, Err(Failure::Reset { backend: host }));
+        }
+        self.close_conns_where(|r| r.backend == host && Some(r.api_incarnation) == gone);
+    }
+
+    fn close_conns_where(&mut self, mut matches: impl FnMut(&ConnRoute) -> bool) -> usize {
+        let hit: Vec<u32> = (0..self.conns.len() as u32)
+            .filter(|&c| self.conns[c as usize].route.as_ref().is_some_and(&mut matches))
+            .collect();
+        for &c in &hit {
+            self.close_conn(c);
+        }
+        hit.len()
+    }
+
+    /// HAProxy `on-marked-down shutdown-sessions`: the LB closes every session to a
+    /// backend it just marked DOWN.
+    fn shutdown_sessions(&mut self, lb_index: u8, backend: HostId) -> usize {
+        let lb = self.lbs[lb_index as usize].host;
+        let hit: Vec<u64> = self
+            .api_requests
+            .iter()
+            .filter(|(_, r)| r.connected && r.lb == Some(lb_index) && r.backend == Some(backend))
+            .map(|(&id, _)| id)
+            .collect();
+        // Requests on long-lived connections are counted with their connection.
+        let own_sessions = hit.iter().filter(|id| self.api_requests[id].conn.is_none()).count();
+        for &id in &hit {
+            self.reply_from(id, lb, Err(Failure::Reset { backend }));
+        }
+        own_sessions + self.close_conns_where(|r| r.lb == Some(lb_index) && r.backend == backend)
     }
 
     /// The watch cache follows the member that feeds it while it can reach it.
@@ -691,7 +954,35 @@ impl Simulation {
         self.queue.push(delay, Event::ClientReply(id, reply));
     }
 
+    /// An answer reached the client: done, or (on failure, with retries left and time
+    /// before the deadline) tried again as a new attempt after the back-off.
     pub(super) fn on_client_reply(&mut self, id: u64, reply: Result<(), Failure>) {
+        let Some(req) = self.api_requests.get(&id).copied() else { return };
+        if let Some(c) = req.conn {
+            match reply {
+                Err(Failure::Reset { .. }) if req.connected => self.close_conn(c),
+                _ if req.connected => self.conns[c as usize].waiting_since = None,
+                _ => {}
+            }
+        }
+        let backoff = self.cp().map_or(SimDuration::ZERO, |c| c.clients.retry_backoff);
+        let retry_at = self.now + backoff;
+        if reply.is_err() && req.retries_left > 0 && retry_at < req.deadline {
+            self.end_attempt(id);
+            let next = self.new_attempt(ApiRequest {
+                retries_left: req.retries_left - 1,
+                backend: None,
+                attempts: 0,
+                connected: false,
+                lb: None,
+                api_incarnation: None,
+                counted: None,
+                ..req
+            });
+            self.queue.push(retry_at, Event::ClientSend(next));
+            self.queue.push(req.deadline, Event::ClientTimeout(next));
+            return;
+        }
         self.finish_api_request(id, reply);
     }
 
@@ -705,8 +996,18 @@ impl Simulation {
         self.finish_api_request(id, Err(failure));
     }
 
+    /// Forgets an attempt; a per-request connection it held is closed.
+    fn end_attempt(&mut self, id: u64) -> Option<ApiRequest> {
+        let req = self.api_requests.remove(&id)?;
+        if let Some((lb, server)) = req.counted {
+            let generation = self.lbs[lb as usize].generation;
+            self.uncount(Some(lb), generation, server);
+        }
+        Some(req)
+    }
+
     fn finish_api_request(&mut self, id: u64, reply: Result<(), Failure>) {
-        let Some(req) = self.api_requests.remove(&id) else { return };
+        let Some(req) = self.end_attempt(id) else { return };
         let second = (req.issued.as_micros() / 1_000_000) as usize;
         let stats = &mut self.planes[req.plane as usize];
         if stats.per_second.len() <= second {
@@ -739,14 +1040,17 @@ impl Simulation {
         }
         let backend = self.cp_hosts[server];
         let h = &self.hosts[backend.index()];
-        let reachable = h.up && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
+        let reachable = h.up && !h.frozen && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
         let listening = h.apiserver.is_some();
         let (answered, healthy) = match cfg.check {
-            // The kernel accepts the connection whenever something listens.
+            // The kernel accepts the connection whenever something listens, even for a
+            // frozen process.
             HealthCheck::Tcp => (reachable, reachable && listening),
             HealthCheck::HttpReadyz => {
+                // A frozen apiserver accepts the connection but never answers the GET.
+                let paused = h.apiserver.as_ref().is_some_and(|a| a.paused);
                 let ready = h.apiserver.as_ref().is_some_and(|a| a.etcd_ok);
-                (reachable, reachable && listening && ready)
+                (reachable && !paused, reachable && listening && ready && !paused)
             }
         };
         // A refused connect or an HTTP answer comes back after a round trip; silence
@@ -779,6 +1083,17 @@ impl Simulation {
                 ServerState::Up => format!("{lb_name} marked {name} UP after {rise} good {check} checks"),
             };
             self.note(Some(backend), text);
+            let shutdown =
+                matches!(self.cp().map(|c| c.frontend), Some(Frontend::Haproxy(cfg)) if cfg.shutdown_sessions);
+            if t.now == ServerState::Down && shutdown {
+                let closed = self.shutdown_sessions(lb_index, backend);
+                if closed > 0 {
+                    self.note(
+                        Some(backend),
+                        format!("{lb_name} closed {closed} open sessions to {name} (on-marked-down shutdown-sessions)"),
+                    );
+                }
+            }
         }
     }
 

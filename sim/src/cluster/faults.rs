@@ -52,6 +52,8 @@ impl Simulation {
             | Fault::Wipe(t)
             | Fault::Pause(t)
             | Fault::Resume(t)
+            | Fault::PauseHost(t)
+            | Fault::ResumeHost(t)
             | Fault::Isolate(t)
             | Fault::RemoveMember(t)
             | Fault::PromoteLearner(t)
@@ -91,7 +93,7 @@ impl Simulation {
                     }
                     Process::Apiserver => {
                         self.note(Some(h), format!("fault: kube-apiserver on {name} killed"));
-                        self.hosts[h.index()].apiserver = None;
+                        self.stop_apiserver(h);
                     }
                     Process::Scheduler | Process::ControllerManager => {
                         let c = component_of(process);
@@ -107,7 +109,7 @@ impl Simulation {
                     Process::Etcd => self.graceful_stop(h),
                     Process::Apiserver => {
                         self.note(Some(h), format!("fault: kube-apiserver on {name} stopped"));
-                        self.hosts[h.index()].apiserver = None;
+                        self.stop_apiserver(h);
                     }
                 }
             }
@@ -123,8 +125,16 @@ impl Simulation {
                     }
                     Process::Etcd if pause => self.pause_etcd(h),
                     Process::Etcd => self.resume(h),
-                    Process::Apiserver => self
-                        .note(Some(h), format!("fault: pausing the apiserver alone is not modelled; {name} unchanged")),
+                    Process::Apiserver => {
+                        self.note(Some(h), format!("fault: kube-apiserver on {name} {verb}"));
+                        if let Some(api) = self.hosts[h.index()].apiserver.as_mut() {
+                            api.paused = pause;
+                        }
+                        self.update_holding();
+                        if !pause {
+                            self.release_held(h);
+                        }
+                    }
                 }
             }
             Fault::ExpireCert { cert, .. } => {
@@ -215,6 +225,8 @@ impl Simulation {
             }
             Fault::Stop(_) => self.graceful_stop(host.expect("single target")),
             Fault::Pause(_) => self.pause_etcd(host.expect("single target")),
+            Fault::PauseHost(_) => self.freeze_host(host.expect("single target"), true),
+            Fault::ResumeHost(_) => self.freeze_host(host.expect("single target"), false),
             Fault::Resume(_) => {
                 let h = host.expect("single target");
                 self.resume(h);
@@ -303,9 +315,39 @@ impl Simulation {
     /// The host loses power: every process on it dies, none cleanly.
     fn power_off(&mut self, host: HostId) {
         self.hosts[host.index()].up = false;
+        // No kernel is left to reset connections: their clients hear nothing.
         self.hosts[host.index()].apiserver = None;
+        self.hosts[host.index()].frozen = false;
+        self.hosts[host.index()].held.clear();
+        self.update_holding();
         self.kill_components(host);
         self.crash_process(host);
+    }
+
+    /// Freezes or thaws a whole host. etcd and the elected components use their own
+    /// pause; the apiserver, kubelet and LB events wait in the host's `held` list.
+    fn freeze_host(&mut self, host: HostId, freeze: bool) {
+        let h = &mut self.hosts[host.index()];
+        if h.frozen == freeze || !h.up {
+            return;
+        }
+        h.frozen = freeze;
+        let name = h.name.clone();
+        let held = h.held.len();
+        self.update_holding();
+        if freeze {
+            self.note(Some(host), format!("fault: host {name} frozen (VM paused): its processes and kernel stop"));
+            if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
+                p.paused = true;
+            }
+        } else {
+            self.note(Some(host), format!("fault: host {name} resumed; {held} held events now run"));
+            self.resume(host);
+            self.release_held(host);
+        }
+        for c in Component::ALL {
+            self.pause_component(host, c, freeze);
+        }
     }
 
     /// Freezes the etcd process on `host` (SIGSTOP).
@@ -339,7 +381,8 @@ impl Simulation {
             self.stop_now(host);
             self.start_etcd(host);
         }
-        if self.hosts[host.index()].apiserver.take().is_some() {
+        if self.hosts[host.index()].apiserver.is_some() {
+            self.stop_apiserver(host);
             self.start_apiserver(host);
         }
         for c in Component::ALL {

@@ -15,7 +15,7 @@ mod etcd_host;
 mod faults;
 mod leases;
 
-use control_plane::{ApiRequest, ApiServerProc, LbState, Origin};
+use control_plane::{ApiRequest, ApiServerProc, ClientConn, LbState, Origin};
 pub use control_plane::{
     ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, NginxConfig,
     Outage, Plane, PlaneAvailability,
@@ -284,9 +284,13 @@ enum Event {
     EtcdCallReply(u64, Result<LogIndex, RequestError>),
     ApiCheckTick(HostId, u32),
     ClientIssue(Plane),
+    /// A retry attempt leaves the client after its back-off.
+    ClientSend(u64),
     ClientTimeout(u64),
     ClientReply(u64, Result<(), Failure>),
     LbArrive(u64, u8),
+    /// A request on an established session reached the LB.
+    LbForward(u64, u8),
     LbRetry(u64, HostId),
     LbNext(u64, HostId, bool),
     LbGiveUp(u64, Failure),
@@ -344,6 +348,10 @@ struct Host {
     certs: crate::model::certs::NodeCerts,
     /// The kubelet's crash-loop back-off for this node's kube-apiserver.
     api_backoff: crate::model::kubelet::RestartBackoff,
+    /// The whole host is frozen (VM paused): see `Simulation::held_by`.
+    frozen: bool,
+    /// Events for this host's frozen apiserver, kubelet or LB, in arrival order.
+    held: Vec<Event>,
 }
 
 struct InFlight {
@@ -413,6 +421,13 @@ pub struct Simulation {
     certs_in_play: bool,
     spells: Vec<LeadingSpell>,
     overlaps: Vec<Overlap>,
+    /// Long-lived client connections: the shared pool, then one per worker kubelet.
+    conns: Vec<ClientConn>,
+    /// Whose turn it is next: (shared pool, kubelets).
+    conn_turns: (u32, u32),
+    /// Some host is frozen or some apiserver paused: only then does dispatch look for
+    /// events to hold (the hot path stays free of it otherwise).
+    holding: bool,
 }
 
 impl Simulation {
@@ -487,6 +502,8 @@ impl Simulation {
                         crate::model::certs::LEAF_VALIDITY,
                     ),
                     api_backoff: Default::default(),
+                    frozen: false,
+                    held: Vec::new(),
                 }
             })
             .collect();
@@ -539,6 +556,12 @@ impl Simulation {
             certs_in_play: false,
             spells: Vec::new(),
             overlaps: Vec::new(),
+            conns: match cp.and_then(|c| c.clients.connections.map(|n| n + c.clients.worker_nodes)) {
+                Some(n) => vec![ClientConn::default(); n as usize],
+                None => Vec::new(),
+            },
+            conn_turns: (0, 0),
+            holding: false,
             hosts,
             spec,
         };
@@ -733,6 +756,12 @@ impl Simulation {
 
     /// The event loop's dispatch: every event goes to the part of the world it concerns.
     fn handle(&mut self, ev: Event) {
+        if self.holding
+            && let Some(host) = self.held_by(&ev)
+        {
+            self.hosts[host.index()].held.push(ev);
+            return;
+        }
         match ev {
             Event::Tick(host, inc) => self.on_tick(host, inc),
             Event::Deliver(slot) => self.on_deliver(slot),
@@ -761,9 +790,11 @@ impl Simulation {
             }
             Event::ApiCheckTick(host, inc) => self.on_api_check_tick(host, inc),
             Event::ClientIssue(plane) => self.on_client_issue(plane),
+            Event::ClientSend(id) => self.send_attempt(id),
             Event::ClientTimeout(id) => self.on_client_timeout(id),
             Event::ClientReply(id, reply) => self.on_client_reply(id, reply),
             Event::LbArrive(id, lb) => self.on_lb_arrive(id, lb),
+            Event::LbForward(id, lb) => self.on_lb_forward(id, lb),
             Event::LbRetry(id, backend) => self.on_lb_retry(id, backend),
             Event::LbNext(id, failed, tried_all) => self.on_lb_next(id, failed, tried_all),
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
@@ -777,6 +808,44 @@ impl Simulation {
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
             Event::ElectorCallTimeout(host, c, inc, seq) => self.on_elector_call_timeout(host, c, inc, seq),
             Event::ComponentRestart(host, c, inc) => self.on_component_restart(host, c, inc),
+        }
+    }
+
+    /// The host whose frozen part must hold `ev` until it resumes, if any: a frozen
+    /// host holds everything for its apiserver, kubelet and LB (etcd and the elected
+    /// components keep their own stash); a paused apiserver holds what is for it.
+    fn held_by(&self, ev: &Event) -> Option<HostId> {
+        let (host, apiserver_only) = match *ev {
+            Event::ApiArrive(_, h) | Event::ApiCheckTick(h, _) => (h, true),
+            Event::EtcdCallReply(id, _) | Event::Deadline(id) => match self.pending.get(&id)?.origin? {
+                Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => {
+                    (apiserver, true)
+                }
+            },
+            Event::LivenessProbe(h, _) | Event::ApiserverRestart(h, _) | Event::ComponentRestart(h, ..) => (h, false),
+            Event::LbArrive(_, lb)
+            | Event::LbForward(_, lb)
+            | Event::LbCheck(lb, _)
+            | Event::LbCheckDone(lb, ..)
+            | Event::VrrpTimer(lb, ..)
+            | Event::VrrpAdvert(lb, ..) => (self.lbs[lb as usize].host, false),
+            Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => (self.request_front(id), false),
+            _ => return None,
+        };
+        let h = &self.hosts[host.index()];
+        let paused_api = apiserver_only && h.apiserver.as_ref().is_some_and(|a| a.paused);
+        (h.frozen || paused_api).then_some(host)
+    }
+
+    pub(super) fn update_holding(&mut self) {
+        self.holding = self.hosts.iter().any(|h| h.frozen || h.apiserver.as_ref().is_some_and(|a| a.paused));
+    }
+
+    /// Puts the events a host held back into the queue, in order, to run now; those
+    /// still blocked are held again.
+    pub(super) fn release_held(&mut self, host: HostId) {
+        for ev in std::mem::take(&mut self.hosts[host.index()].held) {
+            self.queue.push(self.now, ev);
         }
     }
 

@@ -43,6 +43,9 @@ pub struct HaproxyConfig {
     /// Connection attempts to the chosen server after a refusal or connect timeout.
     pub retries: u32,
     pub timeout_connect: SimDuration,
+    /// `timeout server`: a session whose backend has sent nothing for this long is
+    /// closed. kubeadm's documented haproxy.cfg sets 20 s (HAProxy has no default).
+    pub timeout_server: SimDuration,
 }
 
 impl Default for HaproxyConfig {
@@ -58,6 +61,7 @@ impl Default for HaproxyConfig {
             shutdown_sessions: false,
             retries: 3,
             timeout_connect: SimDuration::from_secs(5),
+            timeout_server: SimDuration::from_secs(20),
         }
     }
 }
