@@ -4,6 +4,7 @@
 
 use crate::engine::{DiskProfile, LinkProfile};
 use crate::ids::HostId;
+use crate::time::SimDuration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -16,6 +17,9 @@ pub enum Target {
     SchedulerLeader,
     /// The node whose kube-controller-manager holds the lease and leads.
     ControllerManagerLeader,
+    /// The LB host that receives the control-plane endpoint's traffic (the VIP holder,
+    /// or the one LB).
+    LbActive,
 }
 
 /// A process on a control-plane or etcd host.
@@ -133,4 +137,32 @@ pub enum Fault {
     RemoveMember(Target),
     /// `etcdctl member promote` for the learner on that host.
     PromoteLearner(Target),
+    /// `fault`, undone `lasts` later on the host it hit (see `Fault::revert`).
+    For {
+        fault: Box<Fault>,
+        lasts: SimDuration,
+    },
+}
+
+impl Fault {
+    /// What undoes this fault, aimed at the host it hit (`host`, resolved when it
+    /// fired); None for faults with no natural undo (a wipe, an expired certificate,
+    /// a membership change).
+    pub fn revert(&self, host: Option<HostId>) -> Option<Fault> {
+        let on = host.map(Target::Host);
+        Some(match *self {
+            Fault::Crash(_) | Fault::Stop(_) => Fault::Restart(on?),
+            Fault::Pause(_) => Fault::Resume(on?),
+            Fault::PauseHost(_) => Fault::ResumeHost(on?),
+            Fault::Kill { process, .. } | Fault::StopProcess { process, .. } => Fault::Start { target: on?, process },
+            Fault::PauseProcess { process, .. } => Fault::ResumeProcess { target: on?, process },
+            Fault::ClockStep { offset_us, .. } => Fault::ClockStep { target: on?, offset_us: -offset_us },
+            Fault::ClockRate { .. } => Fault::ClockRate { target: on?, rate_ppm: 1_000_000 },
+            Fault::SlowDisk { .. } => Fault::SlowDisk { target: on?, profile: DiskProfile::default() },
+            Fault::Isolate(_) | Fault::Partition(_) | Fault::CutOneWay { .. } | Fault::Bridge { .. } => Fault::Heal,
+            Fault::MessageLoss { .. } => Fault::MessageLoss { ppm: 0 },
+            Fault::Link { a, b, .. } => Fault::Link { a, b, profile: LinkProfile::default() },
+            _ => return None,
+        })
+    }
 }

@@ -17,9 +17,9 @@ pub mod time;
 
 pub use check::{Violation, ViolationKind};
 pub use cluster::{
-    ClientLoad, ClusterBuilder, ClusterSpec, Component, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure,
-    FaultRecovery, Frontend, LeadingSpell, NginxConfig, Outage, Overlap, Plane, PlaneAvailability, RequestError,
-    RequestKind, RunOutcome, Simulation, Workload,
+    ClientLoad, ClusterBuilder, ClusterSpec, Component, ControlPlaneReport, ControlPlaneSpec, EtcdOverlap,
+    EtcdPlacement, Failure, FaultRecovery, Frontend, LeadingSpell, NginxConfig, Outage, Overlap, Plane,
+    PlaneAvailability, RequestError, RequestKind, RunOutcome, Simulation, Workload,
 };
 pub use engine::{DiskProfile, LinkProfile};
 pub use fault::{Fault, Process, Target};

@@ -153,3 +153,50 @@ fn long_runs_compact_the_log_and_a_lagging_member_catches_up_from_a_snapshot() {
     }
     sim.finish().assert_safe();
 }
+
+#[test]
+fn an_isolated_leader_and_its_successor_overlap_until_check_quorum_steps_it_down() {
+    let cut = SimTime::ZERO + SimDuration::from_secs(5);
+    let mut with_overlap = 0;
+    for seed in 0..20 {
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .fault(SimDuration::from_secs(5), Fault::Isolate(Target::EtcdLeader))
+            .run_for(SimDuration::from_secs(15));
+        out.assert_safe();
+        // The old leader steps down at its next CheckQuorum (at most one election
+        // timeout after the cut, plus the tick it lands on); the majority elects after
+        // 1–2 s. When the election wins the race, two leaders overlap until then.
+        assert!(out.etcd_overlaps.len() <= 1, "seed={seed}");
+        if let Some(o) = out.etcd_overlaps.first() {
+            with_overlap += 1;
+            assert_eq!(o.leaders.len(), 2);
+            assert!(o.leaders[0].1 != o.leaders[1].1, "different terms, seed={seed}");
+            let end = o.end.expect("the old leader steps down");
+            assert!(o.start > cut && end <= cut + SimDuration::from_secs(2), "{:?}..{end}, seed={seed}", o.start);
+        }
+    }
+    assert!((2..=18).contains(&with_overlap), "{with_overlap}/20 runs had two leaders at once");
+}
+
+#[test]
+fn a_fault_with_a_duration_is_undone_on_the_host_it_hit() {
+    let out = ClusterBuilder::new(3)
+        .seed(3)
+        .fault(
+            SimDuration::from_secs(5),
+            Fault::For { fault: Box::new(Fault::Crash(Target::EtcdLeader)), lasts: SimDuration::from_secs(10) },
+        )
+        .run_for(SimDuration::from_secs(30));
+    out.assert_safe();
+    let crashed = out.timeline.iter().find(|t| t.text.contains("crashed (power loss")).expect("crashed");
+    let host = crashed.host.expect("a host");
+    let name = &out.host_names[host.index()];
+    // Restarted 10 s later, though it is no longer the leader by then.
+    let restarted = out
+        .timeline
+        .iter()
+        .find(|t| t.host == Some(host) && t.text.contains("restarted"))
+        .unwrap_or_else(|| panic!("{name} never restarted"));
+    assert_eq!(restarted.at, crashed.at + SimDuration::from_secs(10));
+}

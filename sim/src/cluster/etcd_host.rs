@@ -135,6 +135,26 @@ impl Simulation {
             };
             self.note(Some(host), text);
         }
+        self.track_etcd_leaders();
+    }
+
+    /// Opens or closes a window in which more than one running member believes it
+    /// leads (an old leader cut off from the majority keeps believing it until its
+    /// CheckQuorum steps it down; it can no longer commit, but can still serve
+    /// serializable reads).
+    pub(super) fn track_etcd_leaders(&mut self) {
+        let leaders = self.leaders();
+        let open = self.outcome.etcd_overlaps.last_mut().filter(|o| o.end.is_none());
+        match (leaders.len() > 1, open) {
+            (true, None) => {
+                let names: Vec<String> =
+                    leaders.iter().map(|(h, t)| format!("{} (term {t})", self.hosts[h.index()].name)).collect();
+                self.note(None, format!("split brain: {} all believe they lead etcd", names.join(" and ")));
+                self.outcome.etcd_overlaps.push(EtcdOverlap { start: self.now, end: None, leaders });
+            }
+            (false, Some(o)) => o.end = Some(self.now),
+            _ => {}
+        }
     }
 
     pub(super) fn host_of(&self, m: MemberId) -> Option<HostId> {

@@ -13,6 +13,10 @@ impl Simulation {
             Target::EtcdLeader => self.leader().map(|(h, _, _)| h),
             Target::SchedulerLeader => self.component_leader(Component::Scheduler),
             Target::ControllerManagerLeader => self.component_leader(Component::ControllerManager),
+            Target::LbActive => {
+                let lb = if self.cp().is_some_and(|c| c.vip.is_some()) { self.vip_holder } else { Some(0) };
+                lb.and_then(|i| self.lbs.get(i as usize)).map(|l| l.host)
+            }
             Target::EtcdFollower => {
                 let followers: Vec<HostId> = self
                     .running()
@@ -40,10 +44,29 @@ impl Simulation {
             Target::EtcdFollower => "etcd follower",
             Target::SchedulerLeader => "kube-scheduler leader",
             Target::ControllerManagerLeader => "kube-controller-manager leader",
+            Target::LbActive => "active load balancer",
         }
     }
 
     pub(super) fn apply_fault(&mut self, fault: Fault) {
+        match fault {
+            Fault::For { fault: inner, lasts } => {
+                // The revert names the host the fault hit, not the role it named.
+                if let Some(resolved) = self.apply_one(*inner.clone())
+                    && let Some(revert) = inner.revert(resolved)
+                {
+                    self.schedule(self.now + lasts, revert);
+                }
+            }
+            other => {
+                self.apply_one(other);
+            }
+        }
+    }
+
+    /// Applies one fault; returns the host it hit (None for network-wide faults), or
+    /// None when its role target did not exist and it was skipped.
+    fn apply_one(&mut self, fault: Fault) -> Option<Option<HostId>> {
         self.applied_faults.push((self.now, format!("{fault:?}")));
         let single = |f: &Fault| match f {
             Fault::Crash(t)
@@ -77,7 +100,7 @@ impl Simulation {
                         None,
                         format!("fault {fault:?} skipped: there is no {} right now", Self::describe_target(t)),
                     );
-                    return;
+                    return None;
                 }
             },
             None => None,
@@ -171,7 +194,7 @@ impl Simulation {
             Fault::Start { process, .. } => {
                 let h = host.expect("single target");
                 if !self.hosts[h.index()].up {
-                    return;
+                    return Some(host);
                 }
                 match process {
                     Process::Etcd => self.start_etcd(h),
@@ -198,7 +221,7 @@ impl Simulation {
                 let api_running = hst.apiserver.is_some() || !hst.is_control_plane;
                 let components_running = !hst.is_control_plane || hst.components.procs.iter().all(|p| p.is_some());
                 if hst.up && etcd_running && api_running && components_running {
-                    return;
+                    return Some(host);
                 }
                 let removed = hst.member.is_some_and(|m| self.removed.contains(&m));
                 let text = if removed {
@@ -309,7 +332,9 @@ impl Simulation {
             Fault::AddMember { host, learner } => self.add_member(host, learner),
             Fault::RemoveMember(_) => self.member_command(host.expect("single target"), MemberChange::Remove),
             Fault::PromoteLearner(_) => self.member_command(host.expect("single target"), MemberChange::Promote),
+            Fault::For { fault, .. } => return self.apply_one(*fault),
         }
+        Some(host)
     }
 
     /// The host loses power: every process on it dies, none cleanly.
@@ -505,11 +530,14 @@ impl Simulation {
         }
         let name = h.name.clone();
         self.note(Some(host), format!("etcd on {name} stopped"));
+        self.track_etcd_leaders();
     }
 
     /// The process dies; only what was fsynced survives.
     pub(super) fn crash_process(&mut self, host: HostId) {
-        self.hosts[host.index()].etcd = None;
+        if self.hosts[host.index()].etcd.take().is_some() {
+            self.track_etcd_leaders();
+        }
     }
 
     pub(super) fn resume(&mut self, host: HostId) {

@@ -246,6 +246,16 @@ pub struct RunOutcome {
     pub stats: RunStats,
     /// Availability, outages and staleness as clients of the control plane saw them.
     pub control_plane: Option<ControlPlaneReport>,
+    /// Windows in which two or more members believed they led at once.
+    pub etcd_overlaps: Vec<EtcdOverlap>,
+}
+
+/// Members that all believed they were etcd leader (each in its own term).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdOverlap {
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+    pub leaders: Vec<(HostId, Term)>,
 }
 
 impl RunOutcome {
@@ -541,6 +551,7 @@ impl Simulation {
                 violations: Vec::new(),
                 stats: RunStats::default(),
                 control_plane: None,
+                etcd_overlaps: Vec::new(),
             },
             api_requests: BTreeMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
