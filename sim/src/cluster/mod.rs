@@ -60,6 +60,51 @@ pub struct ClusterSpec {
     pub control_plane: Option<ControlPlaneSpec>,
 }
 
+/// One host of a run's layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSlot {
+    pub name: String,
+    /// Runs kube-apiserver, kube-scheduler and kube-controller-manager.
+    pub control_plane: bool,
+}
+
+impl ClusterSpec {
+    /// The hosts of a run, in `HostId` order: etcd hosts first (in a stacked control
+    /// plane these are the control-plane nodes, named cp-N, then spare hosts), then
+    /// external control-plane nodes, then lb-1 (and lb-2 with a VIP), then the client
+    /// network.
+    pub fn host_layout(&self) -> Vec<HostSlot> {
+        let n_members = self.voters + self.learners;
+        let etcd_hosts = n_members + self.spare_hosts;
+        let cp = self.control_plane;
+        let stacked = cp.is_some_and(|c| c.etcd == EtcdPlacement::Stacked);
+        let extra_cp = match cp.map(|c| c.etcd) {
+            Some(EtcdPlacement::External { .. }) => cp.map_or(0, |c| c.nodes),
+            _ => 0,
+        };
+        let n_lbs = match cp {
+            Some(c) if c.vip.is_some() && c.frontend != Frontend::Direct => 2,
+            Some(c) if c.frontend != Frontend::Direct => 1,
+            _ => 0,
+        };
+        let mut hosts = Vec::new();
+        for i in 0..etcd_hosts {
+            let name = if stacked { format!("cp-{}", i + 1) } else { format!("etcd-{}", i + 1) };
+            hosts.push(HostSlot { name, control_plane: stacked && i < n_members });
+        }
+        for i in 0..extra_cp {
+            hosts.push(HostSlot { name: format!("cp-{}", i + 1), control_plane: true });
+        }
+        for i in 0..n_lbs {
+            hosts.push(HostSlot { name: format!("lb-{}", i + 1), control_plane: false });
+        }
+        if cp.is_some() {
+            hosts.push(HostSlot { name: "client".to_string(), control_plane: false });
+        }
+        hosts
+    }
+}
+
 /// Builds a cluster run step by step.
 ///
 /// ```
@@ -443,7 +488,6 @@ pub struct Simulation {
 impl Simulation {
     pub fn new(spec: ClusterSpec) -> Simulation {
         let n_members = spec.voters + spec.learners;
-        let n_hosts = n_members + spec.spare_hosts;
         let seed = spec.seed;
         let voters: Vec<MemberId> = (1..=spec.voters as u64).map(MemberId).collect();
         let mut bootstrap = Raft::bootstrap_durable(&voters);
@@ -466,62 +510,38 @@ impl Simulation {
             };
             bootstrap.hard.commit = bootstrap.entries.len() as u64;
         }
-        // Layout: etcd hosts first (in a stacked control plane these are the
-        // control-plane nodes), then external control-plane nodes, then lb-1 and the
-        // client network.
-        let cp = spec.control_plane;
-        let stacked = cp.is_some_and(|c| c.etcd == EtcdPlacement::Stacked);
-        let extra_cp = match cp.map(|c| c.etcd) {
-            Some(EtcdPlacement::External { .. }) => cp.map_or(0, |c| c.nodes),
-            _ => 0,
-        };
-        let etcd_hosts = n_hosts;
-        let n_lbs = match cp {
-            Some(c) if c.vip.is_some() => 2,
-            Some(_) => 1,
-            None => 0,
-        };
-        let n_lb_first = etcd_hosts + extra_cp;
-        let n_hosts = n_lb_first + n_lbs + usize::from(cp.is_some());
-        let hosts: Vec<Host> = (0..n_hosts)
-            .map(|i| {
-                let (name, is_cp) = if i < etcd_hosts {
-                    if stacked { (format!("cp-{}", i + 1), i < n_members) } else { (format!("etcd-{}", i + 1), false) }
-                } else if i < etcd_hosts + extra_cp {
-                    (format!("cp-{}", i - etcd_hosts + 1), true)
-                } else if i < n_lb_first + n_lbs {
-                    (format!("lb-{}", i - n_lb_first + 1), false)
-                } else {
-                    ("client".to_string(), false)
-                };
-                Host {
-                    name,
-                    up: true,
-                    disk: Disk::new(spec.disk, seed, i as u32),
-                    data: (i < n_members).then(|| bootstrap.clone()),
-                    member: (i < n_members).then(|| MemberId(i as u64 + 1)),
-                    etcd: None,
-                    incarnation: 0,
-                    is_control_plane: is_cp,
-                    apiserver: None,
-                    incarnation_api: 0,
-                    clock: crate::model::clock::Clock::default(),
-                    components: NodeComponents::default(),
-                    certs: crate::model::certs::NodeCerts::issued(
-                        crate::model::clock::LocalTime(0),
-                        crate::model::certs::LEAF_VALIDITY,
-                    ),
-                    api_backoff: Default::default(),
-                    frozen: false,
-                    held: Vec::new(),
-                }
+        let layout = spec.host_layout();
+        let n_lb_first = layout.iter().position(|h| h.name.starts_with("lb-")).unwrap_or(layout.len());
+        let hosts: Vec<Host> = layout
+            .into_iter()
+            .enumerate()
+            .map(|(i, HostSlot { name, control_plane: is_cp })| Host {
+                name,
+                up: true,
+                disk: Disk::new(spec.disk, seed, i as u32),
+                data: (i < n_members).then(|| bootstrap.clone()),
+                member: (i < n_members).then(|| MemberId(i as u64 + 1)),
+                etcd: None,
+                incarnation: 0,
+                is_control_plane: is_cp,
+                apiserver: None,
+                incarnation_api: 0,
+                clock: crate::model::clock::Clock::default(),
+                components: NodeComponents::default(),
+                certs: crate::model::certs::NodeCerts::issued(
+                    crate::model::clock::LocalTime(0),
+                    crate::model::certs::LEAF_VALIDITY,
+                ),
+                api_backoff: Default::default(),
+                frozen: false,
+                held: Vec::new(),
             })
             .collect();
         let host_names = hosts.iter().map(|h| h.name.clone()).collect();
         let mut sim = Simulation {
             now: SimTime::ZERO,
             queue: EventQueue::with_capacity(1024),
-            network: Network::new(n_hosts, spec.link, seed),
+            network: Network::new(hosts.len(), spec.link, seed),
             host_of: std::iter::once(None).chain((0..n_members).map(|i| Some(HostId(i as u32)))).collect(),
             removed: BTreeSet::new(),
             learners: (spec.voters as u64 + 1..=n_members as u64).map(MemberId).collect(),
@@ -567,7 +587,7 @@ impl Simulation {
             certs_in_play: false,
             spells: Vec::new(),
             overlaps: Vec::new(),
-            conns: match cp.and_then(|c| c.clients.connections.map(|n| n + c.clients.worker_nodes)) {
+            conns: match spec.control_plane.and_then(|c| c.clients.connections.map(|n| n + c.clients.worker_nodes)) {
                 Some(n) => vec![ClientConn::default(); n as usize],
                 None => Vec::new(),
             },
