@@ -91,7 +91,7 @@ fn fmt_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if us < 1_000 {
         write!(f, "{us}µs")
     } else if us < 1_000_000 {
-        if us % 1_000 == 0 { write!(f, "{}ms", us / 1_000) } else { write!(f, "{:.3}ms", us as f64 / 1e3) }
+        if us.is_multiple_of(1_000) { write!(f, "{}ms", us / 1_000) } else { write!(f, "{:.3}ms", us as f64 / 1e3) }
     } else if us < 60_000_000 {
         write!(f, "{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
     } else {
