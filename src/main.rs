@@ -1,16 +1,22 @@
 //! The `hasim` command. Thin: parse arguments, call the simulation core, print what it
-//! produced, map errors to exit codes.
-//!
-//! Until the scenario format lands, the one subcommand is `demo`: a built-in scenario
-//! that crashes the etcd leader of a cluster under write load and shows what happened.
+//! produced. Errors are rendered and mapped to exit codes in one place (`main`):
+//! 0 success, 1 an expectation failed or a run broke a safety invariant, 2 bad input
+//! (unreadable file, invalid scenario, bad flag).
+
+mod commands;
+mod demo;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use hasim_sim::{ClusterBuilder, Fault, RequestKind, SimDuration, SimTime, Target, Workload};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "hasim", version, about = "Deterministic simulator of highly available Kubernetes control planes")]
+#[command(
+    name = "hasim",
+    version,
+    about = "Deterministic simulator of highly available Kubernetes control planes",
+    after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke; 2 bad input."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +24,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one scenario file and print what happened.
+    Run {
+        /// The scenario (YAML).
+        file: std::path::PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print every timeline event, not only the summary.
+        #[arg(long)]
+        timeline: bool,
+    },
+    /// Run scenarios and check their `expect` blocks (files, or directories of *.yaml).
+    Check {
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Print a JSON Schema.
+    Schema {
+        #[arg(value_enum)]
+        of: SchemaOf,
+    },
     /// Run the built-in demo: an etcd cluster under write load loses its leader.
     Demo {
         /// Seed for every random choice; the same seed gives the same run.
@@ -35,63 +62,33 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Demo { seed, members, no_pre_vote, writes_per_sec } => {
-            demo(seed, members, !no_pre_vote, writes_per_sec)
-        }
-    }
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemaOf {
+    /// Scenario files.
+    Scenario,
 }
 
-fn demo(seed: u64, members: u8, pre_vote: bool, writes_per_sec: u32) -> ExitCode {
-    let crash_at = SimTime::ZERO + SimDuration::from_secs(10);
-    let mut sim = ClusterBuilder::new(usize::from(members))
-        .seed(seed)
-        .pre_vote(pre_vote)
-        .workload(Workload { writes_per_sec, ..Workload::default() })
-        .build();
-    sim.run_until(crash_at);
-    // Crash whichever member leads at 10 s and bring the same host back at 30 s.
-    if let Some((leader_host, _, _)) = sim.leader() {
-        sim.inject(Fault::Crash(Target::Host(leader_host)));
-        sim.schedule(SimTime::ZERO + SimDuration::from_secs(30), Fault::Restart(Target::Host(leader_host)));
-    }
-    sim.run_until(SimTime::ZERO + SimDuration::from_secs(40));
-    let outcome = sim.finish();
+/// How a command ended, short of a crash.
+pub enum Failure {
+    /// Bad input: printed already, exit 2.
+    BadInput,
+    /// An expectation or invariant did not hold: exit 1.
+    Unmet,
+}
 
-    println!(
-        "hasim demo: {members}-member etcd cluster, {writes_per_sec} writes/s, the etcd leader crashes at 10s and restarts at 30s (seed {seed})"
-    );
-    println!();
-    println!("Timeline:");
-    for t in &outcome.timeline {
-        println!("  {:>10}  {}", t.at.to_string().trim_start_matches("t="), t.text);
-    }
-    println!();
-    let restart_at = SimTime::ZERO + SimDuration::from_secs(30);
-    if let Some(next) = outcome.leader_history.iter().find(|l| l.at > crash_at && l.at < restart_at) {
-        println!("New leader {} after the crash (term {})", next.at.since(crash_at), next.term);
-    } else {
-        println!(
-            "No new leader after the crash while the member was down: {members} member(s) cannot lose one and keep quorum"
-        );
-    }
-    let writes: Vec<_> = outcome.requests.iter().filter(|r| r.kind == RequestKind::Write).collect();
-    let ok = writes.iter().filter(|r| matches!(r.result, Some(Ok(_)))).count();
-    println!("Writes: {ok} of {} acknowledged; {} entries committed", writes.len(), outcome.committed.len());
-    let s = outcome.stats;
-    println!(
-        "Engine: {} events, {} messages ({} dropped), {} fsyncs",
-        s.events, s.messages_sent, s.messages_dropped, s.fsyncs
-    );
-    if outcome.violations.is_empty() {
-        println!("Safety: all Raft invariants held");
-        ExitCode::SUCCESS
-    } else {
-        for v in &outcome.violations {
-            eprintln!("safety violation: {v}");
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { file, seed, timeline } => commands::run(&file, seed, timeline),
+        Command::Check { paths } => commands::check(&paths),
+        Command::Schema { of: SchemaOf::Scenario } => commands::schema(),
+        Command::Demo { seed, members, no_pre_vote, writes_per_sec } => {
+            demo::demo(seed, members, !no_pre_vote, writes_per_sec)
         }
-        ExitCode::from(1)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Unmet) => ExitCode::from(1),
+        Err(Failure::BadInput) => ExitCode::from(2),
     }
 }

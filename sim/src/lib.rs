@@ -13,6 +13,7 @@ pub mod engine;
 pub mod fault;
 pub mod ids;
 pub mod model;
+pub mod scenario;
 pub mod time;
 
 pub use check::{Violation, ViolationKind};

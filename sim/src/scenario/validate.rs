@@ -1,0 +1,586 @@
+//! What the types cannot check, and the step from a scenario to a run: node names
+//! resolved through the run's own host layout, faults in order and before the end,
+//! counts in range, and the timings etcd and client-go refuse at start-up.
+
+use serde_saphyr::Location;
+
+use super::diag::{Diagnostic, did_you_mean, token_at};
+use super::faults::{CertName, FaultKind, Node, ProcessName};
+use super::*;
+use crate::cluster::{ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Frontend, NginxConfig};
+use crate::engine::{DiskProfile, LinkProfile};
+use crate::fault::{Fault, Process, Target};
+use crate::ids::HostId;
+use crate::model::certs::CertKind;
+use crate::model::etcd::EtcdSettings;
+use crate::model::keepalived::VrrpConfig;
+use crate::model::lb::{Balance, HaproxyConfig, HealthCheck};
+use crate::model::lease::ElectionTimings;
+
+const ROLES: &[&str] = &["etcd-leader", "etcd-follower", "scheduler-leader", "controller-manager-leader", "lb-active"];
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn diag(&self, loc: Pos, message: String, hint: Option<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_string(),
+            line: loc.0,
+            column: loc.1,
+            message,
+            found: token_at(self.text, loc.0, loc.1),
+            hint,
+        }
+    }
+
+    fn error(&mut self, loc: impl Into<Pos>, message: String, hint: Option<String>) {
+        let d = self.diag(loc.into(), message, hint);
+        self.errors.push(d);
+    }
+
+    fn warn(&mut self, loc: impl Into<Pos>, message: String, hint: Option<String>) {
+        let d = self.diag(loc.into(), message, hint);
+        self.warnings.push(d);
+    }
+
+    /// Where a top-level key (or any key) is first written, for checks on values that
+    /// carry no location of their own.
+    fn key(&self, key: &str) -> Pos {
+        let needle = format!("{key}:");
+        for (i, line) in self.text.lines().enumerate() {
+            if let Some(col) = line.find(&needle)
+                && line[..col].trim_start().is_empty()
+            {
+                return Pos(i as u64 + 1, col as u64 + 1);
+            }
+        }
+        Pos(1, 1)
+    }
+}
+
+/// A place in the file (1-based line and column).
+#[derive(Clone, Copy, Debug)]
+struct Pos(u64, u64);
+
+impl From<Location> for Pos {
+    fn from(l: Location) -> Pos {
+        Pos(l.line(), l.column())
+    }
+}
+
+/// Checks a parsed scenario; returns (errors, warnings).
+pub(super) fn check(file: &str, text: &str, s: &Scenario) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let mut c = Checker { file, text, errors: Vec::new(), warnings: Vec::new() };
+    let t = &s.topology;
+    if !(1..=7).contains(&t.control_planes) {
+        c.error(
+            c.key("control_planes"),
+            format!("control_planes must be 1 to 7, not {}", t.control_planes),
+            Some("kubeadm HA clusters use 3 or 5".into()),
+        );
+    }
+    let members = match (t.etcd, t.etcd_members) {
+        (EtcdTopology::Stacked, Some(m)) if m != t.control_planes => {
+            c.error(
+                c.key("etcd_members"),
+                format!("a stacked topology has one member per control-plane node ({}), not {m}", t.control_planes),
+                Some("remove `etcd_members`, or use `etcd: external`".into()),
+            );
+            m
+        }
+        (EtcdTopology::Stacked, _) => t.control_planes,
+        (EtcdTopology::External, None) => {
+            c.error(
+                c.key("etcd"),
+                "an external topology needs `etcd_members`".into(),
+                Some("add `etcd_members: 3`".into()),
+            );
+            3
+        }
+        (EtcdTopology::External, Some(m)) => m,
+    };
+    if !(1..=7).contains(&members) {
+        c.error(c.key("etcd_members"), format!("etcd_members must be 1 to 7, not {members}"), None);
+    } else if members % 2 == 0 {
+        let quorum = members / 2 + 1;
+        c.warn(
+            c.key(if t.etcd == EtcdTopology::Stacked { "control_planes" } else { "etcd_members" }),
+            format!(
+                "{members} etcd members need {quorum} for quorum and so tolerate {} failure(s), no more than {}",
+                members - quorum,
+                members - 1
+            ),
+            Some(format!("an even member count adds a failure point without adding tolerance; use {}", members - 1)),
+        );
+    }
+    if t.learners > 1 {
+        c.error(
+            c.key("learners"),
+            format!("etcd allows at most 1 learner at a time, not {}", t.learners),
+            Some("etcd's --max-learners defaults to 1".into()),
+        );
+    }
+    if t.spare_hosts > 4 {
+        c.error(c.key("spare_hosts"), format!("spare_hosts must be 0 to 4, not {}", t.spare_hosts), None);
+    }
+    let lb = &t.load_balancer;
+    if lb.kind == LbKind::None && t.vip.is_some() {
+        c.error(c.key("vip"), "a VIP needs a load balancer".into(), Some("set `load_balancer.kind: haproxy`".into()));
+    }
+    if lb.kind == LbKind::Nginx && t.vip.is_some() {
+        c.error(c.key("vip"), "the keepalived pair is modelled with HAProxy only".into(), None);
+    }
+    if lb.kind != LbKind::Nginx && (lb.max_fails.is_some() || lb.fail_timeout.is_some()) {
+        c.error(
+            c.key(if lb.max_fails.is_some() { "max_fails" } else { "fail_timeout" }),
+            "`max_fails` and `fail_timeout` are nginx settings".into(),
+            Some("set `kind: nginx`, or use `fall`/`rise`/`inter` for HAProxy".into()),
+        );
+    }
+    for (key, v) in [("fall", lb.fall), ("rise", lb.rise)] {
+        if v == Some(0) {
+            c.error(c.key(key), format!("`{key}` must be at least 1"), None);
+        }
+    }
+    if lb.inter.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
+        c.error(c.key("inter"), "`inter` must be at least 10ms".into(), None);
+    }
+    check_timings(&mut c, s);
+    let w = &s.workload;
+    if w.worker_nodes > 100_000 {
+        c.error(c.key("worker_nodes"), format!("worker_nodes must be at most 100000, not {}", w.worker_nodes), None);
+    }
+    for (key, rate) in [
+        ("writes_per_sec", w.writes_per_sec),
+        ("quorum_reads_per_sec", w.quorum_reads_per_sec),
+        ("cache_reads_per_sec", w.cache_reads_per_sec),
+    ] {
+        if rate > 10_000 {
+            c.error(c.key(key), format!("{key} must be at most 10000, not {rate}"), None);
+        }
+    }
+    if w.connections == Some(0) || w.connections.is_some_and(|n| n > 10_000) {
+        c.error(c.key("connections"), "connections must be 1 to 10000 (leave it out for one per request)".into(), None);
+    }
+    if s.duration.0 == SimDuration::ZERO || s.duration.0 > SimDuration::from_secs(24 * 3600) {
+        c.error(c.key("duration"), format!("duration must be more than 0 and at most 24h, not {}", s.duration), None);
+    }
+    if c.errors.is_empty() {
+        check_faults(&mut c, s);
+    }
+    if let Some(e) = &s.expect {
+        for problem in e.problems() {
+            let loc = c.key(problem.0);
+            c.error(loc, problem.1, None);
+        }
+    }
+    (c.errors, c.warnings)
+}
+
+fn check_timings(c: &mut Checker, s: &Scenario) {
+    let e = etcd_settings(s);
+    if e.election_timeout < e.heartbeat_interval.saturating_mul(5) {
+        c.error(
+            c.key("election_timeout"),
+            format!(
+                "etcd refuses an election timeout ({}) under 5 × the heartbeat interval ({})",
+                e.election_timeout, e.heartbeat_interval
+            ),
+            Some("etcd's rule: --election-timeout must be at least 5 times --heartbeat-interval".into()),
+        );
+    }
+    if e.election_timeout > SimDuration::from_secs(50) {
+        c.error(c.key("election_timeout"), "etcd refuses an election timeout over 50s".into(), None);
+    }
+    if e.heartbeat_interval < SimDuration::from_millis(1) {
+        c.error(c.key("heartbeat_interval"), "the heartbeat interval must be at least 1ms".into(), None);
+    }
+    let le = election_timings(s);
+    // client-go's NewLeaderElector refuses these.
+    let jittered = le.retry_period.as_micros() as f64 * 1.2;
+    if le.retry_period == SimDuration::ZERO {
+        c.error(c.key("retry_period"), "retry_period must be greater than zero (client-go refuses it)".into(), None);
+    } else if le.lease_duration <= le.renew_deadline {
+        c.error(
+            c.key("lease_duration"),
+            format!(
+                "client-go refuses lease_duration ({}) not greater than renew_deadline ({})",
+                le.lease_duration, le.renew_deadline
+            ),
+            Some("leaseDuration must be greater than renewDeadline".into()),
+        );
+    } else if le.renew_deadline.as_micros() as f64 <= jittered {
+        c.error(
+            c.key("renew_deadline"),
+            format!(
+                "client-go refuses renew_deadline ({}) not greater than 1.2 × retry_period ({})",
+                le.renew_deadline, le.retry_period
+            ),
+            Some("renewDeadline must be greater than retryPeriod*JitterFactor (1.2)".into()),
+        );
+    }
+    for (key, v) in [("loss", s.timing.network.loss)] {
+        if v.is_some_and(|l| !(0.0..=1.0).contains(&l)) {
+            c.error(c.key(key), format!("`{key}` is a share from 0 to 1"), None);
+        }
+    }
+}
+
+/// The names a fault may aim at: every host of the layout, and the roles.
+fn host_names(s: &Scenario) -> Vec<String> {
+    let spec = base_builder(s).spec().clone();
+    spec.host_layout().into_iter().map(|h| h.name).filter(|n| n != "client").collect()
+}
+
+fn check_faults(c: &mut Checker, s: &Scenario) {
+    let names = host_names(s);
+    let mut last = SimDuration::ZERO;
+    let end = s.duration.0;
+    let check_node = |c: &mut Checker, node: &Node| {
+        let n = node.value.as_str();
+        if names.iter().any(|h| h == n) || ROLES.contains(&n) {
+            return;
+        }
+        let all: Vec<&str> = names.iter().map(String::as_str).chain(ROLES.iter().copied()).collect();
+        let hint = match did_you_mean(n, all.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("this topology has: {}", all.join(", ")),
+        };
+        c.error(node.referenced, format!("unknown node `{n}`"), Some(hint));
+    };
+    for f in &s.faults {
+        let at = f.at.value.0;
+        if at < last {
+            c.error(
+                f.at.referenced,
+                format!("faults must be in time order: this one at {} comes after one at {last}", f.at.value),
+                Some("move this entry up".into()),
+            );
+        }
+        last = last.max(at);
+        if at >= end {
+            c.error(
+                f.at.referenced,
+                format!("this fault at {} is at or after the end of the run ({})", f.at.value, s.duration),
+                Some("raise `duration` or move the fault earlier".into()),
+            );
+        }
+        if let Some(lasts) = &f.lasts {
+            if lasts.value.0 == SimDuration::ZERO {
+                c.error(lasts.referenced, "`for` must be longer than 0".into(), None);
+            }
+            if Fault::from_kind_revertible(&f.kind).is_none() {
+                c.error(
+                    lasts.referenced,
+                    format!("`{}` cannot be undone automatically, so it takes no `for`", f.kind_name),
+                    Some("schedule the opposite fault yourself (e.g. `renew_certs` after `expire_cert`)".into()),
+                );
+            }
+        }
+        for node in nodes_of(&f.kind) {
+            check_node(c, node);
+        }
+        match &f.kind {
+            FaultKind::LbFailure(n) if !n.value.starts_with("lb-") => {
+                c.error(n.referenced, format!("`lb_failure` needs an LB host, not `{}`", n.value), None);
+            }
+            FaultKind::MessageLoss(p) if !(0.0..=1.0).contains(p) => {
+                c.error(f.kind_at, "`message_loss` is a share from 0 to 1".into(), None);
+            }
+            FaultKind::ClockDrift(d) if !(d.rate > 0.0 && d.rate <= 10.0) => {
+                c.error(d.node.referenced, format!("clock rate {} must be above 0 and at most 10", d.rate), None);
+            }
+            FaultKind::Link(l) if l.between.len() != 2 => {
+                c.error(f.kind_at, "`link.between` names exactly two nodes".into(), None);
+            }
+            FaultKind::Link(l) if l.loss.is_some_and(|p| !(0.0..=1.0).contains(&p)) => {
+                c.error(f.kind_at, "`link.loss` is a share from 0 to 1".into(), None);
+            }
+            FaultKind::Partition(groups) if groups.is_empty() => {
+                c.error(f.kind_at, "a partition needs at least one group".into(), None);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn nodes_of(kind: &FaultKind) -> Vec<&Node> {
+    match kind {
+        FaultKind::Crash(n)
+        | FaultKind::Restart(n)
+        | FaultKind::Stop(n)
+        | FaultKind::Wipe(n)
+        | FaultKind::LbFailure(n)
+        | FaultKind::PauseHost(n)
+        | FaultKind::ResumeHost(n)
+        | FaultKind::Isolate(n)
+        | FaultKind::RenewCerts(n)
+        | FaultKind::RemoveMember(n)
+        | FaultKind::PromoteLearner(n) => vec![n],
+        FaultKind::Kill(p)
+        | FaultKind::Start(p)
+        | FaultKind::StopProcess(p)
+        | FaultKind::Pause(p)
+        | FaultKind::Resume(p) => {
+            vec![&p.node]
+        }
+        FaultKind::Partition(groups) => groups.iter().flatten().collect(),
+        FaultKind::OneWay(o) => vec![&o.from, &o.to],
+        FaultKind::Bridge(b) => b.side_a.iter().chain(&b.side_b).collect(),
+        FaultKind::Link(l) => l.between.iter().collect(),
+        FaultKind::SlowDisk(d) => vec![&d.node],
+        FaultKind::ClockStep(d) => vec![&d.node],
+        FaultKind::ClockDrift(d) => vec![&d.node],
+        FaultKind::ExpireCert(d) => vec![&d.node],
+        FaultKind::AddMember(d) => vec![&d.node],
+        FaultKind::Heal(_) | FaultKind::MessageLoss(_) => vec![],
+    }
+}
+
+fn etcd_settings(s: &Scenario) -> EtcdSettings {
+    let mut e = EtcdSettings::default();
+    let t = &s.timing.etcd;
+    if let Some(d) = t.heartbeat_interval {
+        e.heartbeat_interval = d.0;
+    }
+    if let Some(d) = t.election_timeout {
+        e.election_timeout = d.0;
+    }
+    if let Some(b) = t.pre_vote {
+        e.pre_vote = b;
+    }
+    if let Some(n) = t.snapshot_count {
+        e.snapshot_count = n.max(1);
+    }
+    e
+}
+
+fn election_timings(s: &Scenario) -> ElectionTimings {
+    let mut le = ElectionTimings::default();
+    let t = &s.timing.leader_election;
+    if let Some(d) = t.lease_duration {
+        le.lease_duration = d.0;
+    }
+    if let Some(d) = t.renew_deadline {
+        le.renew_deadline = d.0;
+    }
+    if let Some(d) = t.retry_period {
+        le.retry_period = d.0;
+    }
+    le
+}
+
+fn ppm(share: f64) -> u32 {
+    (share.clamp(0.0, 1.0) * 1e6).round() as u32
+}
+
+/// The cluster a scenario describes, without its faults.
+fn base_builder(s: &Scenario) -> ClusterBuilder {
+    let t = &s.topology;
+    let lb = &t.load_balancer;
+    let frontend = match lb.kind {
+        LbKind::None => Frontend::Direct,
+        LbKind::Haproxy => {
+            let d = HaproxyConfig::default();
+            Frontend::Haproxy(HaproxyConfig {
+                check: match lb.check {
+                    CheckKind::Tcp => HealthCheck::Tcp,
+                    CheckKind::Http => HealthCheck::HttpReadyz,
+                },
+                inter: lb.inter.map_or(d.inter, |x| x.0),
+                fastinter: lb.fastinter.map(|x| x.0),
+                downinter: lb.downinter.map(|x| x.0),
+                fall: lb.fall.unwrap_or(d.fall),
+                rise: lb.rise.unwrap_or(d.rise),
+                balance: match lb.balance {
+                    BalanceKind::Roundrobin => Balance::RoundRobin,
+                    BalanceKind::Leastconn => Balance::LeastConn,
+                },
+                shutdown_sessions: lb.shutdown_sessions,
+                retries: lb.retries.unwrap_or(d.retries),
+                timeout_connect: lb.timeout_connect.map_or(d.timeout_connect, |x| x.0),
+                timeout_server: lb.timeout_server.map_or(d.timeout_server, |x| x.0),
+            })
+        }
+        LbKind::Nginx => {
+            let d = NginxConfig::default();
+            Frontend::Nginx(NginxConfig {
+                max_fails: lb.max_fails.unwrap_or(d.max_fails),
+                fail_timeout: lb.fail_timeout.map_or(d.fail_timeout, |x| x.0),
+                connect_timeout: lb.timeout_connect.map_or(d.connect_timeout, |x| x.0),
+            })
+        }
+    };
+    let nodes = usize::from(t.control_planes.clamp(1, 7));
+    let members = usize::from(t.etcd_members.unwrap_or(3).clamp(1, 7));
+    let w = &s.workload;
+    let dc = ClientLoad::default();
+    let cp = ControlPlaneSpec {
+        nodes,
+        etcd: match t.etcd {
+            EtcdTopology::Stacked => EtcdPlacement::Stacked,
+            EtcdTopology::External => EtcdPlacement::External { members },
+        },
+        frontend,
+        clients: ClientLoad {
+            writes_per_sec: w.writes_per_sec,
+            quorum_reads_per_sec: w.quorum_reads_per_sec,
+            cache_reads_per_sec: w.cache_reads_per_sec,
+            timeout: w.timeout.map_or(dc.timeout, |d| d.0),
+            start_after: w.start_after.map_or(dc.start_after, |d| d.0),
+            worker_nodes: w.worker_nodes,
+            connections: w.connections,
+            retries: w.retries,
+            retry_backoff: w.retry_backoff.map_or(dc.retry_backoff, |d| d.0),
+        },
+        etcd_check_timeout: s.timing.etcd_check_timeout.map_or(SimDuration::from_secs(2), |d| d.0),
+        election: election_timings(s),
+        vip: t.vip.as_ref().map(|v| {
+            let d = VrrpConfig::default();
+            VrrpConfig {
+                advert_int: v.advert_int.map_or(d.advert_int, |x| x.0),
+                priority: v.priority.unwrap_or(d.priority),
+                preempt: v.preempt.unwrap_or(d.preempt),
+            }
+        }),
+    };
+    let dl = LinkProfile::default();
+    let n = &s.timing.network;
+    let dd = DiskProfile::default();
+    let disk = &s.timing.disk;
+    ClusterBuilder::new(3)
+        .seed(s.seed)
+        .etcd(etcd_settings(s))
+        .control_plane(cp)
+        .learners(usize::from(t.learners))
+        .spare_hosts(usize::from(t.spare_hosts))
+        .link(LinkProfile {
+            base: n.latency.map_or(dl.base, |d| d.0),
+            jitter: n.jitter.map_or(dl.jitter, |d| d.0),
+            loss_ppm: n.loss.map_or(dl.loss_ppm, ppm),
+        })
+        .disk(DiskProfile {
+            fsync_base: disk.fsync.map_or(dd.fsync_base, |d| d.0),
+            fsync_jitter: disk.fsync_jitter.map_or(dd.fsync_jitter, |d| d.0),
+        })
+}
+
+/// The run a valid scenario describes (faults included), with `seed` overriding the
+/// scenario's own.
+pub fn build(s: &Scenario, seed: Option<u64>) -> ClusterBuilder {
+    let mut b = base_builder(s);
+    if let Some(seed) = seed {
+        b = b.seed(seed);
+    }
+    let names: Vec<String> = b.spec().host_layout().into_iter().map(|h| h.name).collect();
+    let target = |n: &Node| -> Target {
+        match n.value.as_str() {
+            "etcd-leader" => Target::EtcdLeader,
+            "etcd-follower" => Target::EtcdFollower,
+            "scheduler-leader" => Target::SchedulerLeader,
+            "controller-manager-leader" => Target::ControllerManagerLeader,
+            "lb-active" => Target::LbActive,
+            name => Target::Host(HostId(names.iter().position(|h| h == name).unwrap_or(0) as u32)),
+        }
+    };
+    for f in &s.faults {
+        let fault = to_fault(&f.kind, &target);
+        let fault = match &f.lasts {
+            Some(d) => Fault::For { fault: Box::new(fault), lasts: d.value.0 },
+            None => fault,
+        };
+        b = b.fault(f.at.value.0, fault);
+    }
+    b
+}
+
+fn process(p: ProcessName) -> Process {
+    match p {
+        ProcessName::Etcd => Process::Etcd,
+        ProcessName::KubeApiserver => Process::Apiserver,
+        ProcessName::KubeScheduler => Process::Scheduler,
+        ProcessName::KubeControllerManager => Process::ControllerManager,
+    }
+}
+
+fn cert(c: CertName) -> CertKind {
+    match c {
+        CertName::EtcdPeer => CertKind::EtcdPeer,
+        CertName::EtcdServer => CertKind::EtcdServer,
+        CertName::ApiserverEtcdClient => CertKind::ApiserverEtcdClient,
+        CertName::Apiserver => CertKind::ApiserverServing,
+        CertName::SchedulerKubeconfig => CertKind::SchedulerKubeconfig,
+        CertName::ControllerManagerKubeconfig => CertKind::ControllerManagerKubeconfig,
+    }
+}
+
+fn to_fault(kind: &FaultKind, target: &impl Fn(&Node) -> Target) -> Fault {
+    let host = |n: &Node| match target(n) {
+        Target::Host(h) => h,
+        _ => HostId(0),
+    };
+    match kind {
+        FaultKind::Crash(n) | FaultKind::LbFailure(n) => Fault::Crash(target(n)),
+        FaultKind::Restart(n) => Fault::Restart(target(n)),
+        FaultKind::Stop(n) => Fault::Stop(target(n)),
+        FaultKind::Wipe(n) => Fault::Wipe(target(n)),
+        FaultKind::Kill(p) => Fault::Kill { target: target(&p.node), process: process(p.process) },
+        FaultKind::Start(p) => Fault::Start { target: target(&p.node), process: process(p.process) },
+        FaultKind::StopProcess(p) => Fault::StopProcess { target: target(&p.node), process: process(p.process) },
+        FaultKind::Pause(p) if p.process == ProcessName::Etcd => Fault::Pause(target(&p.node)),
+        FaultKind::Resume(p) if p.process == ProcessName::Etcd => Fault::Resume(target(&p.node)),
+        FaultKind::Pause(p) => Fault::PauseProcess { target: target(&p.node), process: process(p.process) },
+        FaultKind::Resume(p) => Fault::ResumeProcess { target: target(&p.node), process: process(p.process) },
+        FaultKind::PauseHost(n) => Fault::PauseHost(target(n)),
+        FaultKind::ResumeHost(n) => Fault::ResumeHost(target(n)),
+        FaultKind::Isolate(n) => Fault::Isolate(target(n)),
+        FaultKind::Partition(groups) => {
+            Fault::Partition(groups.iter().map(|g| g.iter().map(target).collect()).collect())
+        }
+        FaultKind::OneWay(o) => Fault::CutOneWay { from: target(&o.from), to: target(&o.to) },
+        FaultKind::Bridge(b) => Fault::Bridge {
+            side_a: b.side_a.iter().map(target).collect(),
+            side_b: b.side_b.iter().map(target).collect(),
+        },
+        FaultKind::Heal(_) => Fault::Heal,
+        FaultKind::MessageLoss(p) => Fault::MessageLoss { ppm: ppm(*p) },
+        FaultKind::Link(l) => {
+            let d = LinkProfile::default();
+            Fault::Link {
+                a: target(&l.between[0]),
+                b: target(&l.between[1]),
+                profile: LinkProfile {
+                    base: l.latency.map_or(d.base, |x| x.0),
+                    jitter: l.jitter.map_or(d.jitter, |x| x.0),
+                    loss_ppm: l.loss.map_or(0, ppm),
+                },
+            }
+        }
+        FaultKind::SlowDisk(d) => Fault::SlowDisk {
+            target: target(&d.node),
+            profile: DiskProfile { fsync_base: d.fsync.0, fsync_jitter: d.jitter.map_or(SimDuration::ZERO, |j| j.0) },
+        },
+        FaultKind::ClockStep(d) => Fault::ClockStep { target: target(&d.node), offset_us: d.by.0 },
+        FaultKind::ClockDrift(d) => {
+            Fault::ClockRate { target: target(&d.node), rate_ppm: (d.rate * 1e6).round() as u64 }
+        }
+        FaultKind::ExpireCert(d) => Fault::ExpireCert { target: target(&d.node), cert: cert(d.cert) },
+        FaultKind::RenewCerts(n) => Fault::RenewCerts(target(n)),
+        FaultKind::AddMember(d) => Fault::AddMember { host: host(&d.node), learner: d.learner },
+        FaultKind::RemoveMember(n) => Fault::RemoveMember(target(n)),
+        FaultKind::PromoteLearner(n) => Fault::PromoteLearner(target(n)),
+    }
+}
+
+impl Fault {
+    /// Whether a fault of this kind can take a `for:` (it has an undo).
+    fn from_kind_revertible(kind: &FaultKind) -> Option<()> {
+        let probe = to_fault(kind, &|_| Target::Host(HostId(0)));
+        probe.revert(Some(HostId(0))).map(|_| ())
+    }
+}
