@@ -227,6 +227,10 @@ struct ConnRoute {
     server: u16,
 }
 
+/// kube-apiserver's etcd client keepalive: a ping after 30 s without traffic, 10 s
+/// for the answer; only then is a silent (powered-off) member's connection dropped.
+const ETCD_KEEPALIVE_DETECT: SimDuration = SimDuration::from_secs(40);
+
 /// client-go's HTTP/2 health check: ReadIdleTimeout 30 s, then PingTimeout 15 s.
 const HTTP2_PING_CLOSE: SimDuration = SimDuration::from_secs(45);
 
@@ -342,6 +346,9 @@ impl Failure {
         let n = |h: HostId| sim.hosts[h.index()].name.clone();
         match self {
             Failure::NoBackend => "the load balancer had no backend UP (503)".to_string(),
+            Failure::ConnectTimeout { backend } if sim.lbs.is_empty() => {
+                format!("{} did not answer (there is no load balancer to route around it)", n(backend))
+            }
             Failure::ConnectTimeout { backend } => {
                 format!("the load balancer kept sending new connections to {}, which did not answer", n(backend))
             }
@@ -443,9 +450,19 @@ impl Simulation {
                 );
             }
         }
-        if let Some(id) = self.etcd_call(host, RequestKind::LinearizableRead, Origin::Check { apiserver: host }) {
-            let api = self.hosts[host.index()].apiserver.as_mut().expect("checked above");
-            api.check = Some((id, now));
+        // Marked in flight before the call: a call refused at once (an expired
+        // certificate) reports its result before `etcd_call` returns.
+        if let Some(api) = self.hosts[host.index()].apiserver.as_mut() {
+            api.check = Some((u64::MAX, now));
+        }
+        let id = self.etcd_call(host, RequestKind::LinearizableRead, Origin::Check { apiserver: host });
+        if let Some(api) = self.hosts[host.index()].apiserver.as_mut()
+            && let Some((pending, _)) = api.check.as_mut()
+        {
+            match id {
+                Some(id) => *pending = id,
+                None => api.check = None,
+            }
         }
     }
 
@@ -456,10 +473,35 @@ impl Simulation {
         if api.endpoints.is_empty() {
             return None;
         }
-        let member = api.endpoints[api.rr % api.endpoints.len()];
-        api.rr = api.rr.wrapping_add(1);
+        // clientv3's balancer round-robins over the endpoints whose connection is up: a
+        // member whose process is gone on a live host refused the connection and is
+        // skipped at once; a powered-off host is only noticed by the gRPC keepalive
+        // (kube-apiserver: ping after 30 s idle, 10 s to answer). With none usable it
+        // tries the next one anyway.
+        let n = api.endpoints.len();
+        let start = api.rr;
+        let now = self.now;
+        let usable = |m: MemberId| {
+            self.host_of(m).is_some_and(|h| {
+                let t = &self.hosts[h.index()];
+                match (t.up, t.down_since) {
+                    (true, _) => t.etcd.is_some(),
+                    (false, Some(since)) => now.since(since) < ETCD_KEEPALIVE_DETECT,
+                    (false, None) => true,
+                }
+            })
+        };
+        let api = self.hosts[host.index()].apiserver.as_ref()?;
+        let pick = (0..n).map(|k| (start + k) % n).find(|&i| usable(api.endpoints[i])).unwrap_or(start % n);
+        let member = api.endpoints[pick];
+        let api = self.hosts[host.index()].apiserver.as_mut()?;
+        api.rr = pick + 1;
         let target = self.host_of(member)?;
         let id = self.register_request(target, kind, Some(origin));
+        if !self.hosts[target.index()].up {
+            // Nothing answers a powered-off host: the call ends at its deadline.
+            return Some(id);
+        }
         // TLS to the member: it checks our apiserver-etcd-client certificate, we check
         // its server certificate.
         if self.certs_in_play
@@ -1231,7 +1273,12 @@ impl Simulation {
             outages,
             stale_reads: self.stale_reads,
             max_staleness: self.max_staleness,
-            misrouted: self.failures.iter().filter(|(_, _, f)| f.backend().is_some()).count() as u64,
+            // Without an LB nothing routes: clients of the one apiserver are not misrouted.
+            misrouted: if self.lbs.is_empty() {
+                0
+            } else {
+                self.failures.iter().filter(|(_, _, f)| f.backend().is_some()).count() as u64
+            },
             failures: self.failures.clone(),
             leading: self.spells.clone(),
             overlaps: self.overlaps.clone(),

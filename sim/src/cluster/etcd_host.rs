@@ -334,6 +334,7 @@ impl Simulation {
                 if !promoted {
                     // The operator starts etcd on the new member's host.
                     self.hosts[host.index()].up = true;
+                    self.hosts[host.index()].down_since = None;
                     self.start_etcd(host);
                 }
             }

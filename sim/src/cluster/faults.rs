@@ -237,6 +237,7 @@ impl Simulation {
                 };
                 self.note(Some(h), text);
                 self.hosts[h.index()].up = true;
+                self.hosts[h.index()].down_since = None;
                 self.start_etcd(h);
                 self.start_apiserver(h);
                 for c in Component::ALL {
@@ -339,6 +340,9 @@ impl Simulation {
 
     /// The host loses power: every process on it dies, none cleanly.
     fn power_off(&mut self, host: HostId) {
+        if self.hosts[host.index()].up {
+            self.hosts[host.index()].down_since = Some(self.now);
+        }
         self.hosts[host.index()].up = false;
         // No kernel is left to reset connections: their clients hear nothing.
         self.hosts[host.index()].apiserver = None;

@@ -405,6 +405,8 @@ struct Host {
     api_backoff: crate::model::kubelet::RestartBackoff,
     /// The whole host is frozen (VM paused): see `Simulation::held_by`.
     frozen: bool,
+    /// When it lost power, while it is down.
+    down_since: Option<SimTime>,
     /// Events for this host's frozen apiserver, kubelet or LB, in arrival order.
     held: Vec<Event>,
 }
@@ -534,6 +536,7 @@ impl Simulation {
                 ),
                 api_backoff: Default::default(),
                 frozen: false,
+                down_since: None,
                 held: Vec::new(),
             })
             .collect();
