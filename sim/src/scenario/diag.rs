@@ -66,12 +66,27 @@ pub fn explain(raw: &str, found: Option<&str>) -> (String, Option<String>) {
                 .map(|s| s.trim().trim_matches('`'))
                 .filter(|s| !s.is_empty())
                 .collect();
+            // A fault entry's keys are `at`, `for` and the kinds (see `faults.rs`).
+            let (what, listed) = if expected == super::faults::ENTRY_KEYS {
+                ("fault kind", super::faults::FAULT_KINDS)
+            } else {
+                (what, &expected[..])
+            };
             let hint = match did_you_mean(word, expected.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
-                None => format!("expected one of: {}", expected.join(", ")),
+                None => format!("expected one of: {}", listed.join(", ")),
             };
             return (format!("unknown {what} `{word}`"), Some(hint));
         }
+    }
+    // "invalid value: a second fault kind `restart`, expected one fault per entry (…)"
+    if let Some(rest) = raw.strip_prefix("invalid value: ")
+        && let Some((unexpected, expected)) = rest.split_once(", expected ")
+    {
+        let hint = unexpected
+            .starts_with(super::faults::SECOND_KIND)
+            .then(|| "start a new `- at:` entry for each fault".to_string());
+        return (format!("expected {expected}, found {unexpected}"), hint);
     }
     if let Some(rest) = raw.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
@@ -100,16 +115,147 @@ pub fn explain(raw: &str, found: Option<&str>) -> (String, Option<String>) {
             Some("scenarios are small; aliases that expand exponentially are refused".into()),
         );
     }
+    if raw.contains("did not find expected key") {
+        return (raw.to_string(), Some("check the indentation: the keys of one mapping line up".into()));
+    }
     if raw.starts_with("multiple YAML documents") {
         return ("a scenario file holds one YAML document, but a second one starts here".into(), None);
     }
     if raw.starts_with("unexpected end of input") {
         return ("the document ends too early".into(), None);
     }
-    if raw.starts_with("invalid type: ") || raw.starts_with("expected ") {
-        return (raw.to_string(), None);
+    if raw == "invalid boolean" {
+        return ("expected `true` or `false`".into(), None);
+    }
+    if raw == "invalid floating point" {
+        return ("expected a number".into(), None);
+    }
+    if raw.contains("found a tab") {
+        return (raw.to_string(), Some("YAML indents with spaces only; replace the tab".into()));
+    }
+    // The reader's names for what it wanted, in the words of a scenario author.
+    for (reader, ours) in [
+        ("expected mapping start", "expected a mapping (`key: value` entries)"),
+        ("expected sequence start", "expected a list"),
+        ("expected string scalar", "expected a single value"),
+    ] {
+        if let Some(rest) = raw.strip_prefix(reader) {
+            let what = found.map_or_else(String::new, |f| format!(", found `{f}`"));
+            return (format!("{ours}{what}{rest}"), None);
+        }
     }
     (raw.to_string(), None)
+}
+
+/// A better place for some of the reader's errors: a tab is reported at the scalar
+/// before it, a second document at its first node, and a missing key at the last key of
+/// the mapping; this moves them to the tab, the `---` and the first key of the mapping.
+pub fn refine_location(text: &str, raw: &str, line: u64, column: u64) -> (u64, u64) {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)).filter(|&l| l < lines.len()) else {
+        return (line, column);
+    };
+    if raw.contains("found a tab") {
+        for (i, l) in lines.iter().enumerate().skip(at) {
+            let indent = &l[..l.len() - l.trim_start_matches([' ', '\t']).len()];
+            if let Some(tab) = indent.find('\t') {
+                return (i as u64 + 1, tab as u64 + 1);
+            }
+        }
+    }
+    if raw.starts_with("multiple YAML documents")
+        && let Some(start) = (0..=at).rev().find(|&i| lines[i].starts_with("---"))
+    {
+        return (start as u64 + 1, 1);
+    }
+    if raw.starts_with("missing field") {
+        // The column of a block mapping key on a line (after any `- `), if it has one.
+        let key_column = |l: &str| -> Option<(usize, bool)> {
+            let body = l.trim_start_matches(' ');
+            let after_dashes = body.trim_start_matches(['-', ' ']);
+            if body.is_empty() || body.starts_with('#') || after_dashes.is_empty() {
+                return None;
+            }
+            Some((l.len() - after_dashes.len(), after_dashes.len() != body.len()))
+        };
+        match key_column(lines[at]) {
+            Some((indent, _)) if indent as u64 + 1 == column => {
+                let mut first = (at, indent);
+                for i in (0..at).rev() {
+                    match key_column(lines[i]) {
+                        None => {}
+                        Some((c, _)) if c > indent => {}
+                        Some((c, dash)) if c == indent => {
+                            first = (i, c);
+                            if dash {
+                                break;
+                            }
+                        }
+                        Some(_) => break,
+                    }
+                }
+                return (first.0 as u64 + 1, first.1 as u64 + 1);
+            }
+            _ => {}
+        }
+    }
+    (line, column)
+}
+
+/// "the `{` at line 30, column 18 is never closed" when a flow collection opened before
+/// (line, column) is never closed: the reader then fails somewhere after it, often with
+/// a message about the text that the open collection swallowed.
+pub fn unclosed_hint(text: &str, line: u64, column: u64) -> Option<String> {
+    let mut open: Vec<(char, u64, u64)> = Vec::new();
+    let mut unclosed: Vec<(char, u64, u64)> = Vec::new();
+    // Indentation of a line that started a block scalar (`|`, `>`): deeper lines are text.
+    let mut block_scalar: Option<usize> = None;
+    for (i, l) in text.lines().enumerate() {
+        let indent = l.len() - l.trim_start_matches(' ').len();
+        if let Some(b) = block_scalar {
+            if l.trim().is_empty() || indent > b {
+                continue;
+            }
+            block_scalar = None;
+        }
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for (j, ch) in l.chars().enumerate() {
+            match quote {
+                Some(q) if ch == q => quote = None,
+                Some(_) => {}
+                None => match ch {
+                    '#' if prev.is_whitespace() => break,
+                    '\'' | '"' if matches!(prev, ' ' | '\t' | '[' | '{' | ',' | ':') => quote = Some(ch),
+                    '[' | '{' => open.push((ch, i as u64 + 1, j as u64 + 1)),
+                    ']' | '}' => {
+                        let want = if ch == ']' { '[' } else { '{' };
+                        match open.pop() {
+                            Some(o) if o.0 == want => {}
+                            Some(o) => unclosed.push(o),
+                            None => {}
+                        }
+                    }
+                    _ => {}
+                },
+            }
+            prev = ch;
+        }
+        let content = l.split(" #").next().unwrap_or(l).trim_end();
+        let last = content.rsplit([' ', ':']).next().unwrap_or("");
+        if open.is_empty()
+            && (last.starts_with('|') || last.starts_with('>'))
+            && last[1..].chars().all(|c| c.is_ascii_digit() || c == '+' || c == '-')
+        {
+            block_scalar = Some(indent);
+        }
+    }
+    unclosed.extend(open);
+    unclosed
+        .into_iter()
+        .filter(|&(_, l, c)| (l, c) < (line, column))
+        .min_by_key(|&(_, l, c)| (l, c))
+        .map(|(ch, l, c)| format!("the `{ch}` at line {l}, column {c} is never closed"))
 }
 
 fn int_range(kind: &str) -> Option<&'static str> {
@@ -131,6 +277,14 @@ mod tests {
         assert_eq!(did_you_mean("crsh", ["crash", "restart", "heal"]), Some("crash"));
         assert_eq!(did_you_mean("controlplanes", ["control_planes", "etcd"]), Some("control_planes"));
         assert_eq!(did_you_mean("zzzzzz", ["crash", "heal"]), None);
+    }
+
+    #[test]
+    fn only_flow_collections_that_never_close_get_a_hint() {
+        let text = "d: |\n  text with [ and {\nb: [x,\n  y]\nc: { k: v\ne: 1\n";
+        assert_eq!(unclosed_hint(text, 6, 1).as_deref(), Some("the `{` at line 5, column 4 is never closed"));
+        assert_eq!(unclosed_hint(text, 4, 1), None, "before the open brace");
+        assert_eq!(unclosed_hint("a: '[x'\nb: [1] # [\n", 2, 1), None, "quoted and commented");
     }
 
     #[test]

@@ -189,36 +189,57 @@ pub enum FaultKind {
     PromoteLearner(#[schemars(with = "String")] Node),
 }
 
-/// Every fault kind's key, for "did you mean".
-pub const FAULT_KINDS: &[&str] = &[
-    "crash",
-    "restart",
-    "stop",
-    "wipe",
-    "lb_failure",
-    "kill",
-    "start",
-    "stop_process",
-    "pause",
-    "resume",
-    "pause_host",
-    "resume_host",
-    "isolate",
-    "partition",
-    "one_way",
-    "bridge",
-    "heal",
-    "message_loss",
-    "link",
-    "slow_disk",
-    "clock_step",
-    "clock_drift",
-    "expire_cert",
-    "renew_certs",
-    "add_member",
-    "remove_member",
-    "promote_learner",
-];
+/// One table names every kind: the list for "did you mean", the keys a fault entry may
+/// have, and the reader of each kind's value.
+macro_rules! fault_kinds {
+    ($($key:literal => $variant:ident,)*) => {
+        /// Every fault kind's key, for "did you mean".
+        pub const FAULT_KINDS: &[&str] = &[$($key),*];
+
+        /// Every key a fault entry may have: `at`, `for` and the kinds.
+        pub const ENTRY_KEYS: &[&str] = &["at", "for", $($key),*];
+
+        fn read_kind<'de, A: MapAccess<'de>>(name: &str, map: &mut A) -> Result<FaultKind, A::Error> {
+            Ok(match name {
+                $($key => FaultKind::$variant(map.next_value()?),)*
+                _ => unreachable!("the caller checked `name` against FAULT_KINDS"),
+            })
+        }
+    };
+}
+
+fault_kinds! {
+    "crash" => Crash,
+    "restart" => Restart,
+    "stop" => Stop,
+    "wipe" => Wipe,
+    "lb_failure" => LbFailure,
+    "kill" => Kill,
+    "start" => Start,
+    "stop_process" => StopProcess,
+    "pause" => Pause,
+    "resume" => Resume,
+    "pause_host" => PauseHost,
+    "resume_host" => ResumeHost,
+    "isolate" => Isolate,
+    "partition" => Partition,
+    "one_way" => OneWay,
+    "bridge" => Bridge,
+    "heal" => Heal,
+    "message_loss" => MessageLoss,
+    "link" => Link,
+    "slow_disk" => SlowDisk,
+    "clock_step" => ClockStep,
+    "clock_drift" => ClockDrift,
+    "expire_cert" => ExpireCert,
+    "renew_certs" => RenewCerts,
+    "add_member" => AddMember,
+    "remove_member" => RemoveMember,
+    "promote_learner" => PromoteLearner,
+}
+
+/// How the error for a second kind in one entry starts (`diag::explain` adds the hint).
+pub(crate) const SECOND_KIND: &str = "a second fault kind";
 
 /// One entry of the fault timeline.
 #[derive(Clone, Debug)]
@@ -265,17 +286,16 @@ impl<'de> Visitor<'de> for EntryVisitor {
                     lasts = Some(map.next_value()?);
                 }
                 other => {
+                    // `unknown_field` and `invalid_value` (unlike `custom`) are placed at the
+                    // key just read, not at the start of the entry; `diag::explain` words them.
                     let Some(&name) = FAULT_KINDS.iter().find(|k| **k == other) else {
-                        let hint = match super::diag::did_you_mean(other, FAULT_KINDS.iter().copied()) {
-                            Some(best) => format!(", did you mean `{best}`?"),
-                            None => format!("; the kinds are: {}", FAULT_KINDS.join(", ")),
-                        };
-                        return Err(de::Error::custom(format!("unknown fault kind `{other}`{hint}")));
+                        return Err(de::Error::unknown_field(other, ENTRY_KEYS));
                     };
                     if let Some((_, first, _)) = &kind {
-                        return Err(de::Error::custom(format!(
-                            "one fault per entry: this entry already has `{first}`; start a new `- at:` entry for `{name}`"
-                        )));
+                        return Err(de::Error::invalid_value(
+                            de::Unexpected::Other(&format!("{SECOND_KIND} `{name}`")),
+                            &format!("one fault per entry (this entry already has `{first}`)").as_str(),
+                        ));
                     }
                     let value = read_kind(name, &mut map)?;
                     kind = Some((value, name, key.referenced));
@@ -288,39 +308,6 @@ impl<'de> Visitor<'de> for EntryVisitor {
         })?;
         Ok(FaultEntry { at, lasts, kind, kind_at, kind_name })
     }
-}
-
-fn read_kind<'de, A: MapAccess<'de>>(name: &str, map: &mut A) -> Result<FaultKind, A::Error> {
-    Ok(match name {
-        "crash" => FaultKind::Crash(map.next_value()?),
-        "restart" => FaultKind::Restart(map.next_value()?),
-        "stop" => FaultKind::Stop(map.next_value()?),
-        "wipe" => FaultKind::Wipe(map.next_value()?),
-        "lb_failure" => FaultKind::LbFailure(map.next_value()?),
-        "kill" => FaultKind::Kill(map.next_value()?),
-        "start" => FaultKind::Start(map.next_value()?),
-        "stop_process" => FaultKind::StopProcess(map.next_value()?),
-        "pause" => FaultKind::Pause(map.next_value()?),
-        "resume" => FaultKind::Resume(map.next_value()?),
-        "pause_host" => FaultKind::PauseHost(map.next_value()?),
-        "resume_host" => FaultKind::ResumeHost(map.next_value()?),
-        "isolate" => FaultKind::Isolate(map.next_value()?),
-        "partition" => FaultKind::Partition(map.next_value()?),
-        "one_way" => FaultKind::OneWay(map.next_value()?),
-        "bridge" => FaultKind::Bridge(map.next_value()?),
-        "heal" => FaultKind::Heal(map.next_value()?),
-        "message_loss" => FaultKind::MessageLoss(map.next_value()?),
-        "link" => FaultKind::Link(map.next_value()?),
-        "slow_disk" => FaultKind::SlowDisk(map.next_value()?),
-        "clock_step" => FaultKind::ClockStep(map.next_value()?),
-        "clock_drift" => FaultKind::ClockDrift(map.next_value()?),
-        "expire_cert" => FaultKind::ExpireCert(map.next_value()?),
-        "renew_certs" => FaultKind::RenewCerts(map.next_value()?),
-        "add_member" => FaultKind::AddMember(map.next_value()?),
-        "remove_member" => FaultKind::RemoveMember(map.next_value()?),
-        "promote_learner" => FaultKind::PromoteLearner(map.next_value()?),
-        _ => unreachable!("FAULT_KINDS lists every kind read here"),
-    })
 }
 
 impl JsonSchema for FaultEntry {

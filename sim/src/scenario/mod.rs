@@ -322,13 +322,24 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
 fn from_yaml_error(file: &str, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
     let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let plain = e.without_snippet().to_string();
-    // The reader appends " at line L, column C"; we print the place ourselves.
-    let raw = match plain.rfind(" at line ") {
-        Some(i) => plain[..i].to_string(),
-        None => plain,
+    // The reader appends " at line L, column C"; we print the place ourselves. (Other
+    // places inside the message, such as where an alias was defined, stay.)
+    let raw = match plain.rsplit_once(" at line ") {
+        Some((head, tail))
+            if tail.split_once(", column ").is_some_and(|(l, c)| {
+                !l.is_empty() && !c.is_empty() && l.bytes().chain(c.bytes()).all(|b| b.is_ascii_digit())
+            }) =>
+        {
+            head.to_string()
+        }
+        _ => plain,
     };
+    let (line, column) = diag::refine_location(text, &raw, line, column);
     let found = diag::token_at(text, line, column);
-    let (message, hint) = diag::explain(&raw, found.as_deref());
+    let (message, mut hint) = diag::explain(&raw, found.as_deref());
+    if let Some(unclosed) = diag::unclosed_hint(text, line, column) {
+        hint = Some(unclosed);
+    }
     Diagnostic { file: file.to_string(), line, column, message, found, hint }
 }
 

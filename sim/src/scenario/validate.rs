@@ -48,18 +48,33 @@ impl Checker<'_> {
         self.warnings.push(d);
     }
 
-    /// Where a top-level key (or any key) is first written, for checks on values that
+    /// Where a key is first written (in block or flow style), for checks on values that
     /// carry no location of their own.
     fn key(&self, key: &str) -> Pos {
+        self.key_of(&[key])
+    }
+
+    /// Where the first of `keys` that is written is; the first line when none is.
+    fn key_of(&self, keys: &[&str]) -> Pos {
+        keys.iter().find_map(|k| self.find_key(k)).unwrap_or(Pos(1, 1))
+    }
+
+    fn find_key(&self, key: &str) -> Option<Pos> {
         let needle = format!("{key}:");
         for (i, line) in self.text.lines().enumerate() {
-            if let Some(col) = line.find(&needle)
-                && line[..col].trim_start().is_empty()
-            {
-                return Pos(i as u64 + 1, col as u64 + 1);
+            for (at, _) in line.match_indices(&needle) {
+                // At the start of a line or `- ` entry, or after `{` or `,` in a flow mapping.
+                let before = line[..at].trim();
+                let after = &line[at + needle.len()..];
+                if (before.chars().all(|c| c == '-' || c == ' ') || before.ends_with(['{', ',']))
+                    && (after.is_empty() || after.starts_with(' '))
+                {
+                    let column = line[..at].chars().count() as u64 + 1;
+                    return Some(Pos(i as u64 + 1, column));
+                }
             }
         }
-        Pos(1, 1)
+        None
     }
 }
 
@@ -105,7 +120,10 @@ pub(super) fn check(file: &str, text: &str, s: &Scenario) -> (Vec<Diagnostic>, V
         (EtcdTopology::External, Some(m)) => m,
     };
     if !(1..=7).contains(&members) {
-        c.error(c.key("etcd_members"), format!("etcd_members must be 1 to 7, not {members}"), None);
+        // A stacked topology's count is `control_planes`, checked above.
+        if t.etcd == EtcdTopology::External {
+            c.error(c.key("etcd_members"), format!("etcd_members must be 1 to 7, not {members}"), None);
+        }
     } else if members % 2 == 0 {
         let quorum = members / 2 + 1;
         c.warn(
@@ -186,7 +204,7 @@ fn check_timings(c: &mut Checker, s: &Scenario) {
     let e = etcd_settings(s);
     if e.election_timeout < e.heartbeat_interval.saturating_mul(5) {
         c.error(
-            c.key("election_timeout"),
+            c.key_of(&["election_timeout", "heartbeat_interval"]),
             format!(
                 "etcd refuses an election timeout ({}) under 5 × the heartbeat interval ({})",
                 e.election_timeout, e.heartbeat_interval
@@ -207,7 +225,7 @@ fn check_timings(c: &mut Checker, s: &Scenario) {
         c.error(c.key("retry_period"), "retry_period must be greater than zero (client-go refuses it)".into(), None);
     } else if le.lease_duration <= le.renew_deadline {
         c.error(
-            c.key("lease_duration"),
+            c.key_of(&["lease_duration", "renew_deadline"]),
             format!(
                 "client-go refuses lease_duration ({}) not greater than renew_deadline ({})",
                 le.lease_duration, le.renew_deadline
@@ -216,7 +234,7 @@ fn check_timings(c: &mut Checker, s: &Scenario) {
         );
     } else if le.renew_deadline.as_micros() as f64 <= jittered {
         c.error(
-            c.key("renew_deadline"),
+            c.key_of(&["renew_deadline", "retry_period"]),
             format!(
                 "client-go refuses renew_deadline ({}) not greater than 1.2 × retry_period ({})",
                 le.renew_deadline, le.retry_period
