@@ -265,9 +265,13 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             return;
         }
         let all: Vec<&str> = names.iter().map(String::as_str).chain(ROLES.iter().copied()).collect();
+        // `cp-9` in a 3-node topology is no typo: the node does not exist, so list them.
+        let stem = |x: &str| x.trim_end_matches(|ch: char| ch.is_ascii_digit()).to_string();
         let hint = match did_you_mean(n, all.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("this topology has: {}", all.join(", ")),
+            Some(best) if stem(best) != stem(n) || !n.ends_with(|ch: char| ch.is_ascii_digit()) => {
+                format!("did you mean `{best}`?")
+            }
+            _ => format!("this topology has: {}", all.join(", ")),
         };
         c.error(node.referenced, format!("unknown node `{n}`"), Some(hint));
     };
