@@ -296,7 +296,7 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             if lasts.value.0 == SimDuration::ZERO {
                 c.error(lasts.referenced, "`for` must be longer than 0".into(), None);
             }
-            if Fault::from_kind_revertible(&f.kind).is_none() {
+            if !revertible(&f.kind) {
                 c.error(
                     lasts.referenced,
                     format!("`{}` cannot be undone automatically, so it takes no `for`", f.kind_name),
@@ -599,10 +599,7 @@ fn to_fault(kind: &FaultKind, target: &impl Fn(&Node) -> Target) -> Fault {
     }
 }
 
-impl Fault {
-    /// Whether a fault of this kind can take a `for:` (it has an undo).
-    fn from_kind_revertible(kind: &FaultKind) -> Option<()> {
-        let probe = to_fault(kind, &|_| Target::Host(HostId(0)));
-        probe.revert(Some(HostId(0))).map(|_| ())
-    }
+/// Whether a fault of this kind can take a `for:` (the core knows how to undo it).
+fn revertible(kind: &FaultKind) -> bool {
+    to_fault(kind, &|_| Target::Host(HostId(0))).revert(Some(HostId(0))).is_some()
 }
