@@ -107,6 +107,18 @@ pub struct Availability {
     pub node_leases: Option<Bound<f64>>,
 }
 
+impl Availability {
+    /// Each bound with its key (as written) and the plane it bounds.
+    fn bounds(&self) -> [(&'static str, Plane, &Option<Bound<f64>>); 4] {
+        [
+            ("writes", Plane::Write, &self.writes),
+            ("quorum_reads", Plane::QuorumRead, &self.quorum_reads),
+            ("cache_reads", Plane::CacheRead, &self.cache_reads),
+            ("node_leases", Plane::NodeLease, &self.node_leases),
+        ]
+    }
+}
+
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitBrain {
@@ -153,12 +165,7 @@ impl Expect {
     pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if let Some(a) = &self.availability {
-            for (key, b) in [
-                ("writes", &a.writes),
-                ("quorum_reads", &a.quorum_reads),
-                ("cache_reads", &a.cache_reads),
-                ("node_leases", &a.node_leases),
-            ] {
+            for (key, _, b) in a.bounds() {
                 if let Some(b) = b {
                     let bad = |v: Option<f64>| v.is_some_and(|x| !(0.0..=1.0).contains(&x));
                     if bad(b.min) || bad(b.max) {
@@ -188,12 +195,7 @@ impl Expect {
         };
         let cp = out.control_plane.as_ref();
         if let Some(a) = &self.availability {
-            for (key, plane, b) in [
-                ("writes", Plane::Write, &a.writes),
-                ("quorum_reads", Plane::QuorumRead, &a.quorum_reads),
-                ("cache_reads", Plane::CacheRead, &a.cache_reads),
-                ("node_leases", Plane::NodeLease, &a.node_leases),
-            ] {
+            for (key, plane, b) in a.bounds() {
                 if let Some(b) = b {
                     let r = cp.map_or(1.0, |c| c.plane(plane).ratio());
                     // Compared at the precision reports print (4 decimals).
