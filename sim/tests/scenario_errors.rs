@@ -303,6 +303,13 @@ fn rows() -> Vec<Row> {
             Some("renew_certs"),
         ),
         row("`for: 0s`", with("for: 60s", "for: 0s"), (25, 10), "`for` must be longer than 0", None),
+        row(
+            "`add_member` aimed at a role",
+            with("    for: 60s\n    crash: cp-2\n", "    add_member: { node: etcd-leader }\n"),
+            (25, 25),
+            "`add_member` needs a spare host by name",
+            Some("spare_hosts"),
+        ),
         // Durations.
         row("negative duration", with("at: 30s", "at: -5s"), (24, 9), "a duration cannot be negative", None),
         row("unknown unit", with("at: 30s", "at: 5 parsecs"), (24, 9), "unknown unit ` parsecs`", None),

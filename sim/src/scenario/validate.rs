@@ -311,6 +311,14 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             FaultKind::LbFailure(n) if !n.value.starts_with("lb-") => {
                 c.error(n.referenced, format!("`lb_failure` needs an LB host, not `{}`", n.value), None);
             }
+            // A member is added to a host, not to whoever holds a role.
+            FaultKind::AddMember(a) if ROLES.contains(&a.node.value.as_str()) => {
+                c.error(
+                    a.node.referenced,
+                    format!("`add_member` needs a spare host by name, not the role `{}`", a.node.value),
+                    Some("name one of the `spare_hosts`".into()),
+                );
+            }
             FaultKind::MessageLoss(p) if !(0.0..=1.0).contains(p) => {
                 c.error(f.kind_at, "`message_loss` is a share from 0 to 1".into(), None);
             }
