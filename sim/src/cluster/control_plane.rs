@@ -409,7 +409,7 @@ impl Simulation {
             self.queue.push(self.now + cfg.period, Event::LivenessProbe(host, inc));
             return;
         }
-        self.stop_apiserver(host);
+        self.stop_apiserver(host, false);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
         let name = self.hosts[host.index()].name.clone();
         self.note(
@@ -904,21 +904,26 @@ impl Simulation {
         }
     }
 
-    /// The apiserver process on `host` exits while the host stays up: its kernel
-    /// resets every connection it had, so requests in flight on them fail at once and
-    /// long-lived connections to it are closed.
-    pub(super) fn stop_apiserver(&mut self, host: HostId) {
+    /// The apiserver process on `host` exits while the host stays up. Killed
+    /// (SIGKILL): its kernel resets every connection, so requests in flight fail at
+    /// once. Terminated (SIGTERM, as the kubelet stops a static pod): it stops
+    /// listening, finishes the requests in flight and sends GOAWAY on its HTTP/2
+    /// connections. Either way long-lived connections to it are closed and their
+    /// clients reconnect.
+    pub(super) fn stop_apiserver(&mut self, host: HostId, killed: bool) {
         let Some(api) = self.hosts[host.index()].apiserver.take() else { return };
         self.update_holding();
         let gone = Some(api.incarnation);
-        let hit: Vec<u64> = self
-            .api_requests
-            .iter()
-            .filter(|(_, r)| r.connected && r.backend == Some(host) && r.api_incarnation == gone)
-            .map(|(&id, _)| id)
-            .collect();
-        for id in hit {
-            self.reply_to_client(id, host, Err(Failure::Reset { backend: host }));
+        if killed {
+            let hit: Vec<u64> = self
+                .api_requests
+                .iter()
+                .filter(|(_, r)| r.connected && r.backend == Some(host) && r.api_incarnation == gone)
+                .map(|(&id, _)| id)
+                .collect();
+            for id in hit {
+                self.reply_to_client(id, host, Err(Failure::Reset { backend: host }));
+            }
         }
         self.close_conns_where(|r| r.backend == host && Some(r.api_incarnation) == gone);
     }

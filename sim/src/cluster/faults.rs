@@ -116,7 +116,7 @@ impl Simulation {
                     }
                     Process::Apiserver => {
                         self.note(Some(h), format!("fault: kube-apiserver on {name} killed"));
-                        self.stop_apiserver(h);
+                        self.stop_apiserver(h, true);
                     }
                     Process::Scheduler | Process::ControllerManager => {
                         let c = component_of(process);
@@ -132,7 +132,7 @@ impl Simulation {
                     Process::Etcd => self.graceful_stop(h),
                     Process::Apiserver => {
                         self.note(Some(h), format!("fault: kube-apiserver on {name} stopped"));
-                        self.stop_apiserver(h);
+                        self.stop_apiserver(h, false);
                     }
                 }
             }
@@ -411,7 +411,7 @@ impl Simulation {
             self.start_etcd(host);
         }
         if self.hosts[host.index()].apiserver.is_some() {
-            self.stop_apiserver(host);
+            self.stop_apiserver(host, false);
             self.start_apiserver(host);
         }
         for c in Component::ALL {
