@@ -129,7 +129,7 @@ pub(super) fn check(file: &str, text: &str, s: &Scenario) -> (Vec<Diagnostic>, V
         c.warn(
             c.key(if t.etcd == EtcdTopology::Stacked { "control_planes" } else { "etcd_members" }),
             format!(
-                "{members} etcd members need {quorum} for quorum and so tolerate {} failure(s), no more than {}",
+                "{members} etcd members need {quorum} for quorum and so tolerate {} failure(s), the same as {} members",
                 members - quorum,
                 members - 1
             ),
