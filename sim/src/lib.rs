@@ -6,6 +6,8 @@
 //! - `model`: one module per real component (so far `etcd`).
 //! - `cluster`: hosts running etcd members, the builder API, faults and run outcomes.
 //! - `check`: the Raft safety invariants checked during every run.
+//! - `scenario`: YAML scenario files in: types, validation, diagnostics.
+//! - `report`: what a run reports, as JSON with a stable order and as text.
 
 pub mod check;
 pub mod cluster;
@@ -13,6 +15,7 @@ pub mod engine;
 pub mod fault;
 pub mod ids;
 pub mod model;
+pub mod report;
 pub mod scenario;
 pub mod time;
 

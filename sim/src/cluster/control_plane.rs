@@ -301,6 +301,8 @@ pub struct ControlPlaneReport {
     /// Cache reads answered at least one second behind the committed state.
     pub stale_reads: u64,
     pub max_staleness: SimDuration,
+    /// When each stale cache read was answered, and by which apiserver.
+    pub stale: Vec<(SimTime, HostId)>,
     /// Requests the LB sent to a backend that could not serve them.
     pub misrouted: u64,
     /// Every failed request: when it was issued and why.
@@ -412,7 +414,7 @@ impl Simulation {
         self.stop_apiserver(host, false);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
         let name = self.hosts[host.index()].name.clone();
-        self.note(
+        self.note(EventKind::Kubelet,
             Some(host),
             format!(
                 "kubelet killed kube-apiserver on {name}: /livez failed {} times in a row (its etcd check); restart in {delay}",
@@ -445,6 +447,7 @@ impl Simulation {
                 let name = self.hosts[host.index()].name.clone();
                 let timeout = cp.etcd_check_timeout;
                 self.note(
+                    EventKind::Apiserver,
                     Some(host),
                     format!("apiserver on {name} is not ready: its etcd check got no answer within {timeout}"),
                 );
@@ -544,7 +547,7 @@ impl Simulation {
                                 }
                             )
                         };
-                        self.note(Some(apiserver), text);
+                        self.note(EventKind::Apiserver, Some(apiserver), text);
                     }
                     let api = self.hosts[apiserver.index()].apiserver.as_mut().expect("checked");
                     api.etcd_ok = ok;
@@ -897,6 +900,7 @@ impl Simulation {
                 let staleness = lag.max(unverified);
                 if staleness >= SimDuration::from_secs(1) {
                     self.stale_reads += 1;
+                    self.stale.push((self.now, host));
                 }
                 self.max_staleness = self.max_staleness.max(staleness);
                 self.reply_to_client(id, host, Ok(()));
@@ -1129,13 +1133,14 @@ impl Simulation {
                 ServerState::Down => format!("{lb_name} marked {name} DOWN after {fall} failed {check} checks"),
                 ServerState::Up => format!("{lb_name} marked {name} UP after {rise} good {check} checks"),
             };
-            self.note(Some(backend), text);
+            self.note(EventKind::LoadBalancer, Some(backend), text);
             let shutdown =
                 matches!(self.cp().map(|c| c.frontend), Some(Frontend::Haproxy(cfg)) if cfg.shutdown_sessions);
             if t.now == ServerState::Down && shutdown {
                 let closed = self.shutdown_sessions(lb_index, backend);
                 if closed > 0 {
                     self.note(
+                        EventKind::LoadBalancer,
                         Some(backend),
                         format!("{lb_name} closed {closed} open sessions to {name} (on-marked-down shutdown-sessions)"),
                     );
@@ -1192,11 +1197,11 @@ impl Simulation {
                         }
                         _ => format!("keepalived on {name} became MASTER and holds the VIP"),
                     };
-                    self.note(Some(host), text);
+                    self.note(EventKind::Vip, Some(host), text);
                 }
                 VrrpOutput::BecameBackup => {
                     let name = self.hosts[host.index()].name.clone();
-                    self.note(Some(host), format!("keepalived on {name} went back to BACKUP"));
+                    self.note(EventKind::Vip, Some(host), format!("keepalived on {name} went back to BACKUP"));
                 }
             }
         }
@@ -1227,6 +1232,25 @@ impl Simulation {
     /// Index of the LB running on `host`, if it is one.
     pub(super) fn lb_index_of(&self, host: HostId) -> Option<u8> {
         self.lbs.iter().position(|l| l.host == host).map(|i| i as u8)
+    }
+
+    /// What LB `lb` currently thinks of each backend (for the observed host states).
+    pub(super) fn lb_view(&self, lb: u8) -> super::observe::LbView {
+        let l = &self.lbs[lb as usize];
+        let backends = self
+            .cp_hosts
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| super::observe::BackendView {
+                host: self.hosts[b.index()].name.clone(),
+                up: match &l.balancer {
+                    Balancer::Haproxy(h) => h.state(i) == ServerState::Up,
+                    Balancer::Nginx(n) => n.usable(i, self.now),
+                },
+            })
+            .collect();
+        let holds_vip = l.vrrp.as_ref().map(|v| v.state() == crate::model::keepalived::VrrpState::Master);
+        super::observe::LbView { backends, holds_vip }
     }
 
     /// Builds the control-plane part of a report.
@@ -1278,6 +1302,7 @@ impl Simulation {
             outages,
             stale_reads: self.stale_reads,
             max_staleness: self.max_staleness,
+            stale: self.stale.clone(),
             // Without an LB nothing routes: clients of the one apiserver are not misrouted.
             misrouted: if self.lbs.is_empty() {
                 0

@@ -57,7 +57,7 @@ impl Simulation {
                 lost.to_commit,
                 lost.last_index
             );
-            self.note(Some(host), text);
+            self.note(EventKind::Etcd, Some(host), text);
             self.crash_process(host);
             return;
         }
@@ -96,10 +96,17 @@ impl Simulation {
                     } else if waited_ticks == 0 {
                         "it won the pre-vote".to_string()
                     } else {
-                        format!(
-                            "heard no leader for {}, its randomised election timeout (base {et})",
-                            hb.saturating_mul(u64::from(waited_ticks)),
-                        )
+                        let waited = hb.saturating_mul(u64::from(waited_ticks));
+                        // Name the leader it last knew of, so a learner sees whose silence
+                        // started the election.
+                        match self.outcome.leader_history.last().filter(|l| l.host != host) {
+                            Some(l) => format!(
+                                "no heartbeat from {} (leader of term {}) for {waited}, its randomised election timeout (base {et})",
+                                self.hosts[l.host.index()].name,
+                                l.term
+                            ),
+                            None => format!("no leader for {waited}, its randomised election timeout (base {et})"),
+                        }
                     };
                     if pre {
                         format!("{name} started a pre-vote for term {term}: {why}")
@@ -133,7 +140,7 @@ impl Simulation {
                     format!("{name} gave up handing leadership to {}", self.member_name(to))
                 }
             };
-            self.note(Some(host), text);
+            self.note(EventKind::Etcd, Some(host), text);
         }
         self.track_etcd_leaders();
     }
@@ -149,7 +156,11 @@ impl Simulation {
             (true, None) => {
                 let names: Vec<String> =
                     leaders.iter().map(|(h, t)| format!("{} (term {t})", self.hosts[h.index()].name)).collect();
-                self.note(None, format!("split brain: {} all believe they lead etcd", names.join(" and ")));
+                self.note(
+                    EventKind::SplitBrain,
+                    None,
+                    format!("split brain: {} all believe they lead etcd", names.join(" and ")),
+                );
                 self.outcome.etcd_overlaps.push(EtcdOverlap { start: self.now, end: None, leaders });
             }
             (false, Some(o)) => o.end = Some(self.now),
@@ -330,7 +341,7 @@ impl Simulation {
                         self.hosts[host.index()].name
                     )
                 };
-                self.note(Some(host), text);
+                self.note(EventKind::Membership, Some(host), text);
                 if !promoted {
                     // The operator starts etcd on the new member's host.
                     self.hosts[host.index()].up = true;
@@ -345,7 +356,7 @@ impl Simulation {
                     "{} ({m}) was removed from the cluster; its etcd stops in 1s (\"the member has been permanently removed\")",
                     self.hosts[host.index()].name
                 );
-                self.note(Some(host), text);
+                self.note(EventKind::Membership, Some(host), text);
                 if let Some(p) = self.hosts[host.index()].etcd.as_ref().filter(|p| p.server.id() == m) {
                     let inc = p.incarnation;
                     self.queue.push(self.now + SimDuration::from_secs(1), Event::StopProcess(host, inc));

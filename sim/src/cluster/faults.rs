@@ -97,6 +97,7 @@ impl Simulation {
                 Some(h) => Some(h),
                 None => {
                     self.note(
+                        EventKind::Fault,
                         None,
                         format!("fault {fault:?} skipped: there is no {} right now", Self::describe_target(t)),
                     );
@@ -111,16 +112,16 @@ impl Simulation {
                 let h = host.expect("single target");
                 match process {
                     Process::Etcd => {
-                        self.note(Some(h), format!("fault: etcd on {name} killed"));
+                        self.note(EventKind::Fault, Some(h), format!("fault: etcd on {name} killed"));
                         self.crash_process(h);
                     }
                     Process::Apiserver => {
-                        self.note(Some(h), format!("fault: kube-apiserver on {name} killed"));
+                        self.note(EventKind::Fault, Some(h), format!("fault: kube-apiserver on {name} killed"));
                         self.stop_apiserver(h, true);
                     }
                     Process::Scheduler | Process::ControllerManager => {
                         let c = component_of(process);
-                        self.note(Some(h), format!("fault: {} on {name} killed", c.name()));
+                        self.note(EventKind::Fault, Some(h), format!("fault: {} on {name} killed", c.name()));
                         self.kill_component(h, c);
                     }
                 }
@@ -131,7 +132,7 @@ impl Simulation {
                     Process::Scheduler | Process::ControllerManager => self.stop_component(h, component_of(process)),
                     Process::Etcd => self.graceful_stop(h),
                     Process::Apiserver => {
-                        self.note(Some(h), format!("fault: kube-apiserver on {name} stopped"));
+                        self.note(EventKind::Fault, Some(h), format!("fault: kube-apiserver on {name} stopped"));
                         self.stop_apiserver(h, false);
                     }
                 }
@@ -143,13 +144,13 @@ impl Simulation {
                 match process {
                     Process::Scheduler | Process::ControllerManager => {
                         let c = component_of(process);
-                        self.note(Some(h), format!("fault: {} on {name} {verb}", c.name()));
+                        self.note(EventKind::Fault, Some(h), format!("fault: {} on {name} {verb}", c.name()));
                         self.pause_component(h, c, pause);
                     }
                     Process::Etcd if pause => self.pause_etcd(h),
                     Process::Etcd => self.resume(h),
                     Process::Apiserver => {
-                        self.note(Some(h), format!("fault: kube-apiserver on {name} {verb}"));
+                        self.note(EventKind::Fault, Some(h), format!("fault: kube-apiserver on {name} {verb}"));
                         if let Some(api) = self.hosts[h.index()].apiserver.as_mut() {
                             api.paused = pause;
                         }
@@ -167,26 +168,39 @@ impl Simulation {
                 c.not_after = crate::model::clock::LocalTime(local.0 - 1);
                 self.hosts[h.index()].certs.set(cert, c);
                 self.certs_in_play = true;
-                self.note(Some(h), format!("fault: the {} certificate of {name} has expired", cert.name()));
+                self.note(
+                    EventKind::Fault,
+                    Some(h),
+                    format!("fault: the {} certificate of {name} has expired", cert.name()),
+                );
             }
             Fault::RenewCerts(_) => {
                 let h = host.expect("single target");
                 let local = self.hosts[h.index()].clock.local(self.now);
                 self.hosts[h.index()].certs.renew_all(local, crate::model::certs::LEAF_VALIDITY);
-                self.note(Some(h), format!("fault: kubeadm certs renew on {name}; its static pods restart"));
+                self.note(
+                    EventKind::Fault,
+                    Some(h),
+                    format!("fault: kubeadm certs renew on {name}; its static pods restart"),
+                );
                 self.restart_static_pods(h);
             }
             Fault::ClockStep { offset_us, .. } => {
                 let h = host.expect("single target");
                 let now = self.now;
                 self.hosts[h.index()].clock.step(now, offset_us);
-                self.note(Some(h), format!("fault: the clock of {name} jumps by {:+.3}s", offset_us as f64 / 1e6));
+                self.note(
+                    EventKind::Fault,
+                    Some(h),
+                    format!("fault: the clock of {name} jumps by {:+.3}s", offset_us as f64 / 1e6),
+                );
             }
             Fault::ClockRate { rate_ppm, .. } => {
                 let h = host.expect("single target");
                 let now = self.now;
                 self.hosts[h.index()].clock.set_rate(now, rate_ppm);
                 self.note(
+                    EventKind::Fault,
                     Some(h),
                     format!("fault: the clock of {name} now runs at {:.3}× true speed", rate_ppm as f64 / 1e6),
                 );
@@ -201,16 +215,24 @@ impl Simulation {
                     Process::Apiserver => self.start_apiserver(h),
                     Process::Scheduler | Process::ControllerManager => self.start_component(h, component_of(process)),
                 }
-                self.note(Some(h), format!("fault: {process:?} started on {name}"));
+                self.note(EventKind::Fault, Some(h), format!("fault: {process:?} started on {name}"));
             }
             Fault::Crash(_) => {
                 let h = host.expect("single target");
-                self.note(Some(h), format!("fault: {name} crashed (power loss; unsynced writes are lost)"));
+                self.note(
+                    EventKind::Fault,
+                    Some(h),
+                    format!("fault: {name} crashed (power loss; unsynced writes are lost)"),
+                );
                 self.power_off(h);
             }
             Fault::Wipe(_) => {
                 let h = host.expect("single target");
-                self.note(Some(h), format!("fault: {name} crashed and its etcd data directory was erased"));
+                self.note(
+                    EventKind::Fault,
+                    Some(h),
+                    format!("fault: {name} crashed and its etcd data directory was erased"),
+                );
                 self.power_off(h);
                 self.hosts[h.index()].data = None;
             }
@@ -235,7 +257,7 @@ impl Simulation {
                 } else {
                     format!("fault: {name} restarted")
                 };
-                self.note(Some(h), text);
+                self.note(EventKind::Fault, Some(h), text);
                 self.hosts[h.index()].up = true;
                 self.hosts[h.index()].down_since = None;
                 self.start_etcd(h);
@@ -258,13 +280,13 @@ impl Simulation {
             Fault::Isolate(_) => {
                 let h = host.expect("single target");
                 self.network.isolate(h);
-                self.note(Some(h), format!("fault: {name} isolated from every other host"));
+                self.note(EventKind::Fault, Some(h), format!("fault: {name} isolated from every other host"));
             }
             Fault::Partition(groups) => {
                 let resolved: Vec<Vec<HostId>> = groups.iter().map(|g| self.resolve_all(g)).collect();
                 self.network.partition(&resolved);
                 let text = format!("fault: network partitioned into {}", self.describe_groups(&self.network.islands()));
-                self.note(None, text);
+                self.note(EventKind::Fault, None, text);
             }
             Fault::CutOneWay { from, to } => {
                 if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
@@ -274,7 +296,7 @@ impl Simulation {
                         self.hosts[a.index()].name,
                         self.hosts[b.index()].name
                     );
-                    self.note(None, text);
+                    self.note(EventKind::Fault, None, text);
                 }
             }
             Fault::Bridge { side_a, side_b } => {
@@ -286,11 +308,11 @@ impl Simulation {
                     self.describe_groups(&[a]),
                     self.describe_groups(&[b])
                 );
-                self.note(None, text);
+                self.note(EventKind::Fault, None, text);
             }
             Fault::Heal => {
                 self.network.heal();
-                self.note(None, "fault: network healed".to_string());
+                self.note(EventKind::Fault, None, "fault: network healed".to_string());
             }
             Fault::MessageLoss { ppm } => {
                 for a in 0..self.hosts.len() {
@@ -301,6 +323,7 @@ impl Simulation {
                     }
                 }
                 self.note(
+                    EventKind::Fault,
                     None,
                     format!("fault: every link now loses {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
                 );
@@ -316,13 +339,14 @@ impl Simulation {
                         profile.jitter,
                         profile.loss_ppm
                     );
-                    self.note(None, text);
+                    self.note(EventKind::Fault, None, text);
                 }
             }
             Fault::SlowDisk { profile, .. } => {
                 let h = host.expect("single target");
                 self.hosts[h.index()].disk.profile = profile;
                 self.note(
+                    EventKind::Fault,
                     Some(h),
                     format!(
                         "fault: disk of {name} now takes {} + up to {} per fsync",
@@ -365,12 +389,16 @@ impl Simulation {
         let held = h.held.len();
         self.update_holding();
         if freeze {
-            self.note(Some(host), format!("fault: host {name} frozen (VM paused): its processes and kernel stop"));
+            self.note(
+                EventKind::Fault,
+                Some(host),
+                format!("fault: host {name} frozen (VM paused): its processes and kernel stop"),
+            );
             if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
                 p.paused = true;
             }
         } else {
-            self.note(Some(host), format!("fault: host {name} resumed; {held} held events now run"));
+            self.note(EventKind::Fault, Some(host), format!("fault: host {name} resumed; {held} held events now run"));
             self.resume(host);
             self.release_held(host);
         }
@@ -384,7 +412,7 @@ impl Simulation {
         if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
             p.paused = true;
             let name = self.hosts[host.index()].name.clone();
-            self.note(Some(host), format!("fault: etcd on {name} frozen (SIGSTOP)"));
+            self.note(EventKind::Fault, Some(host), format!("fault: etcd on {name} frozen (SIGSTOP)"));
         }
     }
 
@@ -396,7 +424,11 @@ impl Simulation {
             }
             None => {
                 let name = self.hosts[host.index()].name.clone();
-                self.note(Some(host), format!("{} skipped: {name} runs no member", command(MemberId(0))));
+                self.note(
+                    EventKind::Membership,
+                    Some(host),
+                    format!("{} skipped: {name} runs no member", command(MemberId(0))),
+                );
             }
         }
     }
@@ -436,7 +468,7 @@ impl Simulation {
         }
         let name = self.hosts[host.index()].name.clone();
         if self.hosts[host.index()].etcd.is_some() {
-            self.note(Some(host), format!("member add skipped: {name} already runs etcd"));
+            self.note(EventKind::Membership, Some(host), format!("member add skipped: {name} already runs etcd"));
             return;
         }
         let id = MemberId(self.next_member);
@@ -460,6 +492,7 @@ impl Simulation {
         let subject_name = self.hosts[subject.index()].name.clone();
         let Some((leader_host, _, _)) = self.leader() else {
             self.note(
+                EventKind::Membership,
                 Some(subject),
                 format!("{change} for {subject_name} failed: no etcd leader (etcdserver: request timed out)"),
             );
@@ -468,7 +501,7 @@ impl Simulation {
         let started = self.started.clone();
         let p = self.hosts[leader_host.index()].etcd.as_mut().expect("leader runs");
         if let Err(e) = p.server.check_reconfig(change, &|m| started.contains(&m), now) {
-            self.note(Some(subject), format!("{change} for {subject_name} refused: {e}"));
+            self.note(EventKind::Membership, Some(subject), format!("{change} for {subject_name} refused: {e}"));
             return false;
         }
         let result = p.server.raft.propose(crate::model::etcd::message::EntryKind::Conf(change.conf_change()));
@@ -482,7 +515,7 @@ impl Simulation {
                 format!("{change} for {subject_name} failed: raft proposal dropped ({why})")
             }
         };
-        self.note(Some(subject), text);
+        self.note(EventKind::Membership, Some(subject), text);
         self.after_step(leader_host);
         result.is_ok()
     }
@@ -502,6 +535,7 @@ impl Simulation {
                 let inc = p.incarnation;
                 let to_name = self.member_name(to);
                 self.note(
+                    EventKind::Fault,
                     Some(host),
                     format!("fault: graceful stop of {name}: as leader it first hands leadership to {to_name}"),
                 );
@@ -509,9 +543,13 @@ impl Simulation {
                 self.after_step(host);
                 return;
             }
-            self.note(Some(host), format!("fault: graceful stop of {name}: no connected voter to hand leadership to"));
+            self.note(
+                EventKind::Fault,
+                Some(host),
+                format!("fault: graceful stop of {name}: no connected voter to hand leadership to"),
+            );
         } else {
-            self.note(Some(host), format!("fault: graceful stop of etcd on {name}"));
+            self.note(EventKind::Fault, Some(host), format!("fault: graceful stop of etcd on {name}"));
         }
         self.stop_now(host);
     }
@@ -533,7 +571,7 @@ impl Simulation {
             h.data.get_or_insert_with(DurableState::default).apply(&batch);
         }
         let name = h.name.clone();
-        self.note(Some(host), format!("etcd on {name} stopped"));
+        self.note(EventKind::Etcd, Some(host), format!("etcd on {name} stopped"));
         self.track_etcd_leaders();
     }
 
@@ -554,6 +592,7 @@ impl Simulation {
         let stash = std::mem::take(&mut p.stash);
         let inc = p.incarnation;
         self.note(
+            EventKind::Fault,
             Some(host),
             format!("fault: etcd on {name} resumed (SIGCONT); {} queued events now processed", stash.len()),
         );

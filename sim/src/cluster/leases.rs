@@ -142,7 +142,11 @@ impl Simulation {
                 Output::StoppedLeading { why } => {
                     self.leading_changed(host, c, false);
                     let name = self.hosts[host.index()].name.clone();
-                    self.note(Some(host), format!("{} on {name} lost leadership ({why}) and exits", c.name()));
+                    self.note(
+                        EventKind::Lease,
+                        Some(host),
+                        format!("{} on {name} lost leadership ({why}) and exits", c.name()),
+                    );
                     self.exit_component(host, c, true);
                     return;
                 }
@@ -267,7 +271,11 @@ impl Simulation {
         let name = self.hosts[host.index()].name.clone();
         if leading {
             self.spells.push(LeadingSpell { component: c, host, start: self.now, end: None });
-            self.note(Some(host), format!("{} on {name} acquired the lease and started leading", c.name()));
+            self.note(
+                EventKind::Lease,
+                Some(host),
+                format!("{} on {name} acquired the lease and started leading", c.name()),
+            );
         } else if let Some(s) =
             self.spells.iter_mut().rev().find(|s| s.component == c && s.host == host && s.end.is_none())
         {
@@ -295,7 +303,11 @@ impl Simulation {
         match (active.len() > 1, open) {
             (true, None) => {
                 let names: Vec<String> = active.iter().map(|h| self.hosts[h.index()].name.clone()).collect();
-                self.note(None, format!("split brain: {} is active on {} at once", c.name(), names.join(" and ")));
+                self.note(
+                    EventKind::SplitBrain,
+                    None,
+                    format!("split brain: {} is active on {} at once", c.name(), names.join(" and ")),
+                );
                 self.overlaps.push(Overlap { component: c, start: self.now, end: None, hosts: active });
             }
             (false, Some(i)) => self.overlaps[i].end = Some(self.now),
@@ -350,7 +362,7 @@ impl Simulation {
         let releasing = c.releases_on_stop() && p.elector.release(now);
         let name = self.hosts[host.index()].name.clone();
         if releasing {
-            self.note(Some(host), format!("{} on {name} stops and releases its lease", c.name()));
+            self.note(EventKind::Lease, Some(host), format!("{} on {name} stops and releases its lease", c.name()));
             // release() ended leadership: close the spell now.
             self.leading_changed(host, c, false);
             let p = self.elector_mut(host, c).expect("running");
@@ -362,7 +374,11 @@ impl Simulation {
                 }
             }
         } else {
-            self.note(Some(host), format!("{} on {name} stops (it does not release its lease)", c.name()));
+            self.note(
+                EventKind::Lease,
+                Some(host),
+                format!("{} on {name} stops (it does not release its lease)", c.name()),
+            );
             self.exit_component(host, c, false);
         }
     }

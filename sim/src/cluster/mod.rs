@@ -14,6 +14,7 @@ mod control_plane;
 mod etcd_host;
 mod faults;
 mod leases;
+mod observe;
 
 use control_plane::{ApiRequest, ApiServerProc, ClientConn, LbState, Origin};
 pub use control_plane::{
@@ -22,6 +23,9 @@ pub use control_plane::{
 };
 pub use leases::{Component, LeadingSpell, Overlap};
 use leases::{LeaseStore, NodeComponents};
+pub use observe::{
+    ApiserverView, BackendView, ElectedView, EtcdRole, EtcdView, HostState, LbView, NetworkFrame, Power, StateFrame,
+};
 
 use crate::check::{Checker, CommittedEntry, Holder, Violation};
 use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Network, SimRng, StreamId};
@@ -261,7 +265,35 @@ pub struct RequestRecord {
 pub struct TimelineEntry {
     pub at: SimTime,
     pub host: Option<HostId>,
+    pub kind: EventKind,
     pub text: String,
+}
+
+/// Which part of the world a timeline entry is about (front ends filter and colour by
+/// it, and jump from fault to fault).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A fault from the scenario was applied (or skipped).
+    Fault,
+    /// Raft: campaigns, terms, leaders, a member stopping.
+    Etcd,
+    /// Members added, promoted or removed.
+    Membership,
+    /// An apiserver's readiness (its etcd check).
+    Apiserver,
+    /// The kubelet restarting a static pod.
+    Kubelet,
+    /// The LB marking a backend UP or DOWN, closing sessions.
+    LoadBalancer,
+    /// keepalived moving the VIP.
+    Vip,
+    /// kube-scheduler / kube-controller-manager leader election.
+    Lease,
+    /// Two leaders at once.
+    SplitBrain,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -293,6 +325,11 @@ pub struct RunOutcome {
     pub control_plane: Option<ControlPlaneReport>,
     /// Windows in which two or more members believed they led at once.
     pub etcd_overlaps: Vec<EtcdOverlap>,
+    /// Each host's state whenever it changed (see `observe`); the first frames, at
+    /// time zero, cover every host.
+    pub states: Vec<StateFrame>,
+    /// The cut links whenever they changed.
+    pub network: Vec<NetworkFrame>,
 }
 
 /// Members that all believed they were etcd leader (each in its own term).
@@ -471,6 +508,7 @@ pub struct Simulation {
     failures: Vec<(SimTime, Plane, Failure)>,
     stale_reads: u64,
     max_staleness: SimDuration,
+    stale: Vec<(SimTime, HostId)>,
     client_rng: SimRng,
     leases: LeaseStore,
     /// Set once any certificate was made to expire: only then are certificates checked
@@ -485,6 +523,9 @@ pub struct Simulation {
     /// Some host is frozen or some apiserver paused: only then does dispatch look for
     /// events to hold (the hot path stays free of it otherwise).
     holding: bool,
+    /// Timeline length when host states were last recorded (see `observe`).
+    observed_notes: usize,
+    last_states: Vec<HostState>,
 }
 
 impl Simulation {
@@ -575,7 +616,11 @@ impl Simulation {
                 stats: RunStats::default(),
                 control_plane: None,
                 etcd_overlaps: Vec::new(),
+                states: Vec::new(),
+                network: Vec::new(),
             },
+            observed_notes: 0,
+            last_states: Vec::new(),
             api_requests: BTreeMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
             cp_hosts: Vec::new(),
@@ -585,6 +630,7 @@ impl Simulation {
             failures: Vec::new(),
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
+            stale: Vec::new(),
             client_rng: SimRng::new(seed, StreamId::Workload),
             leases: LeaseStore::default(),
             certs_in_play: false,
@@ -644,6 +690,7 @@ impl Simulation {
                 sim.boot_lb(lb);
             }
         }
+        sim.record_states();
         sim
     }
 
@@ -660,6 +707,9 @@ impl Simulation {
         while let Some((t, ev)) = self.queue.pop_until(end) {
             self.now = t;
             self.handle(ev);
+            if self.outcome.timeline.len() != self.observed_notes {
+                self.record_states();
+            }
         }
         self.now = self.now.max(end);
     }
@@ -885,8 +935,8 @@ impl Simulation {
 
     // ------------------------------------------------------------------- helpers
 
-    fn note(&mut self, host: Option<HostId>, text: String) {
-        self.outcome.timeline.push(TimelineEntry { at: self.now, host, text });
+    fn note(&mut self, kind: EventKind, host: Option<HostId>, text: String) {
+        self.outcome.timeline.push(TimelineEntry { at: self.now, host, kind, text });
     }
 
     fn hb(&self) -> SimDuration {

@@ -205,7 +205,9 @@ impl NginxPassive {
         }
     }
 
-    fn usable(&self, i: usize, now: SimTime) -> bool {
+    /// Whether `pick` would consider `server` now (not failed `max_fails` times within
+    /// the last `fail_timeout`).
+    pub fn usable(&self, i: usize, now: SimTime) -> bool {
         self.max_fails == 0 || self.fails[i] < self.max_fails || now.since(self.checked[i]) > self.fail_timeout
     }
 
