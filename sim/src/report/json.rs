@@ -25,6 +25,7 @@ fn write(v: &Value, indent: usize, out: &mut String) {
     let one_line = serde_json::to_string(v).expect("a Value serialises");
     let scalars_only = match v {
         Value::Array(items) => items.iter().all(|i| !i.is_array() && !i.is_object()),
+        Value::Object(_) => false,
         _ => true,
     };
     if scalars_only || indent + one_line.len() <= LINE {
