@@ -1,23 +1,35 @@
-//! `run`, `check` and `schema`: read scenario files, run them through the core, and
-//! print what the core produced. Nothing here simulates.
+//! The subcommands: read scenario files, run them through the core (on many threads
+//! for sweeps and comparisons), and print what the core produced. Nothing here
+//! simulates or computes a figure; every number comes from `hasim_sim::report` and
+//! `hasim_sim::sweep`.
 
 use std::path::{Path, PathBuf};
 
-use hasim_sim::scenario::{self, Loaded};
-use hasim_sim::{Plane, RunOutcome};
+use hasim_sim::report::{self, Report, ScenarioInfo};
+use hasim_sim::scenario::{self, Loaded, Scenario};
+use hasim_sim::sweep::{self, CompareReport, RunSummary, SeedRange, Shard, SweepReport};
 
-use crate::Failure;
+use crate::output::{self, Destination};
+use crate::{Failure, Format, parallel};
 
-/// Reads and validates one scenario file; prints every problem (and warning) to stderr.
-fn load(path: &Path) -> Result<Loaded, Failure> {
+/// A scenario file as read and validated.
+struct Source {
+    loaded: Loaded,
+    text: String,
+}
+
+/// Which seeds to run, and on how many threads.
+pub struct Seeds {
+    pub count: u64,
+    pub first: Option<u64>,
+    pub jobs: Option<u64>,
+}
+
+/// Reads and validates one scenario file; warnings go to stderr at once, errors come
+/// back to be rendered by `main`.
+fn load(path: &Path) -> Result<Source, Failure> {
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read {name}: {e}");
-            return Err(Failure::BadInput);
-        }
-    };
+    let bytes = std::fs::read(path).map_err(|e| Failure::bad(format!("cannot read {name}: {e}")))?;
     // Not UTF-8: say where, rather than guess at an encoding.
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
@@ -26,103 +38,161 @@ fn load(path: &Path) -> Result<Loaded, Failure> {
             let before = &e.as_bytes()[..at];
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
-            eprintln!("{name}:{line}:{column}: error: not UTF-8 text (a scenario is a YAML text file)");
-            return Err(Failure::BadInput);
+            return Err(Failure::bad(format!(
+                "{name}:{line}:{column}: not UTF-8 text (a scenario is a YAML text file)"
+            )));
         }
     };
     match scenario::load(&name, &text) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("warning: {w}");
+                output::warning(&w.to_string());
             }
-            Ok(loaded)
+            Ok(Source { loaded, text })
         }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            Err(Failure::BadInput)
-        }
+        Err(errors) => Err(Failure::BadInput(errors.iter().map(|e| e.to_string()).collect())),
     }
 }
 
-pub fn run(path: &Path, seed: Option<u64>, timeline: bool) -> Result<(), Failure> {
-    let loaded = load(path)?;
-    let s = &loaded.scenario;
+impl Source {
+    /// The configuration to run: the scenario itself, or the variant asked for. A file
+    /// with variants needs one named.
+    fn configuration(&self, variant: Option<&str>) -> Result<(ScenarioInfo, Scenario), Failure> {
+        let s = &self.loaded.scenario;
+        let file = &self.loaded.file;
+        let chosen = match variant {
+            Some(v) => s.variant(v).map_err(|e| Failure::bad(format!("{file}: {e}")))?,
+            None if !s.variants.is_empty() => {
+                let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+                return Err(Failure::bad(format!(
+                    "{file} has variants ({}): pick one with --variant NAME, or run them side by side with `hasim compare {file}`",
+                    names.join(", ")
+                )));
+            }
+            None => s.clone(),
+        };
+        Ok((ScenarioInfo::new(file, &self.text, &chosen, variant), chosen))
+    }
+}
+
+fn run_report(info: ScenarioInfo, s: &Scenario, seed: Option<u64>) -> Report {
     let out = scenario::build(s, seed).run_for(s.duration());
-    println!("{} (seed {}, {} simulated)", s.name, out.seed, s.duration);
-    if timeline {
-        println!();
-        println!("Timeline:");
-        for t in &out.timeline {
-            println!("  {:>10}  {}", t.at.to_string().trim_start_matches("t="), t.text);
-        }
-    }
-    println!();
-    summary(&out);
-    let mut unmet = !out.violations.is_empty();
-    if let Some(expect) = &s.expect {
-        println!();
-        println!("Expectations:");
-        for r in expect.evaluate(&out) {
-            let mark = if r.held { "ok  " } else { "FAIL" };
-            println!("  {mark} {:<28} expected {:<18} was {}", r.name, r.expected, r.actual);
-            unmet |= !r.held;
-        }
-    }
-    for v in &out.violations {
-        eprintln!("safety violation: {v} (reproduce with seed={})", out.seed);
-    }
-    if unmet { Err(Failure::Unmet) } else { Ok(()) }
+    Report::new(info, s, &out)
 }
 
-fn summary(out: &RunOutcome) {
-    if let Some(cp) = &out.control_plane {
-        println!("Availability:");
-        for p in Plane::ALL {
-            let a = cp.plane(p);
-            if a.ok + a.failed > 0 {
-                println!(
-                    "  {:<22} {:>7.3}%  ({} of {} failed)",
-                    p.name(),
-                    a.ratio() * 100.0,
-                    a.failed,
-                    a.ok + a.failed
-                );
-            }
+pub fn run(
+    path: &Path,
+    seed: Option<u64>,
+    variant: Option<&str>,
+    timeline: bool,
+    to: &Destination,
+) -> Result<(), Failure> {
+    let source = load(path)?;
+    let (info, s) = source.configuration(variant)?;
+    let r = run_report(info, &s, seed);
+    match to.format() {
+        Format::Json => to.write(&r.to_json())?,
+        Format::Text => to.write(&report::render_text(&r, timeline, to.colour()))?,
+    }
+    if r.verdict.passed {
+        Ok(())
+    } else {
+        if to.format() == Format::Json {
+            output::error(&format!("expectations not met (reproduce with seed={})", r.seed));
         }
-        if cp.outages.is_empty() {
-            println!("Outages: none");
-        } else {
-            println!("Outages:");
-            for o in &cp.outages {
-                println!(
-                    "  {:>10} .. {:>10}  {:<20} {} failed: {}",
-                    o.start.to_string().trim_start_matches("t="),
-                    o.end.to_string().trim_start_matches("t="),
-                    o.plane.name(),
-                    o.failed,
-                    o.cause
-                );
-            }
-        }
-        for r in &cp.recovery {
-            if let Some(after) = r.recovered_after {
-                println!("Recovery after the fault at {}: {after}", r.at.to_string().trim_start_matches("t="));
-            }
-        }
-        println!("Stale cache reads: {} (max staleness {})", cp.stale_reads, cp.max_staleness);
-        println!("Misrouted requests: {}", cp.misrouted);
-        for o in &cp.overlaps {
-            println!("Split brain: two active {} from {} ({} hosts)", o.component.name(), o.start, o.hosts.len());
+        Err(Failure::Unmet)
+    }
+}
+
+/// Runs `seeds` of `s` on threads; one summary per seed, in seed order.
+fn run_seeds(s: &Scenario, seeds: &[u64], jobs: Option<u64>, label: &str) -> Result<Vec<RunSummary>, Failure> {
+    parallel::map_seeds(seeds, jobs, label, |seed| {
+        let out = scenario::build(s, Some(seed)).run_for(s.duration());
+        RunSummary::of(s, &out)
+    })
+}
+
+pub fn sweep(
+    path: &Path,
+    seeds: &Seeds,
+    shard: Option<Shard>,
+    variant: Option<&str>,
+    to: &Destination,
+) -> Result<(), Failure> {
+    let source = load(path)?;
+    let (info, s) = source.configuration(variant)?;
+    let range = SeedRange { first: seeds.first.unwrap_or(s.seed), count: seeds.count };
+    let list: Vec<u64> = range.seeds(shard).collect();
+    let runs = run_seeds(&s, &list, seeds.jobs, &s.name)?;
+    let r = SweepReport::from_runs(info, range, shard, runs);
+    print_sweep(&r, to)
+}
+
+fn print_sweep(r: &SweepReport, to: &Destination) -> Result<(), Failure> {
+    match to.format() {
+        Format::Json => to.write(&r.to_json())?,
+        Format::Text => to.write(&sweep::render_sweep_text(r, to.colour()))?,
+    }
+    if r.summary.failed == 0 { Ok(()) } else { Err(Failure::Unmet) }
+}
+
+pub fn merge(paths: &[PathBuf], to: &Destination) -> Result<(), Failure> {
+    let mut parts = Vec::new();
+    for p in paths {
+        let name = p.display().to_string();
+        let text = std::fs::read_to_string(p).map_err(|e| Failure::bad(format!("cannot read {name}: {e}")))?;
+        let part: SweepReport = serde_json::from_str(&text).map_err(|e| {
+            // serde_json ends its message with the place, which we print first.
+            let what = e.to_string();
+            let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(head, _)| head).to_string();
+            Failure::bad(format!(
+                "{name}:{}:{}: not a sweep report ({what}); write shards with `hasim sweep --shard I/N --format json -o FILE`",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        parts.push((name, part));
+    }
+    let merged = sweep::merge(parts).map_err(|e| Failure::bad(e.to_string()))?;
+    print_sweep(&merged, to)
+}
+
+pub fn compare(paths: &[PathBuf], seeds: &Seeds, to: &Destination) -> Result<(), Failure> {
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.push(load(p)?);
+    }
+    let many_files = sources.len() > 1;
+    let mut configurations: Vec<(String, ScenarioInfo, Scenario)> = Vec::new();
+    for src in &sources {
+        let s = &src.loaded.scenario;
+        for (variant, _) in s.configurations() {
+            let (info, chosen) = src.configuration(variant.as_deref())?;
+            let label = match &variant {
+                Some(v) if many_files => format!("{}/{v}", s.name),
+                Some(v) => v.clone(),
+                None => s.name.clone(),
+            };
+            configurations.push((label, info, chosen));
         }
     }
-    for o in &out.etcd_overlaps {
-        println!("Split brain: {} etcd leaders at once from {}", o.leaders.len(), o.start);
+    if configurations.len() < 2 {
+        return Err(Failure::bad(
+            "compare needs two configurations or more: give several files, or a file with `variants:`",
+        ));
     }
-    println!("etcd leader changes: {}", out.leader_history.len().saturating_sub(1));
-    if out.violations.is_empty() {
-        println!("Safety: all Raft invariants held");
+    let first = seeds.first.unwrap_or(configurations[0].2.seed);
+    let range = SeedRange { first, count: seeds.count };
+    let list: Vec<u64> = range.seeds(None).collect();
+    let mut entries = Vec::new();
+    for (label, info, s) in configurations {
+        let runs = run_seeds(&s, &list, seeds.jobs, &label)?;
+        entries.push((label, info, runs));
+    }
+    let r = CompareReport::new(range, entries);
+    match to.format() {
+        Format::Json => to.write(&r.to_json()),
+        Format::Text => to.write(&sweep::render_compare_text(&r, to.colour())),
     }
 }
 
@@ -132,14 +202,14 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| {
-                    eprintln!("error: cannot read directory {}: {e}", p.display());
-                    Failure::BadInput
-                })?
+                .map_err(|e| Failure::bad(format!("cannot read directory {}: {e}", p.display())))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
             found.sort();
+            if found.is_empty() {
+                return Err(Failure::bad(format!("{} holds no *.yaml scenario files", p.display())));
+            }
             files.extend(found);
         } else {
             files.push(p.clone());
@@ -148,33 +218,81 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
-pub fn check(paths: &[PathBuf]) -> Result<(), Failure> {
+pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
     let files = scenario_files(paths)?;
     let (mut bad, mut unmet, mut passed) = (0, 0, 0);
+    let mut suites = quick_junit::Report::new("hasim check");
     for f in &files {
-        let Ok(loaded) = load(f) else {
-            bad += 1;
-            continue;
-        };
-        let s = &loaded.scenario;
-        let out = scenario::build(s, None).run_for(s.duration());
-        let results = s.expect.as_ref().map(|e| e.evaluate(&out)).unwrap_or_default();
-        let failed: Vec<_> = results.iter().filter(|r| !r.held).collect();
-        let safe = out.violations.is_empty();
-        if failed.is_empty() && safe {
-            passed += 1;
-            println!("ok    {}", f.display());
-        } else {
-            unmet += 1;
-            println!("FAIL  {} (reproduce with seed={})", f.display(), out.seed);
-            for r in failed {
-                println!("      {} expected {}, was {}", r.name, r.expected, r.actual);
+        let name = f.display().to_string();
+        let mut suite = quick_junit::TestSuite::new(name.clone());
+        let source = match load(f) {
+            Ok(s) => s,
+            Err(e) => {
+                bad += 1;
+                let messages = match e {
+                    Failure::BadInput(m) => m,
+                    Failure::Unmet => Vec::new(),
+                };
+                for m in &messages {
+                    output::error(m);
+                }
+                println!("BAD   {name}");
+                let mut case = quick_junit::TestCase::new(
+                    "load",
+                    quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Error),
+                );
+                if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut case.status {
+                    *message = Some("invalid scenario".into());
+                    *description = Some(messages.join("\n").into());
+                }
+                suite.add_test_case(case);
+                suites.add_test_suite(suite);
+                continue;
             }
+        };
+        for (variant, _) in source.loaded.scenario.configurations() {
+            let (info, s) = source.configuration(variant.as_deref())?;
+            let label = variant.as_deref().map(|v| format!("{name} [{v}]")).unwrap_or_else(|| name.clone());
+            let started = std::time::Instant::now();
+            let r = run_report(info, &s, None);
+            let elapsed = started.elapsed();
+            let failed: Vec<_> = r.expectations.iter().filter(|e| !e.held).collect();
+            let mut case = if failed.is_empty() {
+                passed += 1;
+                println!("ok    {label}");
+                quick_junit::TestCase::new(
+                    variant.clone().unwrap_or_else(|| s.name.clone()),
+                    quick_junit::TestCaseStatus::success(),
+                )
+            } else {
+                unmet += 1;
+                println!("FAIL  {label} (reproduce with seed={})", r.seed);
+                let mut lines = Vec::new();
+                for e in &failed {
+                    let line = format!("{} expected {}, was {}", e.name, e.expected, e.actual);
+                    println!("      {line}");
+                    lines.push(line);
+                }
+                let mut status = quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
+                if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut status {
+                    *message = Some(format!("expectations not met (reproduce with seed={})", r.seed).into());
+                    *description = Some(lines.join("\n").into());
+                }
+                quick_junit::TestCase::new(variant.clone().unwrap_or_else(|| s.name.clone()), status)
+            };
+            case.set_time(elapsed);
+            case.set_classname(name.clone());
+            suite.add_test_case(case);
         }
+        suites.add_test_suite(suite);
     }
     println!("{passed} passed, {unmet} failed, {bad} invalid");
+    if let Some(path) = junit {
+        let xml = suites.to_string().map_err(|e| Failure::bad(format!("cannot write JUnit XML: {e}")))?;
+        output::write_whole(path, xml.as_bytes())?;
+    }
     if bad > 0 {
-        Err(Failure::BadInput)
+        Err(Failure::BadInput(Vec::new()))
     } else if unmet > 0 {
         Err(Failure::Unmet)
     } else {
@@ -182,8 +300,8 @@ pub fn check(paths: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
-pub fn schema() -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(&scenario::schema()).expect("a schema serialises");
+pub fn schema(schema: serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     println!("{text}");
     Ok(())
 }

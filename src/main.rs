@@ -5,40 +5,119 @@
 
 mod commands;
 mod demo;
+mod output;
+mod parallel;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hasim_sim::sweep::Shard;
 
 #[derive(Parser)]
 #[command(
     name = "hasim",
     version,
     about = "Deterministic simulator of highly available Kubernetes control planes",
-    after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke; 2 bad input."
+    long_about = "Deterministic simulator of highly available Kubernetes control planes.\n\n\
+        Scenarios are YAML files (see `hasim schema scenario` and the scenarios/ directory). \
+        The same scenario and seed always give the same report, byte for byte.",
+    after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke; 2 bad input \
+        (unreadable or invalid file, bad flag)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where and how a report is written.
+#[derive(Args, Clone)]
+struct OutputArgs {
+    /// text for people (colour on a terminal), json for programs. Default: json when
+    /// -o names a .json file, text otherwise.
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write the report to FILE (written whole or not at all) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Which seeds a sweep or comparison runs.
+#[derive(Args, Clone)]
+struct SeedArgs {
+    /// How many seeds to run.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    seeds: u64,
+    /// The first seed (then first+1, …). Default: the scenario's `seed`.
+    #[arg(long, value_name = "S")]
+    first_seed: Option<u64>,
+    /// Threads to run seeds on (default: every core). The output does not depend on it.
+    #[arg(long, short = 'j', value_name = "K", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario file and print what happened.
+    /// Run one scenario and report what happened.
     Run {
         /// The scenario (YAML).
-        file: std::path::PathBuf,
+        file: PathBuf,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
-        /// Print every timeline event, not only the summary.
+        /// Which of the scenario's `variants:` to run.
+        #[arg(long, value_name = "NAME")]
+        variant: Option<String>,
+        /// In text output, print every timeline event before the summary.
         #[arg(long)]
         timeline: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Run many seeds of a scenario and report distributions and the worst seeds.
+    Sweep {
+        file: PathBuf,
+        #[command(flatten)]
+        seeds: SeedArgs,
+        /// Run only part I of N of the seeds (for a CI matrix); join parts with `hasim merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<Shard>,
+        #[arg(long, value_name = "NAME")]
+        variant: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Join the JSON outputs of `hasim sweep --shard` into the unsharded sweep report.
+    Merge {
+        /// Shard reports (JSON), in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Run the same seeds against several scenarios or a scenario's variants, side by side.
+    Compare {
+        /// Scenario files; a file with `variants:` contributes each variant.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// How many seeds per configuration.
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        seeds: u64,
+        /// The first seed. Default: the first file's `seed`.
+        #[arg(long, value_name = "S")]
+        first_seed: Option<u64>,
+        #[arg(long, short = 'j', value_name = "K", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Run scenarios and check their `expect` blocks (files, or directories of *.yaml).
     Check {
         #[arg(required = true)]
-        paths: Vec<std::path::PathBuf>,
+        paths: Vec<PathBuf>,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Print a JSON Schema.
     Schema {
@@ -62,26 +141,60 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SchemaOf {
     /// Scenario files.
     Scenario,
+    /// `hasim run --format json`.
+    Report,
+    /// `hasim sweep --format json` (and merge).
+    Sweep,
+    /// `hasim compare --format json`.
+    Compare,
 }
 
-/// How a command ended, short of a crash.
+/// How a command ended, short of success.
 pub enum Failure {
-    /// Bad input: printed already, exit 2.
-    BadInput,
-    /// An expectation or invariant did not hold: exit 1.
+    /// Bad input: each message is printed as an error; exit 2. (Scenario diagnostics
+    /// are printed as they are found, so a check of many files shows them in place.)
+    BadInput(Vec<String>),
+    /// An expectation or invariant did not hold (already reported): exit 1.
     Unmet,
+}
+
+impl Failure {
+    pub fn bad(message: impl Into<String>) -> Failure {
+        Failure::BadInput(vec![message.into()])
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { file, seed, timeline } => commands::run(&file, seed, timeline),
-        Command::Check { paths } => commands::check(&paths),
-        Command::Schema { of: SchemaOf::Scenario } => commands::schema(),
+        Command::Run { file, seed, variant, timeline, out } => {
+            commands::run(&file, seed, variant.as_deref(), timeline, &out.into())
+        }
+        Command::Sweep { file, seeds, shard, variant, out } => {
+            commands::sweep(&file, &seeds.into(), shard, variant.as_deref(), &out.into())
+        }
+        Command::Merge { shards, out } => commands::merge(&shards, &out.into()),
+        Command::Compare { files, seeds, first_seed, jobs, out } => {
+            let seeds = commands::Seeds { count: seeds, first: first_seed, jobs };
+            commands::compare(&files, &seeds, &out.into())
+        }
+        Command::Check { paths, junit } => commands::check(&paths, junit.as_deref()),
+        Command::Schema { of } => commands::schema(match of {
+            SchemaOf::Scenario => hasim_sim::scenario::schema(),
+            SchemaOf::Report => hasim_sim::report::schema(),
+            SchemaOf::Sweep => hasim_sim::sweep::sweep_schema(),
+            SchemaOf::Compare => hasim_sim::sweep::compare_schema(),
+        }),
         Command::Demo { seed, members, no_pre_vote, writes_per_sec } => {
             demo::demo(seed, members, !no_pre_vote, writes_per_sec)
         }
@@ -89,6 +202,23 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Unmet) => ExitCode::from(1),
-        Err(Failure::BadInput) => ExitCode::from(2),
+        Err(Failure::BadInput(messages)) => {
+            for m in messages {
+                output::error(&m);
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+impl From<OutputArgs> for output::Destination {
+    fn from(a: OutputArgs) -> Self {
+        output::Destination::new(a.format, a.output)
+    }
+}
+
+impl From<SeedArgs> for commands::Seeds {
+    fn from(a: SeedArgs) -> Self {
+        commands::Seeds { count: a.seeds, first: a.first_seed, jobs: a.jobs }
     }
 }

@@ -134,3 +134,224 @@ fn schema_prints_the_scenario_json_schema() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim_start().starts_with('{') && text.contains("\"$defs\"") && text.contains("\"topology\""));
 }
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn run_json_is_a_versioned_report_identical_across_processes_and_to_the_output_file() {
+    let a = hasim(&["run", SHIPPED, "--format", "json"]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    let b = hasim(&["run", SHIPPED, "--format", "json"]);
+    assert_eq!(a.stdout, b.stdout, "two processes, same bytes");
+    let report: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
+    assert_eq!(report["format"], "hasim-run-report");
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["seed"], 1);
+    assert_eq!(report["verdict"]["passed"], true);
+    let first_keys: Vec<&String> = report.as_object().unwrap().keys().take(4).collect();
+    assert_eq!(first_keys, ["format", "version", "hasim", "scenario"], "declaration order, not sorted");
+    let dir = scratch("run-json");
+    let file = dir.join("report.json");
+    let c = hasim(&["run", SHIPPED, "-o", file.to_str().unwrap()]);
+    assert_eq!(c.status.code(), Some(0), "{}", stderr(&c));
+    assert!(c.stdout.is_empty(), "the report went to the file");
+    assert_eq!(std::fs::read(&file).unwrap(), a.stdout, "-o FILE.json writes JSON, the same bytes");
+}
+
+#[test]
+fn run_text_is_plain_when_not_a_terminal() {
+    let out = hasim(&["run", SHIPPED]);
+    assert!(!stdout(&out).contains('\u{1b}'), "no colour codes in a pipe");
+}
+
+#[test]
+fn run_output_to_an_unwritable_place_exits_2_and_writes_nothing() {
+    let out = hasim(&["run", SHIPPED, "-o", "/no/such/dir/report.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot write /no/such/dir/report.json"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+const VARIANTS: &str = "scenarios/compare-member-counts.yaml";
+
+#[test]
+fn a_file_with_variants_needs_one_named_to_run() {
+    let out = hasim(&["run", VARIANTS]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("has variants (members-3, members-4, members-5)"), "{err}");
+    assert!(err.contains("hasim compare"), "{err}");
+    let out = hasim(&["run", VARIANTS, "--variant", "members-6"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no variant `members-6`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean"), "{}", stderr(&out));
+    let out = hasim(&["run", VARIANTS, "--variant", "members-5", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["scenario"]["variant"], "members-5");
+    assert_eq!(report["hosts"].as_array().unwrap().iter().filter(|h| h["roles"][0] == "etcd").count(), 5);
+}
+
+#[test]
+fn sweep_output_does_not_depend_on_the_thread_count() {
+    let one = hasim(&["sweep", SHIPPED, "--seeds", "24", "--jobs", "1", "--format", "json"]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    let four = hasim(&["sweep", SHIPPED, "--seeds", "24", "--jobs", "4", "--format", "json"]);
+    assert_eq!(one.stdout, four.stdout, "--jobs 1 and --jobs 4 print the same bytes");
+    let r: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(r["format"], "hasim-sweep-report");
+    assert_eq!(r["summary"]["runs"], 24);
+    assert_eq!(r["runs"].as_array().unwrap().len(), 24);
+    let worst = &r["summary"]["worst_seeds"][0];
+    assert!(worst["replay"].as_str().unwrap().starts_with("hasim run scenarios/stacked-3-lose-one.yaml --seed "));
+    for key in ["min", "p50", "p90", "p99", "max"] {
+        assert!(r["summary"]["longest_outage"][key].is_number(), "{key}");
+    }
+}
+
+#[test]
+fn sweep_text_shows_distributions_and_worst_seeds() {
+    let out = hasim(&["sweep", SHIPPED, "--seeds", "8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("8 of 8 runs met every expectation"), "{text}");
+    assert!(text.contains("p99") && text.contains("longest outage per run"), "{text}");
+    assert!(text.contains("Worst seeds:") && text.contains("--seed"), "{text}");
+    assert!(text.contains("Share of runs with split brain"), "{text}");
+    assert!(stderr(&out).is_empty(), "no progress bar when stderr is not a terminal: {}", stderr(&out));
+}
+
+#[test]
+fn merged_shards_equal_the_unsharded_sweep() {
+    let dir = scratch("shards");
+    let whole = hasim(&["sweep", SHIPPED, "--seeds", "10", "--format", "json"]);
+    let mut parts = Vec::new();
+    for i in 1..=3 {
+        let file = dir.join(format!("shard-{i}.json"));
+        let out =
+            hasim(&["sweep", SHIPPED, "--seeds", "10", "--shard", &format!("{i}/3"), "-o", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        parts.push(file.to_str().unwrap().to_string());
+    }
+    let shard: serde_json::Value = serde_json::from_slice(&std::fs::read(&parts[0]).unwrap()).unwrap();
+    assert_eq!(shard["shard"]["index"], 1);
+    assert_eq!(shard["summary"]["runs"], 4, "seeds 1, 4, 7, 10");
+    let merged = hasim(&["merge", &parts[2], &parts[0], &parts[1], "--format", "json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(merged.stdout, whole.stdout, "merge of the shards, in any order, is the unsharded report");
+
+    let missing = hasim(&["merge", &parts[0], &parts[1]]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("shard(s) 3 of 3 are missing"), "{}", stderr(&missing));
+    let twice = hasim(&["merge", &parts[0], &parts[0], &parts[1], &parts[2]]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(stderr(&twice).contains("shard 1/3 is given twice"), "{}", stderr(&twice));
+    let not_json = hasim(&["merge", SHIPPED]);
+    assert_eq!(not_json.status.code(), Some(2));
+    assert!(
+        stderr(&not_json).contains("stacked-3-lose-one.yaml:1:2: not a sweep report (expected ident)"),
+        "{}",
+        stderr(&not_json)
+    );
+}
+
+#[test]
+fn a_bad_shard_or_seed_count_is_refused() {
+    for (args, needle) in [
+        (vec!["--seeds", "5", "--shard", "0/3"], "not a shard"),
+        (vec!["--seeds", "5", "--shard", "4/3"], "not a shard"),
+        (vec!["--seeds", "0"], "--seeds"),
+        (vec!["--seeds", "5", "--jobs", "0"], "--jobs"),
+    ] {
+        let mut all = vec!["sweep", SHIPPED];
+        all.extend(args.iter());
+        let out = hasim(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(stderr(&out).contains(needle), "{all:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_sweep_with_a_failing_seed_exits_1_and_lists_it() {
+    let dir = scratch("sweep-unmet");
+    let file = dir.join("tight.yaml");
+    std::fs::write(&file, shipped_with("longest_outage: { max: 13s }", "longest_outage: { max: 10500ms }")).unwrap();
+    let out = hasim(&["sweep", file.to_str().unwrap(), "--seeds", "12"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Failed seeds:"), "{text}");
+    assert!(text.contains("FAILED longest_outage"), "{text}");
+}
+
+#[test]
+fn compare_puts_variants_side_by_side() {
+    let out = hasim(&["compare", VARIANTS, "--seeds", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().find(|l| l.contains("members-3")).expect("a header row");
+    assert!(header.contains("members-4") && header.contains("members-5"), "{header}");
+    assert!(text.contains("writes p50 / min"), "{text}");
+    let json = hasim(&["compare", VARIANTS, "--seeds", "3", "--format", "json"]);
+    let r: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(r["format"], "hasim-compare-report");
+    let labels: Vec<&str> = r["variants"].as_array().unwrap().iter().map(|v| v["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["members-3", "members-4", "members-5"]);
+    let writes = |i: usize| r["variants"][i]["summary"]["availability"][0]["availability"]["p50"].as_f64().unwrap();
+    assert!(writes(2) > 0.8 && writes(0) < 0.6 && writes(1) < 0.6, "5 members keep quorum, 3 and 4 do not");
+}
+
+#[test]
+fn compare_of_two_files_labels_each_and_one_file_alone_is_refused() {
+    let out = hasim(&["compare", SHIPPED, "scenarios/members-3-lose-one.yaml", "--seeds", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stacked-3-lose-one") && stdout(&out).contains("members-3-lose-one"));
+    let alone = hasim(&["compare", SHIPPED]);
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(stderr(&alone).contains("compare needs two configurations"), "{}", stderr(&alone));
+}
+
+#[test]
+fn check_writes_junit_with_a_case_per_configuration_and_the_failing_seed() {
+    let dir = scratch("junit");
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::copy(SHIPPED, scenarios.join("a-ok.yaml")).unwrap();
+    std::fs::write(
+        scenarios.join("b-unmet.yaml"),
+        shipped_with("writes: { min: 0.85, max: 0.99 }", "writes: { min: 0.999 }"),
+    )
+    .unwrap();
+    let xml_path = dir.join("junit.xml");
+    let out = hasim(&["check", scenarios.to_str().unwrap(), "--junit", xml_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains("reproduce with seed=1"), "{xml}");
+    assert!(xml.contains("availability.writes expected &gt;= 0.999"), "escaped: {xml}");
+
+    let all = hasim(&["check", VARIANTS, "--junit", xml_path.to_str().unwrap()]);
+    assert_eq!(all.status.code(), Some(0), "{}", stdout(&all));
+    assert!(stdout(&all).contains("ok    scenarios/compare-member-counts.yaml [members-4]"), "{}", stdout(&all));
+    assert_eq!(std::fs::read_to_string(&xml_path).unwrap().matches("<testcase ").count(), 3);
+}
+
+#[test]
+fn schema_prints_each_document_schema() {
+    for (of, field) in [("report", "timeline"), ("sweep", "worst_seeds"), ("compare", "variants")] {
+        let out = hasim(&["schema", of]);
+        assert!(out.status.success(), "{of}");
+        let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(schema.to_string().contains(field), "{of} schema mentions {field}");
+    }
+    let out = hasim(&["schema", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -8,6 +8,7 @@
 //! - `check`: the Raft safety invariants checked during every run.
 //! - `scenario`: YAML scenario files in: types, validation, diagnostics.
 //! - `report`: what a run reports, as JSON with a stable order and as text.
+//! - `sweep`: many seeds of a scenario summarised; shards merged; configurations compared.
 
 pub mod check;
 pub mod cluster;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod model;
 pub mod report;
 pub mod scenario;
+pub mod sweep;
 pub mod time;
 
 pub use check::{Violation, ViolationKind};

@@ -34,16 +34,20 @@ fn every_shipped_scenario_loads_runs_and_meets_its_expectations() {
                 continue;
             }
         };
-        let s = &loaded.scenario;
-        assert!(!s.description.trim().is_empty(), "{name} has no description");
-        let expect = s.expect.as_ref().unwrap_or_else(|| panic!("{name} has no expect block"));
-        let out = scenario::build(s, None).run_for(s.duration());
-        for r in expect.evaluate(&out) {
-            if !r.held {
-                failures.push(format!(
-                    "{name}: {} expected {}, was {} (reproduce with seed={})",
-                    r.name, r.expected, r.actual, out.seed
-                ));
+        let base = &loaded.scenario;
+        assert!(!base.description.trim().is_empty(), "{name} has no description");
+        // A file with variants runs each of them, as `hasim check` does.
+        for (variant, s) in base.configurations() {
+            let label = variant.map_or_else(|| name.clone(), |v| format!("{name} [{v}]"));
+            let expect = s.expect.as_ref().unwrap_or_else(|| panic!("{label} has no expect block"));
+            let out = scenario::build(&s, None).run_for(s.duration());
+            for r in expect.evaluate(&out) {
+                if !r.held {
+                    failures.push(format!(
+                        "{label}: {} expected {}, was {} (reproduce with seed={})",
+                        r.name, r.expected, r.actual, out.seed
+                    ));
+                }
             }
         }
     }

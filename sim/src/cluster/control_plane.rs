@@ -537,7 +537,7 @@ impl Simulation {
                     if ok != api.etcd_ok {
                         let name = self.hosts[apiserver.index()].name.clone();
                         let text = if ok {
-                            format!("apiserver on {name} is ready again: its etcd check passed")
+                            format!("apiserver on {name} is ready: its etcd check passed")
                         } else {
                             format!(
                                 "apiserver on {name} is not ready: its etcd check failed ({})",

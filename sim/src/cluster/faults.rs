@@ -67,7 +67,6 @@ impl Simulation {
     /// Applies one fault; returns the host it hit (None for network-wide faults), or
     /// None when its role target did not exist and it was skipped.
     fn apply_one(&mut self, fault: Fault) -> Option<Option<HostId>> {
-        self.applied_faults.push((self.now, format!("{fault:?}")));
         let single = |f: &Fault| match f {
             Fault::Crash(t)
             | Fault::Restart(t)
@@ -106,6 +105,8 @@ impl Simulation {
             },
             None => None,
         };
+        let label = self.fault_label(&fault, host);
+        self.applied_faults.push((self.now, label));
         let name = host.map(|h| self.hosts[h.index()].name.clone()).unwrap_or_default();
         match fault {
             Fault::Kill { process, .. } => {
@@ -360,6 +361,60 @@ impl Simulation {
             Fault::For { fault, .. } => return self.apply_one(*fault),
         }
         Some(host)
+    }
+
+    /// A fault in a few words, with the host it hit ("crash cp-2"), for recovery lines.
+    fn fault_label(&self, fault: &Fault, host: Option<HostId>) -> String {
+        let name = |t: &Target| match t {
+            Target::Host(h) => self.hosts.get(h.index()).map_or_else(|| format!("{h:?}"), |x| x.name.clone()),
+            role => Self::describe_target(*role).to_string(),
+        };
+        let on = host.map(|h| self.hosts[h.index()].name.clone()).unwrap_or_default();
+        let group = |g: &[Target]| g.iter().map(name).collect::<Vec<_>>().join(", ");
+        let process = |p: &Process| match p {
+            Process::Etcd => "etcd",
+            Process::Apiserver => "kube-apiserver",
+            Process::Scheduler => "kube-scheduler",
+            Process::ControllerManager => "kube-controller-manager",
+        };
+        match fault {
+            Fault::Kill { process: p, .. } => format!("kill {} on {on}", process(p)),
+            Fault::Start { process: p, .. } => format!("start {} on {on}", process(p)),
+            Fault::StopProcess { process: p, .. } => format!("stop {} on {on}", process(p)),
+            Fault::PauseProcess { process: p, .. } => format!("pause {} on {on}", process(p)),
+            Fault::ResumeProcess { process: p, .. } => format!("resume {} on {on}", process(p)),
+            Fault::ClockStep { offset_us, .. } => format!("step the clock of {on} by {:+.3}s", *offset_us as f64 / 1e6),
+            Fault::ClockRate { rate_ppm, .. } => format!("run the clock of {on} at {:.3}×", *rate_ppm as f64 / 1e6),
+            Fault::ExpireCert { cert, .. } => format!("expire the {} certificate of {on}", cert.name()),
+            Fault::RenewCerts(_) => format!("renew the certificates of {on}"),
+            Fault::Crash(_) => format!("crash {on}"),
+            Fault::Restart(_) => format!("restart {on}"),
+            Fault::Stop(_) => format!("stop etcd on {on} gracefully"),
+            Fault::Wipe(_) => format!("crash {on} and wipe its etcd data"),
+            Fault::Pause(_) => format!("pause etcd on {on}"),
+            Fault::Resume(_) => format!("resume etcd on {on}"),
+            Fault::PauseHost(_) => format!("freeze host {on}"),
+            Fault::ResumeHost(_) => format!("resume host {on}"),
+            Fault::Isolate(_) => format!("isolate {on}"),
+            Fault::Partition(groups) => {
+                format!(
+                    "partition {}",
+                    groups.iter().map(|g| format!("[{}]", group(g))).collect::<Vec<_>>().join(" | ")
+                )
+            }
+            Fault::CutOneWay { from, to } => format!("cut {} → {} one way", name(from), name(to)),
+            Fault::Bridge { side_a, side_b } => format!("bridge partition [{}] | [{}]", group(side_a), group(side_b)),
+            Fault::Heal => "heal the network".to_string(),
+            Fault::MessageLoss { ppm } => format!("lose {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
+            Fault::Link { a, b, .. } => format!("change the link {}–{}", name(a), name(b)),
+            Fault::SlowDisk { .. } => format!("slow the disk of {on}"),
+            Fault::AddMember { host: h, learner } => {
+                format!("add {} on {}", if *learner { "a learner" } else { "a member" }, name(&Target::Host(*h)))
+            }
+            Fault::RemoveMember(_) => format!("remove the member on {on}"),
+            Fault::PromoteLearner(_) => format!("promote the learner on {on}"),
+            Fault::For { fault, lasts } => format!("{} for {lasts}", self.fault_label(fault, host)),
+        }
     }
 
     /// The host loses power: every process on it dies, none cleanly.

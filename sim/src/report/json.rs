@@ -25,7 +25,12 @@ fn write(v: &Value, indent: usize, out: &mut String) {
     let one_line = serde_json::to_string(v).expect("a Value serialises");
     let scalars_only = match v {
         Value::Array(items) => items.iter().all(|i| !i.is_array() && !i.is_object()),
-        Value::Object(_) => false,
+        // A record of scalars (a timeline event, an outage) reads best as one line.
+        Value::Object(map) => map.values().all(|i| match i {
+            Value::Array(items) => items.iter().all(|i| !i.is_array() && !i.is_object()),
+            Value::Object(_) => false,
+            _ => true,
+        }),
         _ => true,
     };
     if scalars_only || indent + one_line.len() <= LINE {

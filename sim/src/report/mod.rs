@@ -8,7 +8,7 @@
 //! `Deserialize` too, and `schema()` describes it. `text` renders the human summary.
 
 pub mod json;
-mod text;
+pub(crate) mod text;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -120,8 +120,8 @@ pub struct Verdict {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostInfo {
     pub name: String,
-    /// What runs there at the start: `etcd`, `control-plane`, `load-balancer`; empty
-    /// for a spare host.
+    /// What runs there at the start: `etcd`, `control-plane`, `load-balancer`, or
+    /// `clients` (the workload); empty for a spare host.
     pub roles: Vec<String>,
 }
 
@@ -520,6 +520,10 @@ impl Report {
                         roles.push("load-balancer".to_string());
                     }
                 }
+                // The host the workload's clients run on (see `ClusterSpec::host_layout`).
+                if roles.is_empty() && n == "client" {
+                    roles.push("clients".to_string());
+                }
                 HostInfo { name: n.clone(), roles }
             })
             .collect();
@@ -634,7 +638,8 @@ fn counted_windows(marks: &[(SimTime, String)]) -> Vec<CountedWindow> {
     windows
 }
 
-fn round4(x: f64) -> f64 {
+/// Ratios are reported to 4 decimals (as `expect` compares them).
+pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 

@@ -54,6 +54,28 @@ pub struct Scenario {
     /// Conditions on the outcome, checked by `hasim check`.
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Alternative configurations run against the same faults and seeds (`hasim
+    /// compare`). Each names the sections it replaces; the rest comes from above.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+}
+
+/// One configuration of a scenario with `variants:`. A section given here replaces the
+/// scenario's section of the same name as a whole.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Shown in reports and tables; unique within the file.
+    pub name: String,
+    #[serde(default)]
+    pub topology: Option<Topology>,
+    #[serde(default)]
+    pub timing: Option<Timing>,
+    #[serde(default)]
+    pub workload: Option<WorkloadSpec>,
+    /// This variant's own conditions (otherwise the scenario's `expect` applies).
+    #[serde(default)]
+    pub expect: Option<Expect>,
 }
 
 fn default_seed() -> u64 {
@@ -315,7 +337,7 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
         Ok(s) => s,
         Err(e) => return Err(vec![from_yaml_error(file, text, &e)]),
     };
-    let (errors, warnings) = validate::check(file, text, &scenario);
+    let (errors, warnings) = validate::check_all(file, text, &scenario);
     if errors.is_empty() { Ok(Loaded { scenario, warnings, file: file.to_string() }) } else { Err(errors) }
 }
 
@@ -351,6 +373,50 @@ pub fn schema() -> serde_json::Value {
 impl Scenario {
     pub fn duration(&self) -> SimDuration {
         self.duration.0
+    }
+
+    /// The scenario as `v` configures it (with no variants of its own).
+    pub fn with_variant(&self, v: &Variant) -> Scenario {
+        let mut s = self.clone();
+        s.variants = Vec::new();
+        if let Some(t) = &v.topology {
+            s.topology = t.clone();
+        }
+        if let Some(t) = &v.timing {
+            s.timing = t.clone();
+        }
+        if let Some(w) = &v.workload {
+            s.workload = w.clone();
+        }
+        if let Some(e) = &v.expect {
+            s.expect = Some(e.clone());
+        }
+        s
+    }
+
+    /// What runs: each variant by name, or the scenario itself (named None) when it has
+    /// no variants.
+    pub fn configurations(&self) -> Vec<(Option<String>, Scenario)> {
+        if self.variants.is_empty() {
+            vec![(None, self.clone())]
+        } else {
+            self.variants.iter().map(|v| (Some(v.name.clone()), self.with_variant(v))).collect()
+        }
+    }
+
+    /// The configuration called `name`; the error lists the names there are.
+    pub fn variant(&self, name: &str) -> Result<Scenario, String> {
+        match self.variants.iter().find(|v| v.name == name) {
+            Some(v) => Ok(self.with_variant(v)),
+            None if self.variants.is_empty() => Err(format!("{} has no variants", self.name)),
+            None => {
+                let names: Vec<&str> = self.variants.iter().map(|v| v.name.as_str()).collect();
+                let hint = diag::did_you_mean(name, names.iter().copied())
+                    .map(|d| format!(" (did you mean `{d}`?)"))
+                    .unwrap_or_default();
+                Err(format!("no variant `{name}` in {}{hint}; it has: {}", self.name, names.join(", ")))
+            }
+        }
     }
 }
 

@@ -22,6 +22,8 @@ const ROLES: &[&str] = &["etcd-leader", "etcd-follower", "scheduler-leader", "co
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
+    /// The lines [from, to) searched first for a key: the variant being checked.
+    lines: (usize, usize),
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
@@ -59,9 +61,28 @@ impl Checker<'_> {
         keys.iter().find_map(|k| self.find_key(k)).unwrap_or(Pos(1, 1))
     }
 
+    /// Where `key: value` is written for the `nth` time (1-based).
+    fn find_value(&self, key: &str, value: &str, nth: usize) -> Option<Pos> {
+        let needle = format!("{key}: {value}");
+        self.text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, line)| {
+                line.find(&needle).map(|at| Pos(i as u64 + 1, line[..at].chars().count() as u64 + 1))
+            })
+            .nth(nth - 1)
+    }
+
+    /// Where `key:` is first written, searching from the `from` line (where the
+    /// variant being checked starts) and then from the top.
     fn find_key(&self, key: &str) -> Option<Pos> {
+        self.find_key_in(key, self.lines.0, self.lines.1).or_else(|| self.find_key_in(key, 0, usize::MAX))
+    }
+
+    /// Where `key:` is first written within lines [from, to) (0-based).
+    fn find_key_in(&self, key: &str, from: usize, to: usize) -> Option<Pos> {
         let needle = format!("{key}:");
-        for (i, line) in self.text.lines().enumerate() {
+        for (i, line) in self.text.lines().enumerate().take(to).skip(from) {
             for (at, _) in line.match_indices(&needle) {
                 // At the start of a line or `- ` entry, or after `{` or `,` in a flow mapping.
                 let before = line[..at].trim();
@@ -89,8 +110,59 @@ impl From<Location> for Pos {
 }
 
 /// Checks a parsed scenario; returns (errors, warnings).
+/// Checks the scenario, or each of its variants as it will run. A problem the variants
+/// share is reported once, for the first variant that has it.
+pub(super) fn check_all(file: &str, text: &str, s: &Scenario) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    if s.variants.is_empty() {
+        return check(file, text, s);
+    }
+    let (mut errors, mut warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = (Vec::new(), Vec::new());
+    let c = Checker { file, text, lines: (0, 0), errors: Vec::new(), warnings: Vec::new() };
+    for (i, v) in s.variants.iter().enumerate() {
+        if s.variants[..i].iter().any(|w| w.name == v.name) {
+            let at = c.find_value("name", &v.name, 2).unwrap_or_else(|| c.key("variants"));
+            errors.push(c.diag(
+                at,
+                format!("two variants are called `{}`", v.name),
+                Some("variant names label the columns of `hasim compare`: make them unique".into()),
+            ));
+        }
+    }
+    let mut seen: Vec<(u64, u64, String)> = Vec::new();
+    // Each variant's own lines run from its `name:` to the next variant's; a key it
+    // does not set is the scenario's, found from the top.
+    let starts: Vec<usize> = s
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let nth = s.variants[..=i].iter().filter(|w| w.name == v.name).count() + usize::from(s.name == v.name);
+            c.find_value("name", &v.name, nth).map_or(0, |p| p.0 as usize - 1)
+        })
+        .collect();
+    for (i, v) in s.variants.iter().enumerate() {
+        let to = starts.get(i + 1).copied().filter(|&t| t > starts[i]).unwrap_or(usize::MAX);
+        let (e, w) = check_from(file, text, &s.with_variant(v), (starts[i], to));
+        for (into, found) in [(&mut errors, e), (&mut warnings, w)] {
+            for mut d in found {
+                let key = (d.line, d.column, d.message.clone());
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    d.message = format!("variant `{}`: {}", v.name, d.message);
+                    into.push(d);
+                }
+            }
+        }
+    }
+    (errors, warnings)
+}
+
 pub(super) fn check(file: &str, text: &str, s: &Scenario) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
-    let mut c = Checker { file, text, errors: Vec::new(), warnings: Vec::new() };
+    check_from(file, text, s, (0, 0))
+}
+
+fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let mut c = Checker { file, text, lines, errors: Vec::new(), warnings: Vec::new() };
     let t = &s.topology;
     if !(1..=7).contains(&t.control_planes) {
         c.error(

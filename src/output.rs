@@ -1,0 +1,80 @@
+//! Where reports go: stdout or a file written whole (a temporary file renamed into
+//! place, so a failed or interrupted run leaves nothing half-written), as text or
+//! JSON, with colour only on a terminal that has not asked for none (`NO_COLOR`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use crate::{Failure, Format};
+
+pub struct Destination {
+    format: Option<Format>,
+    path: Option<PathBuf>,
+}
+
+impl Destination {
+    pub fn new(format: Option<Format>, path: Option<PathBuf>) -> Destination {
+        Destination { format, path }
+    }
+
+    /// As asked, or JSON for a `.json` file, or text.
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or(match &self.path {
+            Some(p) if p.extension().is_some_and(|e| e == "json") => Format::Json,
+            _ => Format::Text,
+        })
+    }
+
+    /// Colour text output only when it goes to a terminal.
+    pub fn colour(&self) -> bool {
+        self.path.is_none() && colour_allowed() && std::io::stdout().is_terminal()
+    }
+
+    pub fn write(&self, text: &str) -> Result<(), Failure> {
+        match &self.path {
+            None => {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`| head`) is not an error worth a message.
+                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                Ok(())
+            }
+            Some(path) => write_whole(path, text.as_bytes()),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory.
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {e}", path.display()));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints an error the one way hasim prints errors.
+pub fn error(message: &str) {
+    let stderr = std::io::stderr();
+    if colour_allowed() && stderr.is_terminal() {
+        eprintln!("\x1b[31;1merror\x1b[0m: {message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+pub fn warning(message: &str) {
+    let stderr = std::io::stderr();
+    if colour_allowed() && stderr.is_terminal() {
+        eprintln!("\x1b[33;1mwarning\x1b[0m: {message}");
+    } else {
+        eprintln!("warning: {message}");
+    }
+}
