@@ -300,6 +300,58 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
     }
 }
 
+/// The terminal UI replaying a fresh run of `path`.
+pub fn tui(path: &Path, seed: Option<u64>, variant: Option<&str>) -> Result<(), Failure> {
+    need_terminal()?;
+    let source = load(path)?;
+    let (info, s) = source.configuration(variant)?;
+    let r = run_report(info, &s, seed);
+    hasim_tui::run_report(r).map_err(|e| Failure::bad(format!("terminal: {e}")))
+}
+
+/// The terminal UI on a saved report of any kind (told apart by its `format`).
+pub fn tui_report(path: &Path) -> Result<(), Failure> {
+    need_terminal()?;
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::bad(format!("cannot read {name}: {e}")))?;
+    let bad = |e: serde_json::Error| {
+        let what = e.to_string();
+        let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(head, _)| head).to_string();
+        Failure::bad(format!("{name}:{}:{}: not a hasim report ({what})", e.line(), e.column()))
+    };
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        format: String,
+    }
+    let kind: Kind = serde_json::from_str(&text).map_err(bad)?;
+    let shown = match kind.format.as_str() {
+        report::RUN_FORMAT => hasim_tui::run_report(serde_json::from_str(&text).map_err(bad)?),
+        sweep::SWEEP_FORMAT => hasim_tui::run_sweep(serde_json::from_str(&text).map_err(bad)?),
+        sweep::COMPARE_FORMAT => hasim_tui::run_compare(serde_json::from_str(&text).map_err(bad)?),
+        other => {
+            return Err(Failure::bad(format!(
+                "{name}: a `{other}` document is not a hasim report (expected {}, {} or {})",
+                report::RUN_FORMAT,
+                sweep::SWEEP_FORMAT,
+                sweep::COMPARE_FORMAT
+            )));
+        }
+    };
+    shown.map_err(|e| Failure::bad(format!("terminal: {e}")))
+}
+
+/// The UI draws on the terminal; refuse early (and clearly) in a pipe or CI log.
+fn need_terminal() -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(Failure::bad(
+            "the terminal UI needs a terminal (stdin and stdout); for a pipe or file use `hasim run --format text|json`",
+        ))
+    }
+}
+
 pub fn schema(schema: serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     println!("{text}");

@@ -119,6 +119,23 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Replay a run in the terminal UI (or browse a sweep or comparison report).
+    #[command(after_help = "Keys: space play/pause, n/p step, f/F next/previous fault, o/O outage, \
+        +/- speed, g seek, Tab pane, ? help, q quit.")]
+    Tui {
+        /// The scenario to run and replay.
+        #[arg(required_unless_present = "report", conflicts_with = "report")]
+        file: Option<PathBuf>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Which of the scenario's `variants:` to run.
+        #[arg(long, value_name = "NAME")]
+        variant: Option<String>,
+        /// A JSON report written by `hasim run`, `sweep`, `merge` or `compare`.
+        #[arg(long, value_name = "REPORT.json")]
+        report: Option<PathBuf>,
+    },
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
@@ -189,6 +206,11 @@ fn main() -> ExitCode {
             commands::compare(&files, &seeds, &out.into())
         }
         Command::Check { paths, junit } => commands::check(&paths, junit.as_deref()),
+        Command::Tui { file, seed, variant, report } => match (file, report) {
+            (_, Some(report)) => commands::tui_report(&report),
+            (Some(file), None) => commands::tui(&file, seed, variant.as_deref()),
+            (None, None) => Err(Failure::bad("give a scenario file or --report REPORT.json")),
+        },
         Command::Schema { of } => commands::schema(match of {
             SchemaOf::Scenario => hasim_sim::scenario::schema(),
             SchemaOf::Report => hasim_sim::report::schema(),

@@ -150,7 +150,8 @@ impl Simulation {
             };
             EtcdView { role, term: raft.term.0, paused: p.paused }
         });
-        let apiserver = h.apiserver.as_ref().map(|a| ApiserverView { ready: a.etcd_ok, paused: a.paused });
+        // A frozen host's apiserver answers nothing, whatever its own flag says.
+        let apiserver = h.apiserver.as_ref().map(|a| ApiserverView { ready: a.etcd_ok, paused: a.paused || h.frozen });
         let elected = |c: Component| {
             h.components.procs[c as usize].as_ref().map(|p| ElectedView {
                 leading: self.spells.iter().any(|s| s.component == c && s.host == host && s.end.is_none()),
