@@ -7,6 +7,9 @@
 //!   Target: at most 0.2 s wall per run.
 //! - `control_plane_1h_5000_node_leases`: one simulated hour of a stacked 3-node control plane
 //!   with 5,000 node leases and 50 client requests/s. Target: at most 10 s wall, 500 MB peak.
+//! - `sweep_200_seeds_stacked_3_lose_one_3m`: 200 seeds of the shipped "lose one node"
+//!   scenario at 3 simulated minutes each, on every core. Target: 10,000 seeds in 30 s on 2
+//!   cores (0.6 s per 200).
 //!
 //! Run with `cargo bench --bench engine`.
 
@@ -112,5 +115,37 @@ fn control_plane_1h_5000_node_leases(bencher: Bencher) {
             checked = true;
         }
         outcome
+    });
+}
+
+/// Seeds per call of the sweep benchmark; the 10,000-seed figure is 50 calls' worth.
+const SWEEP_SEEDS: u64 = 200;
+
+/// The shipped "lose one node" scenario, stretched to 3 simulated minutes.
+fn stacked_3_lose_one_3m() -> hasim_sim::scenario::Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/stacked-3-lose-one.yaml");
+    let text = std::fs::read_to_string(path).expect("the shipped scenario");
+    let mut s = hasim_sim::scenario::load(path, &text).expect("it loads").scenario;
+    s.duration = hasim_sim::scenario::Dur(SimDuration::from_secs(180));
+    s
+}
+
+/// `hasim sweep` of the 3-node stacked "lose one node" scenario (3 simulated minutes per
+/// seed) on every core, as the binary runs it: rayon over seeds, one summary per seed.
+/// Target (issue 5): 10,000 seeds in at most 30 s on 2 cores, i.e. 0.6 s per call.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn sweep_200_seeds_stacked_3_lose_one_3m(bencher: Bencher) {
+    use rayon::prelude::*;
+    let s = stacked_3_lose_one_3m();
+    bencher.counter(ItemsCount::new(SWEEP_SEEDS)).bench_local(|| {
+        let runs: Vec<hasim_sim::sweep::RunSummary> = (1..=SWEEP_SEEDS)
+            .into_par_iter()
+            .map(|seed| {
+                let out = hasim_sim::scenario::build(&s, Some(seed)).run_for(s.duration());
+                hasim_sim::sweep::RunSummary::of(&s, &out)
+            })
+            .collect();
+        assert!(runs.iter().all(|r| r.passed), "a seed failed its expectations");
+        runs
     });
 }

@@ -72,8 +72,16 @@ impl RunSummary {
                 })
                 .unwrap_or_default(),
             outages: cp.map(|cp| cp.outages.iter().map(|o| dur(o.end.since(o.start))).collect()).unwrap_or_default(),
+            // A fault never recovered from counts as the rest of the run.
             recovery: cp
-                .map(|cp| cp.recovery.iter().filter_map(|r| r.recovered_after.map(dur)).collect())
+                .map(|cp| {
+                    cp.recovery
+                        .iter()
+                        .filter_map(
+                            |r| if r.ongoing { Some(dur(out.end.since(r.at))) } else { r.recovered_after.map(dur) },
+                        )
+                        .collect()
+                })
                 .unwrap_or_default(),
             leader_changes: out.leader_history.len().saturating_sub(1) as u64,
             split_brain: SplitCounts {

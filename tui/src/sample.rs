@@ -82,6 +82,7 @@ fn outage(plane: PlaneName, start: f64, end: f64) -> OutageReport {
         duration: end - start,
         failed: 40,
         cause: "the load balancer kept sending new connections to cp-2".to_string(),
+        ongoing: false,
     }
 }
 

@@ -291,6 +291,8 @@ pub struct Outage {
     pub end: SimTime,
     pub failed: u64,
     pub cause: String,
+    /// Not over when the run ended.
+    pub ongoing: bool,
 }
 
 /// What the control plane looked like to its clients.
@@ -316,12 +318,14 @@ pub struct ControlPlaneReport {
 }
 
 /// Time from a fault to the end of the outages that began after it (before the next
-/// fault); None when clients saw no outage.
+/// fault); None when clients saw no outage, or (`ongoing`) when one never ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultRecovery {
     pub at: SimTime,
     pub fault: String,
     pub recovered_after: Option<SimDuration>,
+    /// An outage it started was still going when the run ended.
+    pub ongoing: bool,
 }
 
 impl ControlPlaneReport {
@@ -1276,12 +1280,19 @@ impl Simulation {
                     *counts.entry(*f).or_default() += 1;
                 }
                 let (main, _) = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f))).expect("non-empty");
+                let end = window[window.len() - 1].0;
+                // Still going when the run ended: no request of this plane issued in a
+                // later second succeeded.
+                let end_second = (end.as_micros() / 1_000_000) as usize;
+                let ongoing =
+                    self.planes[plane as usize].per_second.iter().skip(end_second + 1).all(|(ok, _)| *ok == 0);
                 outages.push(Outage {
                     plane,
                     start: window[0].0,
-                    end: window[window.len() - 1].0,
+                    end,
                     failed: window.len() as u64,
                     cause: main.describe(self),
+                    ongoing,
                 });
                 i = j + 1;
             }
@@ -1292,9 +1303,13 @@ impl Simulation {
             .iter()
             .enumerate()
             .map(|(i, (at, fault))| {
-                let next = self.applied_faults.get(i + 1).map_or(SimTime::MAX, |(t, _)| *t);
-                let end = outages.iter().filter(|o| o.start >= *at && o.start < next).map(|o| o.end).max();
-                FaultRecovery { at: *at, fault: fault.clone(), recovered_after: end.map(|e| e.since(*at)) }
+                // Faults applied at the same instant share the outages that follow.
+                let next =
+                    self.applied_faults[i + 1..].iter().map(|(t, _)| *t).find(|t| t > at).unwrap_or(SimTime::MAX);
+                let caused: Vec<&Outage> = outages.iter().filter(|o| o.start >= *at && o.start < next).collect();
+                let ongoing = caused.iter().any(|o| o.ongoing);
+                let end = caused.iter().map(|o| o.end).max().filter(|_| !ongoing);
+                FaultRecovery { at: *at, fault: fault.clone(), recovered_after: end.map(|e| e.since(*at)), ongoing }
             })
             .collect();
         Some(ControlPlaneReport {

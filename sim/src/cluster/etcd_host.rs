@@ -88,6 +88,37 @@ impl Simulation {
         let et = self.spec.etcd.election_timeout;
         let hb = self.hb();
         for ev in events {
+            // A member that cannot reach a quorum repeats its pre-vote every election
+            // timeout without its term moving: say so once, not every time.
+            let repeat = match ev {
+                RaftEvent::CampaignStarted { pre: true, term, .. } => {
+                    self.prevote_repeats.get(&host).is_some_and(|&(t, _)| t == term)
+                }
+                RaftEvent::LostElection { pre: true, term } => {
+                    self.prevote_repeats.get(&host).is_some_and(|&(t, n)| t == term && n >= 2)
+                }
+                _ => {
+                    self.prevote_repeats.remove(&host);
+                    false
+                }
+            };
+            if repeat {
+                if let RaftEvent::CampaignStarted { term, .. } = ev {
+                    self.outcome.stats.campaigns += 1;
+                    let entry = self.prevote_repeats.get_mut(&host).expect("checked above");
+                    entry.1 += 1;
+                    if entry.1 == 2 {
+                        let text = format!(
+                            "{name} keeps starting pre-votes for term {term}, one per randomised election timeout, until it reaches a quorum or hears from a leader (repeats not listed)"
+                        );
+                        self.note(EventKind::Etcd, Some(host), text);
+                    }
+                }
+                continue;
+            }
+            if let RaftEvent::CampaignStarted { pre: true, term, .. } = ev {
+                self.prevote_repeats.insert(host, (term, 1));
+            }
             let text = match ev {
                 RaftEvent::CampaignStarted { pre, term, transfer, waited_ticks } => {
                     self.outcome.stats.campaigns += 1;
@@ -99,7 +130,14 @@ impl Simulation {
                         let waited = hb.saturating_mul(u64::from(waited_ticks));
                         // Name the leader it last knew of, so a learner sees whose silence
                         // started the election.
-                        match self.outcome.leader_history.last().filter(|l| l.host != host) {
+                        // The leader this member could know of: the last one elected in a
+                        // term below the one it campaigns for (a member cut off never hears
+                        // of later leaders).
+                        match self.outcome.leader_history.iter().rev().find(|l| l.term < term) {
+                            Some(l) if l.host == host => format!(
+                                "it stepped down as leader of term {} and heard from no new leader for {waited}, its randomised election timeout (base {et})",
+                                l.term
+                            ),
                             Some(l) => format!(
                                 "no heartbeat from {} (leader of term {}) for {waited}, its randomised election timeout (base {et})",
                                 self.hosts[l.host.index()].name,
@@ -150,7 +188,16 @@ impl Simulation {
     /// CheckQuorum steps it down; it can no longer commit, but can still serve
     /// serializable reads).
     pub(super) fn track_etcd_leaders(&mut self) {
-        let leaders = self.leaders();
+        // A frozen (SIGSTOP, paused VM) leader acts on nothing; it counts again once it
+        // resumes and still believes it leads.
+        let leaders: Vec<(HostId, Term)> = self
+            .leaders()
+            .into_iter()
+            .filter(|(h, _)| self.hosts[h.index()].etcd.as_ref().is_some_and(|p| !p.paused))
+            .collect();
+        if self.replaying_stash {
+            return;
+        }
         let open = self.outcome.etcd_overlaps.last_mut().filter(|o| o.end.is_none());
         match (leaders.len() > 1, open) {
             (true, None) => {

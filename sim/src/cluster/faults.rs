@@ -407,7 +407,9 @@ impl Simulation {
             Fault::Heal => "heal the network".to_string(),
             Fault::MessageLoss { ppm } => format!("lose {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
             Fault::Link { a, b, .. } => format!("change the link {}–{}", name(a), name(b)),
-            Fault::SlowDisk { .. } => format!("slow the disk of {on}"),
+            Fault::SlowDisk { profile, .. } => {
+                format!("set the disk of {on} to {} + up to {} per fsync", profile.fsync_base, profile.fsync_jitter)
+            }
             Fault::AddMember { host: h, learner } => {
                 format!("add {} on {}", if *learner { "a learner" } else { "a member" }, name(&Target::Host(*h)))
             }
@@ -452,6 +454,7 @@ impl Simulation {
             if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
                 p.paused = true;
             }
+            self.track_etcd_leaders();
         } else {
             self.note(EventKind::Fault, Some(host), format!("fault: host {name} resumed; {held} held events now run"));
             self.resume(host);
@@ -468,6 +471,7 @@ impl Simulation {
             p.paused = true;
             let name = self.hosts[host.index()].name.clone();
             self.note(EventKind::Fault, Some(host), format!("fault: etcd on {name} frozen (SIGSTOP)"));
+            self.track_etcd_leaders();
         }
     }
 
@@ -651,6 +655,9 @@ impl Simulation {
             Some(host),
             format!("fault: etcd on {name} resumed (SIGCONT); {} queued events now processed", stash.len()),
         );
+        // What it believes once the backlog is processed is what counts for split brain,
+        // not the instant in between.
+        self.replaying_stash = true;
         for s in stash {
             if self.process_mut(host, inc).is_none() {
                 break;
@@ -671,6 +678,8 @@ impl Simulation {
             p.server.raft.tick();
             self.after_step(host);
         }
+        self.replaying_stash = false;
+        self.track_etcd_leaders();
     }
 }
 

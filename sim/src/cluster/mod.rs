@@ -526,6 +526,14 @@ pub struct Simulation {
     /// Timeline length when host states were last recorded (see `observe`).
     observed_notes: usize,
     last_states: Vec<HostState>,
+    /// When host states are next recorded even without a timeline entry (state that
+    /// changes silently: nginx forgetting failures, a kubelet restart).
+    next_state_check: SimTime,
+    /// A resumed etcd is processing its backlog: leader overlaps are judged after it.
+    replaying_stash: bool,
+    /// Per host, the term of its last pre-vote and how often it started one for that
+    /// term (repeats are summarised on the timeline, not listed).
+    prevote_repeats: BTreeMap<HostId, (Term, u32)>,
 }
 
 impl Simulation {
@@ -621,6 +629,9 @@ impl Simulation {
             },
             observed_notes: 0,
             last_states: Vec::new(),
+            next_state_check: SimTime::ZERO,
+            replaying_stash: false,
+            prevote_repeats: BTreeMap::new(),
             api_requests: BTreeMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
             cp_hosts: Vec::new(),
@@ -707,7 +718,7 @@ impl Simulation {
         while let Some((t, ev)) = self.queue.pop_until(end) {
             self.now = t;
             self.handle(ev);
-            if self.outcome.timeline.len() != self.observed_notes {
+            if self.outcome.timeline.len() != self.observed_notes || t >= self.next_state_check {
                 self.record_states();
             }
         }

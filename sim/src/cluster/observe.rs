@@ -6,13 +6,18 @@
 //! held.
 //!
 //! A frame is taken after the event that wrote to the timeline has been handled, so it
-//! shows the state the entry's sentence led to. Only hosts whose state changed get a
-//! new frame.
+//! shows the state the entry's sentence led to, and at least once a simulated second
+//! for changes no entry announces. Only hosts whose state changed get a new frame.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+
+/// Between timeline entries, states are also compared this often, so changes no
+/// entry announces (nginx forgetting a failed backend, a kubelet restarting a
+/// component) show up within this lag.
+const STATE_CHECK_EVERY: SimDuration = SimDuration(1_000_000);
 
 /// Whether the host is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -109,6 +114,7 @@ impl Simulation {
     /// the network if its cuts changed.
     pub(super) fn record_states(&mut self) {
         self.observed_notes = self.outcome.timeline.len();
+        self.next_state_check = self.now + STATE_CHECK_EVERY;
         for h in 0..self.hosts.len() {
             let host = HostId(h as u32);
             let state = self.host_state(host);

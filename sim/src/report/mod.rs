@@ -198,6 +198,8 @@ pub struct OutageReport {
     pub failed: u64,
     /// Why most of its requests failed.
     pub cause: String,
+    /// Still going when the run ended (`end` is then the last failure seen).
+    pub ongoing: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -206,8 +208,9 @@ pub struct RecoveryReport {
     pub at: f64,
     pub fault: String,
     /// Seconds from the fault to the end of the outages it started; null when clients
-    /// saw no outage.
+    /// saw no outage, or when one was still going at the end (`ongoing`).
     pub recovered_after: Option<f64>,
+    pub ongoing: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -385,6 +388,7 @@ impl Report {
                         duration: dur(o.end.since(o.start)),
                         failed: o.failed,
                         cause: o.cause.clone(),
+                        ongoing: o.ongoing,
                     })
                     .collect()
             })
@@ -399,6 +403,7 @@ impl Report {
                         at: secs(r.at),
                         fault: r.fault.clone(),
                         recovered_after: r.recovered_after.map(dur),
+                        ongoing: r.ongoing,
                     })
                     .collect()
             })

@@ -92,8 +92,12 @@ pub fn render_text(r: &Report, timeline: bool, colour: bool) -> String {
             }
         }
         for x in &r.recovery {
-            if let Some(after) = x.recovered_after {
-                let _ = writeln!(o, "Recovery after the fault at {}: {}", seconds(x.at), seconds(after));
+            if x.ongoing {
+                let line =
+                    format!("Not recovered from the fault at {} ({}) by the end of the run", seconds(x.at), x.fault);
+                let _ = writeln!(o, "{}", st.bad(&line));
+            } else if let Some(after) = x.recovered_after {
+                let _ = writeln!(o, "Recovery after the fault at {} ({}): {}", seconds(x.at), x.fault, seconds(after));
             }
         }
         let sb = &r.split_brain;

@@ -218,10 +218,18 @@ impl Expect {
             push("leader_changes".into(), b.describe(), n.to_string(), b.holds(n));
         }
         if let Some(b) = &self.recovery {
-            let worst = cp
-                .map(|c| c.recovery.iter().filter_map(|r| r.recovered_after).max().unwrap_or(SimDuration::ZERO))
-                .unwrap_or(SimDuration::ZERO);
-            push("recovery".into(), b.describe(), worst.to_string(), b.holds(Dur(worst)));
+            let recovery = cp.map_or(&[][..], |c| &c.recovery[..]);
+            match recovery.iter().find(|r| r.ongoing) {
+                // Not recovered: at least as long as the rest of the run.
+                Some(r) => {
+                    let lower = out.end.since(r.at);
+                    push("recovery".into(), b.describe(), format!("not recovered (> {lower})"), b.holds(Dur(lower)));
+                }
+                None => {
+                    let worst = recovery.iter().filter_map(|r| r.recovered_after).max().unwrap_or(SimDuration::ZERO);
+                    push("recovery".into(), b.describe(), worst.to_string(), b.holds(Dur(worst)));
+                }
+            }
         }
         if let Some(sb) = &self.split_brain {
             let overlaps =

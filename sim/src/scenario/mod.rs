@@ -73,7 +73,8 @@ pub struct Variant {
     pub timing: Option<Timing>,
     #[serde(default)]
     pub workload: Option<WorkloadSpec>,
-    /// This variant's own conditions (otherwise the scenario's `expect` applies).
+    /// This variant's own conditions; they replace the scenario's `expect` whole
+    /// (otherwise the scenario's apply).
     #[serde(default)]
     pub expect: Option<Expect>,
 }

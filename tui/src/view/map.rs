@@ -192,7 +192,8 @@ fn summary(run: &RunView, hosts: &[(&str, Option<&HostState>)]) -> Vec<Line<'sta
         .iter()
         .filter_map(|(n, s)| {
             let e = s.and_then(|s| s.etcd.as_ref()).filter(|e| e.role == EtcdRole::Leader)?;
-            Some(format!("{n} (term {})", e.term))
+            // A frozen leader believes it leads but acts on nothing until it thaws.
+            Some(if e.paused { format!("{n} (term {}, frozen)", e.term) } else { format!("{n} (term {})", e.term) })
         })
         .collect();
     if hosts.iter().any(|(_, s)| s.is_some_and(|s| s.etcd.is_some())) {
