@@ -50,7 +50,15 @@ pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> 
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(fail)?;
+    let mut builder = tempfile::Builder::new();
+    // A temporary file is private (0600); the report it becomes should read like any
+    // file the user writes (the umask still applies).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(&dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
