@@ -136,20 +136,21 @@ fn print_sweep(r: &SweepReport, to: &Destination) -> Result<(), Failure> {
     if r.summary.failed == 0 { Ok(()) } else { Err(Failure::Unmet) }
 }
 
+/// `file:line:column: not a <what> (<why>)<hint>` for JSON that does not read as `what`.
+fn not_a(name: &str, e: &serde_json::Error, what: &str, hint: &str) -> Failure {
+    // serde_json ends its message with the place, which comes first here.
+    let why = e.to_string();
+    let why = why.rsplit_once(" at line ").map_or(why.as_str(), |(head, _)| head);
+    Failure::bad(format!("{name}:{}:{}: not a {what} ({why}){hint}", e.line(), e.column()))
+}
+
 pub fn merge(paths: &[PathBuf], to: &Destination) -> Result<(), Failure> {
     let mut parts = Vec::new();
     for p in paths {
         let name = p.display().to_string();
         let text = std::fs::read_to_string(p).map_err(|e| Failure::bad(format!("cannot read {name}: {e}")))?;
         let part: SweepReport = serde_json::from_str(&text).map_err(|e| {
-            // serde_json ends its message with the place, which we print first.
-            let what = e.to_string();
-            let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(head, _)| head).to_string();
-            Failure::bad(format!(
-                "{name}:{}:{}: not a sweep report ({what}); write shards with `hasim sweep --shard I/N --format json -o FILE`",
-                e.line(),
-                e.column()
-            ))
+            not_a(&name, &e, "sweep report", "; write shards with `hasim sweep --shard I/N --format json -o FILE`")
         })?;
         parts.push((name, part));
     }
@@ -314,11 +315,7 @@ pub fn tui_report(path: &Path) -> Result<(), Failure> {
     need_terminal()?;
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| Failure::bad(format!("cannot read {name}: {e}")))?;
-    let bad = |e: serde_json::Error| {
-        let what = e.to_string();
-        let what = what.rsplit_once(" at line ").map_or(what.as_str(), |(head, _)| head).to_string();
-        Failure::bad(format!("{name}:{}:{}: not a hasim report ({what})", e.line(), e.column()))
-    };
+    let bad = |e: serde_json::Error| not_a(&name, &e, "hasim report", "");
     #[derive(serde::Deserialize)]
     struct Kind {
         format: String,

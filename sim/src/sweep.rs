@@ -53,7 +53,7 @@ pub struct SplitCounts {
 impl RunSummary {
     /// Condenses a run of `s`.
     pub fn of(s: &Scenario, out: &RunOutcome) -> RunSummary {
-        let results = s.expect.clone().unwrap_or_default().evaluate(out);
+        let results = s.evaluate(out);
         let failed: Vec<String> = results.iter().filter(|r| !r.held).map(|r| r.name.clone()).collect();
         let cp = out.control_plane.as_ref();
         let overlaps = |c: Component| cp.map_or(0, |x| x.overlaps.iter().filter(|o| o.component == c).count()) as u64;

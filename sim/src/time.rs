@@ -113,9 +113,34 @@ impl fmt::Display for SimTime {
     }
 }
 
+/// Splits `sorted` (ascending by `at`) into runs in which each item is at most `gap`
+/// after the one before: outages from failed requests, windows of stale reads.
+pub fn runs_within<T>(sorted: &[T], at: impl Fn(&T) -> SimTime, gap: SimDuration) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=sorted.len() {
+        if i == sorted.len() || at(&sorted[i]).since(at(&sorted[i - 1])) > gap {
+            if start < i {
+                runs.push(start..i);
+            }
+            start = i;
+        }
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_split_where_the_gap_is_wider_than_allowed() {
+        let t = |s: &[u64]| s.iter().map(|&x| SimTime(x)).collect::<Vec<_>>();
+        let gap = SimDuration(10);
+        assert_eq!(runs_within(&t(&[0, 5, 15, 26, 30]), |x| *x, gap), vec![0..3, 3..5]);
+        assert_eq!(runs_within(&t(&[7]), |x| *x, gap), vec![0..1]);
+        assert!(runs_within(&t(&[]), |x| *x, gap).is_empty());
+    }
 
     #[test]
     fn durations_print_in_the_unit_a_person_expects() {

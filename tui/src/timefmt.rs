@@ -3,7 +3,7 @@
 //! with millisecond precision, the precision the report's timeline is read at.
 
 /// Seconds typed by a user, or `None` when the text is not a time. A bare number is
-/// seconds; otherwise a sequence of number+unit pairs (`h`, `m`, `s`, `ms`; a last
+/// seconds; otherwise a duration as scenarios write them (`1m30s`, `250ms`; a last
 /// number without unit is seconds) or `minutes:seconds`.
 pub fn parse_time(text: &str) -> Option<f64> {
     let text = text.trim();
@@ -19,28 +19,15 @@ pub fn parse_time(text: &str) -> Option<f64> {
     if let Some(s) = plain_number(text) {
         return Some(s);
     }
-    let mut total = 0.0;
-    let mut rest = text;
-    let mut seen_unit = false;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value = plain_number(&rest[..digits])?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            // `1m30` means 1m30s, as people say it.
-            "" if seen_unit => 1.0,
-            _ => return None,
-        };
-        seen_unit = true;
-        rest = &rest[unit_len..];
-        total += value * factor;
-    }
-    Some(total)
+    // The scenario language's durations, plus `1m30` for 1m30s as people say it.
+    let with_unit = if text.ends_with(|c: char| c.is_ascii_digit()) && text.contains(|c: char| c.is_ascii_alphabetic())
+    {
+        format!("{text}s")
+    } else {
+        text.to_string()
+    };
+    let micros = hasim_sim::scenario::duration::parse_micros(&with_unit).ok().filter(|&m| m >= 0)?;
+    Some(micros as f64 / 1e6)
 }
 
 /// A non-negative decimal number without sign or exponent (what a user means by "45").

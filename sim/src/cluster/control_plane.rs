@@ -1267,14 +1267,9 @@ impl Simulation {
             let mut fails: Vec<(SimTime, Failure)> =
                 self.failures.iter().filter(|(_, p, _)| *p == plane).map(|(t, _, f)| (*t, *f)).collect();
             fails.sort();
-            let mut i = 0;
-            while i < fails.len() {
-                // Failures closer than 1 s together belong to one outage.
-                let mut j = i;
-                while j + 1 < fails.len() && fails[j + 1].0.since(fails[j].0) <= SimDuration::from_secs(1) {
-                    j += 1;
-                }
-                let window = &fails[i..=j];
+            // Failures closer than 1 s together belong to one outage.
+            for run in crate::time::runs_within(&fails, |f| f.0, SimDuration::from_secs(1)) {
+                let window = &fails[run];
                 let mut counts: BTreeMap<Failure, u64> = BTreeMap::new();
                 for (_, f) in window {
                     *counts.entry(*f).or_default() += 1;
@@ -1294,7 +1289,6 @@ impl Simulation {
                     cause: main.describe(self),
                     ongoing,
                 });
-                i = j + 1;
             }
         }
         outages.sort_by_key(|o| (o.start, o.plane));

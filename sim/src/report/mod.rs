@@ -300,14 +300,9 @@ pub struct ViolationReport {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ExpectationReport {
-    /// Dotted name as in the file: `availability.writes`.
-    pub name: String,
-    pub expected: String,
-    pub actual: String,
-    pub held: bool,
-}
+/// An expectation as the report lists it: the dotted name (`availability.writes`),
+/// the bound, the figure and whether it held.
+pub type ExpectationReport = crate::scenario::ExpectResult;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelineEvent {
@@ -348,13 +343,7 @@ impl Report {
     /// The report of `out`, a run of `scenario` described by `info`.
     pub fn new(info: ScenarioInfo, scenario: &Scenario, out: &RunOutcome) -> Report {
         let name = |h: crate::ids::HostId| out.host_names[h.index()].clone();
-        let expectations: Vec<ExpectationReport> = match &scenario.expect {
-            Some(e) => e.evaluate(out),
-            None => crate::scenario::Expect::default().evaluate(out),
-        }
-        .into_iter()
-        .map(|r| ExpectationReport { name: r.name, expected: r.expected, actual: r.actual, held: r.held })
-        .collect();
+        let expectations = scenario.evaluate(out);
         let safety_held = out.violations.is_empty();
         let expectations_held = expectations.iter().all(|e| e.held);
         let cp = out.control_plane.as_ref();
@@ -612,13 +601,8 @@ fn counted_windows(marks: &[(SimTime, String)]) -> Vec<CountedWindow> {
     let mut sorted: Vec<&(SimTime, String)> = marks.iter().collect();
     sorted.sort_by_key(|(t, _)| *t);
     let mut windows = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i;
-        while j + 1 < sorted.len() && sorted[j + 1].0.since(sorted[j].0) <= WINDOW_GAP {
-            j += 1;
-        }
-        let group = &sorted[i..=j];
+    for run in crate::time::runs_within(&sorted, |m| m.0, WINDOW_GAP) {
+        let group = &sorted[run];
         let mut counts: Vec<(&str, u64)> = Vec::new();
         for (_, why) in group {
             match counts.iter_mut().find(|(w, _)| w == why) {
@@ -638,7 +622,6 @@ fn counted_windows(marks: &[(SimTime, String)]) -> Vec<CountedWindow> {
             count: group.len() as u64,
             cause: best.0.to_string(),
         });
-        i = j + 1;
     }
     windows
 }

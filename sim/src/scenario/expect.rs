@@ -150,8 +150,8 @@ pub struct Expect {
     pub split_brain: Option<SplitBrain>,
 }
 
-/// One condition and whether it held.
-#[derive(Clone, Debug, PartialEq)]
+/// One condition and whether it held (as reports print it).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize, JsonSchema)]
 pub struct ExpectResult {
     /// Dotted name, as in the file: `availability.writes`.
     pub name: String,
@@ -199,7 +199,7 @@ impl Expect {
                 if let Some(b) = b {
                     let r = cp.map_or(1.0, |c| c.plane(plane).ratio());
                     // Compared at the precision reports print (4 decimals).
-                    let r = (r * 10_000.0).round() / 10_000.0;
+                    let r = crate::report::round4(r);
                     push(format!("availability.{key}"), b.describe(), format!("{r:.4}"), b.holds(r));
                 }
             }

@@ -376,6 +376,14 @@ impl Scenario {
         self.duration.0
     }
 
+    /// Its `expect` conditions evaluated against `out` (safety only, without any).
+    pub fn evaluate(&self, out: &crate::cluster::RunOutcome) -> Vec<ExpectResult> {
+        match &self.expect {
+            Some(e) => e.evaluate(out),
+            None => Expect::default().evaluate(out),
+        }
+    }
+
     /// The scenario as `v` configures it (with no variants of its own).
     pub fn with_variant(&self, v: &Variant) -> Scenario {
         let mut s = self.clone();
