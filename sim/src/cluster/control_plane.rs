@@ -927,7 +927,7 @@ impl Simulation {
                 .api_requests
                 .iter()
                 .filter(|(_, r)| r.connected && r.backend == Some(host) && r.api_incarnation == gone)
-                .map(|(&id, _)| id)
+                .map(|(id, _)| id)
                 .collect();
             for id in hit {
                 self.reply_to_client(id, host, Err(Failure::Reset { backend: host }));
@@ -954,7 +954,7 @@ impl Simulation {
             .api_requests
             .iter()
             .filter(|(_, r)| r.connected && r.lb == Some(lb_index) && r.backend == Some(backend))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect();
         // Requests on long-lived connections are counted with their connection.
         let own_sessions = hit.iter().filter(|id| self.api_requests[id].conn.is_none()).count();

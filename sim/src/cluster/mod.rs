@@ -28,7 +28,7 @@ pub use observe::{
 };
 
 use crate::check::{Checker, CommittedEntry, Holder, Violation};
-use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, LinkProfile, Network, SimRng, StreamId};
+use crate::engine::{Delivery, Disk, DiskProfile, EventQueue, IdMap, LinkProfile, Network, SimRng, StreamId};
 use crate::fault::{Fault, Target};
 use crate::ids::{HostId, LogIndex, MemberId, ReadId, Term, WriteId};
 use crate::model::etcd::log::{DurableState, WriteBatch};
@@ -486,7 +486,7 @@ pub struct Simulation {
     /// Round-robin position per request kind, so kinds do not alias onto one host.
     workload_rr: [usize; 3],
     next_request: u64,
-    pending: BTreeMap<u64, PendingRequest>,
+    pending: IdMap<PendingRequest>,
     /// Highest committed index whose membership side effects the world has acted on.
     conf_acted: LogIndex,
     /// Reused buffers for a member's Ready (outgoing messages, committed entries and
@@ -496,7 +496,7 @@ pub struct Simulation {
     applied_buf: Vec<Applied>,
     outcome: RunOutcome,
     // Control plane.
-    api_requests: BTreeMap<u64, ApiRequest>,
+    api_requests: IdMap<ApiRequest>,
     lbs: Vec<LbState>,
     /// Every fault as it was applied: when, and what.
     applied_faults: Vec<(SimTime, String)>,
@@ -606,7 +606,7 @@ impl Simulation {
             boot_rng: SimRng::new(seed, StreamId::Boot),
             workload_rr: [0; 3],
             next_request: 1,
-            pending: BTreeMap::new(),
+            pending: IdMap::new(),
             // The bootstrap membership entries need no action from the world.
             conf_acted: n_members as LogIndex,
             outbox: Vec::new(),
@@ -632,7 +632,7 @@ impl Simulation {
             next_state_check: SimTime::ZERO,
             replaying_stash: false,
             prevote_repeats: BTreeMap::new(),
-            api_requests: BTreeMap::new(),
+            api_requests: IdMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
             cp_hosts: Vec::new(),
             applied_faults: Vec::new(),
