@@ -1,21 +1,15 @@
 //! The network between hosts: per-link latency (base plus uniform jitter), random loss,
 //! and partitions.
 //!
-//! Reachability is a directed petgraph graph whose edges are the links that currently
-//! carry traffic, so every partition shape is just a set of removed edges: symmetric
+//! Reachability is a directed adjacency matrix of the links that currently carry
+//! traffic (checked once per message), so every partition shape is just a set of
+//! removed links: symmetric
 //! groups cut both directions between groups, a one-way cut removes a single direction,
 //! and a bridge removes the links between the two sides while keeping both sides'
 //! links to the bridge host. Links behave like etcd's TCP streams: delivery on one
 //! directed link is FIFO, so jitter never reorders two messages on the same link.
 
-use petgraph::Directed;
 use petgraph::graph::NodeIndex;
-use petgraph::matrix_graph::MatrixGraph;
-
-/// A fixed hasher, so nothing in the graph depends on per-process random state.
-type FixedHasher = std::hash::BuildHasherDefault<std::hash::DefaultHasher>;
-/// Directed adjacency matrix of working links.
-type Reachability = MatrixGraph<(), (), FixedHasher, Directed>;
 
 use crate::engine::rng::{SimRng, StreamId};
 use crate::ids::HostId;
@@ -52,8 +46,8 @@ pub enum Delivery {
 
 pub struct Network {
     hosts: usize,
-    /// Edge a→b present = a's packets reach b.
-    reach: Reachability,
+    /// `open[slot(a, b)]` = a's packets reach b.
+    open: Vec<bool>,
     profiles: Vec<LinkProfile>,
     /// Arrival time of the last message on each directed link (FIFO order).
     tail: Vec<SimTime>,
@@ -62,13 +56,9 @@ pub struct Network {
 
 impl Network {
     pub fn new(hosts: usize, profile: LinkProfile, seed: u64) -> Self {
-        let mut reach = Reachability::with_capacity(hosts);
-        for _ in 0..hosts {
-            reach.add_node(());
-        }
         let mut net = Network {
             hosts,
-            reach,
+            open: vec![false; hosts * hosts],
             profiles: vec![profile; hosts * hosts],
             tail: vec![SimTime::ZERO; hosts * hosts],
             rng: SimRng::new(seed, StreamId::Network),
@@ -85,12 +75,8 @@ impl Network {
         from.index() * self.hosts + to.index()
     }
 
-    fn node(h: HostId) -> NodeIndex<u16> {
-        NodeIndex::new(h.index())
-    }
-
     pub fn can_reach(&self, from: HostId, to: HostId) -> bool {
-        from == to || self.reach.has_edge(Self::node(from), Self::node(to))
+        from == to || self.open[self.slot(from, to)]
     }
 
     /// Decides when (and whether) a message sent now from `from` arrives at `to`.
@@ -123,16 +109,15 @@ impl Network {
     }
 
     fn connect(&mut self, from: HostId, to: HostId) {
-        let (a, b) = (Self::node(from), Self::node(to));
-        if !self.reach.has_edge(a, b) {
-            self.reach.add_edge(a, b, ());
-        }
+        let slot = self.slot(from, to);
+        self.open[slot] = true;
     }
 
     /// Cuts the link in one direction only: `from`'s packets no longer reach `to`.
     pub fn cut_one_way(&mut self, from: HostId, to: HostId) {
         if from != to {
-            self.reach.try_remove_edge(Self::node(from), Self::node(to));
+            let slot = self.slot(from, to);
+            self.open[slot] = false;
         }
     }
 

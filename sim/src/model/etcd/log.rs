@@ -124,8 +124,11 @@ impl RaftLog {
         if lo <= self.offset {
             return None;
         }
-        let start = (lo - self.offset - 1) as usize;
-        Some(self.entries.iter().skip(start).take(max).copied().collect())
+        let start = ((lo - self.offset - 1) as usize).min(self.entries.len());
+        let end = start.saturating_add(max).min(self.entries.len());
+        let mut out = Vec::with_capacity(end - start);
+        out.extend(self.entries.range(start..end).copied());
+        Some(out)
     }
 
     /// Appends one new entry at the end (a leader's own proposal).

@@ -286,6 +286,13 @@ impl EtcdServer {
     /// Applies what raft committed (appended to `committed`) and answers waiting
     /// clients (appended to `out`).
     pub fn apply(&mut self, committed: &mut Vec<(LogIndex, Entry)>, out: &mut Vec<Applied>) {
+        // Most Readies (heartbeats and their answers) bring nothing to apply or answer.
+        if self.raft.log.applied >= self.raft.log.committed
+            && self.raft.read_states.is_empty()
+            && self.waiting_reads.is_empty()
+        {
+            return;
+        }
         let from = committed.len();
         self.raft.take_committed(committed);
         for (i, e) in &committed[from..] {
@@ -300,7 +307,7 @@ impl EtcdServer {
                 _ => {}
             }
         }
-        for (ctx, index) in std::mem::take(&mut self.raft.read_states) {
+        for (ctx, index) in self.raft.read_states.drain(..) {
             // Retries may bring several answers for one read: take the first.
             if let Some(pos) = self.asking_reads.iter().position(|&(r, _)| r == ctx) {
                 self.asking_reads.swap_remove(pos);

@@ -850,8 +850,13 @@ impl Raft {
     /// The next peer (not self) in id order after `after`.
     fn next_peer(&self, after: Option<MemberId>) -> Option<MemberId> {
         use std::ops::Bound::{Excluded, Unbounded};
-        let lower = after.map_or(Unbounded, Excluded);
-        self.progress.range((lower, Unbounded)).map(|(id, _)| *id).find(|&id| id != self.id)
+        match after {
+            // The first peer: no tree search needed.
+            None => self.progress.keys().copied().find(|&id| id != self.id),
+            Some(after) => {
+                self.progress.range((Excluded(after), Unbounded)).map(|(id, _)| *id).find(|&id| id != self.id)
+            }
+        }
     }
 
     fn bcast_heartbeat(&mut self, ctx: Option<ReadId>) {
