@@ -89,7 +89,7 @@ impl RunSummary {
                 scheduler: overlaps(Component::Scheduler),
                 controller_manager: overlaps(Component::ControllerManager),
                 stale_reads: cp.map_or(0, |c| c.stale_reads),
-                misrouted: cp.map_or(0, |c| c.misrouted),
+                misrouted: cp.map_or(0, |c| c.misrouted.len() as u64),
             },
         }
     }

@@ -78,7 +78,8 @@ fn losing_a_node_costs_writes_until_the_lb_marks_it_down() {
         let outage = cp.outages.iter().find(|o| o.plane == Plane::Write && o.start >= crash).expect("an outage");
         assert!(outage.cause.contains(&name), "cause: {}", outage.cause);
         assert!(outage.end <= down, "outage ends when the LB stops routing to {name}");
-        assert!(cp.misrouted > 0);
+        assert!(!cp.misrouted.is_empty(), "seed={seed}");
+        assert!(cp.misrouted.iter().all(|&(_, b)| b == HostId(victim)), "only {name} could not serve, seed={seed}");
         // Recovery for the crash: until the last request that went to the dead node.
         let rec = cp.recovery.iter().find(|r| r.at == crash).expect("the crash has a recovery entry");
         let after = rec.recovered_after.expect("the crash caused an outage");
@@ -148,7 +149,9 @@ fn with_a_tcp_check_the_lb_keeps_sending_a_third_of_requests_to_the_minority_api
         assert!(cp.stale_reads > 50, "stale reads {}, seed={seed}", cp.stale_reads);
         assert!(cp.max_staleness >= SimDuration::from_secs(30), "max staleness {}", cp.max_staleness);
         assert!(cp.failures.iter().any(|(_, _, f)| matches!(f, Failure::Etcd { backend, .. } if *backend == x)));
-        assert!(cp.misrouted >= 200, "requests sent to {name} that it could not serve: {}", cp.misrouted);
+        let misrouted = cp.misrouted.len();
+        assert!(misrouted >= 200, "requests sent to {name} that it could not serve: {misrouted}, seed={seed}");
+        assert!(cp.misrouted.iter().all(|&(_, b)| b == x), "only {name} could not serve, seed={seed}");
     }
 }
 
@@ -349,4 +352,40 @@ fn nginx_with_its_default_60_s_connect_timeout_keeps_losing_requests_to_a_powere
         let (failed, _) = failed_between(&fast, Plane::Write, secs(21), secs(70));
         assert_eq!(failed, 0, "2 s connect timeout: {failed} failed, seed={seed}");
     }
+}
+
+#[test]
+fn etcd_errors_from_a_ready_apiserver_during_an_election_are_not_misrouted() {
+    // Killing the etcd leader's process leaves every apiserver running: the ones on the
+    // other nodes answer etcd's errors for a moment while a new leader is elected. No
+    // health check could have routed those requests anywhere better, so they are not
+    // misrouted; the apiserver that lost its local member and went unready is.
+    let mut checked = 0;
+    for seed in 0..5 {
+        let kill = secs(20);
+        let leader = {
+            let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(spec(HealthCheck::Tcp)).build();
+            sim.run_until(kill);
+            sim.leader().expect("a leader").0
+        };
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(20), Fault::Kill { target: Target::EtcdLeader, process: Process::Etcd })
+            .run_for(SimDuration::from_secs(40));
+        let cp = out.control_plane.as_ref().unwrap();
+        let etcd_errors_elsewhere = cp
+            .failures
+            .iter()
+            .filter(|(_, _, f)| matches!(f, Failure::Etcd { backend, .. } if *backend != leader))
+            .count();
+        let misrouted_elsewhere = cp.misrouted.iter().filter(|&&(_, b)| b != leader).count();
+        assert!(
+            misrouted_elsewhere < etcd_errors_elsewhere || etcd_errors_elsewhere == 0,
+            "{misrouted_elsewhere} of {etcd_errors_elsewhere} election errors counted as misrouted, seed={seed}"
+        );
+        assert!(cp.misrouted.iter().any(|&(_, b)| b == leader), "the unready apiserver's share counts, seed={seed}");
+        checked += usize::from(etcd_errors_elsewhere > 0);
+    }
+    assert!(checked > 0, "no seed produced election errors on the other apiservers");
 }

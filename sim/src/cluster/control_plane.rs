@@ -202,6 +202,9 @@ pub(super) struct ApiRequest {
     /// The backend slot the LB counted a connection against (for leastconn), while
     /// this attempt owns the connection.
     counted: Option<(u8, u16)>,
+    /// Whether the apiserver was ready (running, not frozen, /readyz passing) when the
+    /// attempt reached it; None while it has not reached one.
+    arrived_ready: Option<bool>,
 }
 
 /// A long-lived client connection. It stays on its backend until it breaks: the
@@ -305,8 +308,10 @@ pub struct ControlPlaneReport {
     pub max_staleness: SimDuration,
     /// When each stale cache read was answered, and by which apiserver.
     pub stale: Vec<(SimTime, HostId)>,
-    /// Requests the LB sent to a backend that could not serve them.
-    pub misrouted: u64,
+    /// Failed requests the LB sent to a backend that could not serve them (see
+    /// `misrouted_to`): when each was issued, and the backend. Without an LB nothing
+    /// routes, so clients of the one apiserver are never misrouted.
+    pub misrouted: Vec<(SimTime, HostId)>,
     /// Every failed request: when it was issued and why.
     pub failures: Vec<(SimTime, Plane, Failure)>,
     /// Who led kube-scheduler / kube-controller-manager, and when.
@@ -334,9 +339,24 @@ impl ControlPlaneReport {
     }
 }
 
+/// The backend a failed attempt was misrouted to: one that could not serve it. A
+/// backend that refused, reset, failed TLS, never answered the connect, or never got
+/// the request could not. An apiserver that took the request and then answered with
+/// etcd's error (or left the client waiting) could not only if it was already unready
+/// when the request arrived (frozen, or its own /readyz failing). An etcd error on a
+/// ready apiserver is not the LB's doing: every backend fails alike while etcd elects a
+/// leader, and no health check would have steered the request elsewhere.
+fn misrouted_to(failure: Failure, arrived_ready: Option<bool>) -> Option<HostId> {
+    let backend = failure.backend()?;
+    let took_it_ready = arrived_ready == Some(true);
+    match failure {
+        Failure::Etcd { .. } | Failure::ClientTimeout { .. } if took_it_ready => None,
+        _ => Some(backend),
+    }
+}
+
 impl Failure {
-    /// The backend the request was sent to, when the LB (or client) picked one that
-    /// could not serve it.
+    /// The backend the failed request was sent to, if it got that far.
     pub fn backend(self) -> Option<HostId> {
         match self {
             Failure::NoBackend => None,
@@ -594,6 +614,7 @@ impl Simulation {
             api_incarnation: None,
             conn,
             counted: None,
+            arrived_ready: None,
         });
         self.queue.push_in_order(LANE_CLIENT_TIMEOUT, deadline, Event::ClientTimeout(id));
         self.send_attempt(id);
@@ -870,7 +891,10 @@ impl Simulation {
 
     /// The request reached the apiserver on `host`.
     pub(super) fn on_api_arrive(&mut self, id: u64, host: HostId) {
-        let Some(req) = self.api_requests.get(&id).copied() else { return };
+        let ready = self.apiserver_ready(host);
+        let Some(req) = self.api_requests.get_mut(&id) else { return };
+        req.arrived_ready = Some(ready);
+        let req = *req;
         let h = &self.hosts[host.index()];
         let running = h.apiserver.as_ref().map(|a| a.incarnation);
         if running.is_none() || running != req.api_incarnation {
@@ -1032,6 +1056,7 @@ impl Simulation {
                 lb: None,
                 api_incarnation: None,
                 counted: None,
+                arrived_ready: None,
                 ..req
             });
             self.queue.push(retry_at, Event::ClientSend(next));
@@ -1077,8 +1102,19 @@ impl Simulation {
                 stats.failed += 1;
                 stats.per_second[second].1 += 1;
                 self.failures.push((req.issued, req.plane, f));
+                if req.lb.is_some()
+                    && let Some(backend) = misrouted_to(f, req.arrived_ready)
+                {
+                    self.misrouted.push((req.issued, backend));
+                }
             }
         }
+    }
+
+    /// The apiserver on `host` runs, is not frozen, and passes /readyz.
+    fn apiserver_ready(&self, host: HostId) -> bool {
+        let h = &self.hosts[host.index()];
+        h.up && !h.frozen && h.apiserver.as_ref().is_some_and(|a| !a.paused && a.etcd_ok)
     }
 
     // --------------------------------------------------------------- LB checks
@@ -1312,12 +1348,7 @@ impl Simulation {
             stale_reads: self.stale_reads,
             max_staleness: self.max_staleness,
             stale: self.stale.clone(),
-            // Without an LB nothing routes: clients of the one apiserver are not misrouted.
-            misrouted: if self.lbs.is_empty() {
-                0
-            } else {
-                self.failures.iter().filter(|(_, _, f)| f.backend().is_some()).count() as u64
-            },
+            misrouted: self.misrouted.clone(),
             failures: self.failures.clone(),
             leading: self.spells.clone(),
             overlaps: self.overlaps.clone(),

@@ -509,6 +509,9 @@ pub struct Simulation {
     stale_reads: u64,
     max_staleness: SimDuration,
     stale: Vec<(SimTime, HostId)>,
+    /// Failed requests the LB had sent to a backend that could not serve them: when each
+    /// was issued, and the backend.
+    misrouted: Vec<(SimTime, HostId)>,
     client_rng: SimRng,
     leases: LeaseStore,
     /// Set once any certificate was made to expire: only then are certificates checked
@@ -642,6 +645,7 @@ impl Simulation {
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
             stale: Vec::new(),
+            misrouted: Vec::new(),
             client_rng: SimRng::new(seed, StreamId::Workload),
             leases: LeaseStore::default(),
             certs_in_play: false,

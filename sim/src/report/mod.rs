@@ -459,16 +459,13 @@ impl Report {
                 .unwrap_or_default(),
         };
         let misrouted = Misrouted {
-            count: cp.map_or(0, |c| c.misrouted),
+            count: cp.map_or(0, |c| c.misrouted.len() as u64),
             windows: cp
-                .filter(|c| c.misrouted > 0)
                 .map(|cp| {
                     let marks: Vec<(SimTime, String)> = cp
-                        .failures
+                        .misrouted
                         .iter()
-                        .filter_map(|(t, _, f)| {
-                            f.backend().map(|b| (*t, format!("sent to {}, which could not serve it", name(b))))
-                        })
+                        .map(|(t, b)| (*t, format!("sent to {}, which could not serve it", name(*b))))
                         .collect();
                     counted_windows(&marks)
                 })

@@ -239,7 +239,7 @@ impl Expect {
                 ("scheduler", &sb.scheduler, overlaps(Component::Scheduler)),
                 ("controller_manager", &sb.controller_manager, overlaps(Component::ControllerManager)),
                 ("stale_reads", &sb.stale_reads, cp.map_or(0, |c| c.stale_reads)),
-                ("misrouted", &sb.misrouted, cp.map_or(0, |c| c.misrouted)),
+                ("misrouted", &sb.misrouted, cp.map_or(0, |c| c.misrouted.len() as u64)),
             ];
             for (key, b, n) in figures {
                 if let Some(b) = b {
