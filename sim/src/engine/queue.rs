@@ -6,10 +6,9 @@
 //!
 //! Nearly every event of a run is due within a fraction of a second (message deliveries,
 //! fsyncs, ticks), so the near future is a calendar ring: `RING_BUCKETS` buckets of
-//! `BUCKET_MICROS` each, with a bitmap of the occupied ones. Pushing appends to a bucket;
-//! popping takes the earliest entry of the first occupied bucket. Both are a handful of
-//! instructions with few unpredictable branches, where a binary heap pays a mispredicted
-//! branch per level. Events beyond the ring's horizon wait in a heap and move into the
+//! 128 µs each, with a bitmap of the occupied ones. Each bucket is a small heap of its
+//! own (usually one or two events), so pushing and popping cost a few instructions
+//! instead of a walk down one heap of everything pending. Events beyond the ring's horizon wait in a heap and move into the
 //! ring as time reaches them.
 //!
 //! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
@@ -65,10 +64,9 @@ impl<E> Ord for Scheduled<E> {
 /// Where the earliest pending event waits.
 #[derive(Clone, Copy)]
 enum Place {
-    /// In ring bucket `slot`, at position `pos`.
+    /// On top of ring bucket `slot`.
     Ring {
         slot: usize,
-        pos: usize,
     },
     /// On top of the far heap (only when the ring is empty).
     Far,
@@ -83,7 +81,9 @@ enum Place {
 /// `base + RING_BUCKETS`. So the earliest ring entry is in the first occupied slot from
 /// `base` on, and precedes every far entry.
 pub struct EventQueue<E> {
-    ring: Vec<Vec<Scheduled<E>>>,
+    /// Each bucket is itself a small min-heap, so a crowded bucket (many events due
+    /// within 128 µs) still pops in logarithmic time.
+    ring: Vec<BinaryHeap<Scheduled<E>>>,
     /// Bit `slot` set = `ring[slot]` is not empty.
     occupied: [u64; WORDS],
     ring_len: usize,
@@ -110,7 +110,7 @@ impl<E> EventQueue<E> {
     /// `n` is a hint for how many events will be pending beyond the ring's horizon.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            ring: std::iter::repeat_with(Vec::new).take(RING_BUCKETS).collect(),
+            ring: std::iter::repeat_with(BinaryHeap::new).take(RING_BUCKETS).collect(),
             occupied: [0; WORDS],
             ring_len: 0,
             base: 0,
@@ -177,16 +177,7 @@ impl<E> EventQueue<E> {
     fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
         let mut best = if self.ring_len > 0 {
             let slot = self.first_occupied();
-            let bucket = &self.ring[slot];
-            let mut pos = 0;
-            let mut key = bucket[0].key();
-            for (i, s) in bucket.iter().enumerate().skip(1) {
-                if s.key() < key {
-                    key = s.key();
-                    pos = i;
-                }
-            }
-            Some((Place::Ring { slot, pos }, key))
+            self.ring[slot].peek().map(|s| (Place::Ring { slot }, s.key()))
         } else {
             self.far.peek().map(|s| (Place::Far, s.key()))
         };
@@ -202,9 +193,9 @@ impl<E> EventQueue<E> {
 
     fn take(&mut self, place: Place) -> Scheduled<E> {
         let s = match place {
-            Place::Ring { slot, pos } => {
+            Place::Ring { slot } => {
                 let bucket = &mut self.ring[slot];
-                let s = bucket.swap_remove(pos);
+                let s = bucket.pop().expect("earliest saw it");
                 if bucket.is_empty() {
                     self.occupied[slot / 64] &= !(1 << (slot % 64));
                 }
