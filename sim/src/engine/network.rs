@@ -3,10 +3,9 @@
 //!
 //! Reachability is a directed adjacency matrix of the links that currently carry
 //! traffic (checked once per message), so every partition shape is just a set of
-//! removed links: symmetric
-//! groups cut both directions between groups, a one-way cut removes a single direction,
-//! and a bridge removes the links between the two sides while keeping both sides'
-//! links to the bridge host. Links behave like etcd's TCP streams: delivery on one
+//! removed links: symmetric groups cut both directions between groups, a one-way cut
+//! removes a single direction, and a bridge removes the links between the two sides
+//! while keeping both sides' links to the bridge host. Links behave like etcd's TCP streams: delivery on one
 //! directed link is FIFO, so jitter never reorders two messages on the same link.
 
 use petgraph::graph::NodeIndex;

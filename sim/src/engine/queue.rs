@@ -8,8 +8,8 @@
 //! fsyncs, ticks), so the near future is a calendar ring: `RING_BUCKETS` buckets of
 //! 128 µs each, with a bitmap of the occupied ones. Each bucket is a small heap of its
 //! own (usually one or two events), so pushing and popping cost a few instructions
-//! instead of a walk down one heap of everything pending. Events beyond the ring's horizon wait in a heap and move into the
-//! ring as time reaches them.
+//! instead of a walk down one heap of everything pending. Events beyond the ring's
+//! horizon wait in a heap and move into the ring as time reaches them.
 //!
 //! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
 //! all moot because the request finished first) come due in the order they were
@@ -64,10 +64,8 @@ impl<E> Ord for Scheduled<E> {
 /// Where the earliest pending event waits.
 #[derive(Clone, Copy)]
 enum Place {
-    /// On top of ring bucket `slot`.
-    Ring {
-        slot: usize,
-    },
+    /// On top of the ring bucket in this slot.
+    Ring(usize),
     /// On top of the far heap (only when the ring is empty).
     Far,
     Lane(usize),
@@ -177,7 +175,7 @@ impl<E> EventQueue<E> {
     fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
         let mut best = if self.ring_len > 0 {
             let slot = self.first_occupied();
-            self.ring[slot].peek().map(|s| (Place::Ring { slot }, s.key()))
+            self.ring[slot].peek().map(|s| (Place::Ring(slot), s.key()))
         } else {
             self.far.peek().map(|s| (Place::Far, s.key()))
         };
@@ -193,7 +191,7 @@ impl<E> EventQueue<E> {
 
     fn take(&mut self, place: Place) -> Scheduled<E> {
         let s = match place {
-            Place::Ring { slot } => {
+            Place::Ring(slot) => {
                 let bucket = &mut self.ring[slot];
                 let s = bucket.pop().expect("earliest saw it");
                 if bucket.is_empty() {
