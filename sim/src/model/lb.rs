@@ -4,11 +4,15 @@
 //! HAProxy (doc/configuration.txt): each backend is checked every `inter` (2 s), or
 //! `fastinter` while its state is in transition, or `downinter` while it is DOWN (both
 //! default to `inter`). `fall` (3) consecutive failures mark it DOWN, `rise` (2)
-//! consecutive successes mark it UP, so a dead backend is noticed (fall−1)·inter to
-//! fall·inter after it died. The check is a TCP connect by default, or an HTTP GET of
-//! /readyz with `option httpchk`; with no `timeout check`, `inter` bounds the whole
-//! check. New connections go to UP backends (roundrobin or leastconn); established
-//! connections stay on a backend marked DOWN unless `on-marked-down shutdown-sessions`.
+//! consecutive successes mark it UP. The check is a TCP connect by default, or an HTTP
+//! GET of /readyz with `option httpchk`; with no `timeout check`, `inter` bounds the
+//! whole check. The next check is due `inter` after the previous one *ended* (check.c
+//! reschedules from the time the result came in), so a backend that refuses at once is
+//! marked DOWN (fall−1)·inter to fall·inter after it died (4–6 s), while one that is
+//! silent (host powered off, packets dropped) costs a timeout plus `inter` per check:
+//! about (2·fall−1)·inter to 2·fall·inter (10–12 s). New connections go to UP backends
+//! (roundrobin or leastconn); established connections stay on a backend marked DOWN
+//! unless `on-marked-down shutdown-sessions`.
 //!
 //! nginx stream (ngx_stream_upstream_round_robin.c): no checks; a failed connect counts
 //! against the server, and after `max_fails` (1) failures it is skipped for
