@@ -266,6 +266,32 @@ fn graceful_stop_of_the_leader_hands_over_without_an_election_timeout() {
 }
 
 #[test]
+fn renewing_the_leaders_certificates_hands_leadership_over_before_etcd_restarts() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(3));
+        let old = settle(&mut sim);
+        let renew = sim.now();
+        sim.inject(Fault::RenewCerts(Target::Host(old)));
+        sim.run_for(SimDuration::from_secs(2));
+        // The kubelet's SIGTERM makes etcd transfer leadership first (etcd's Stop), so
+        // a new leader takes over at once instead of after an election timeout.
+        let took = next_election_after(&sim, renew).unwrap_or_else(|| panic!("no handover, seed={seed}"));
+        assert!(took < ms(100), "handover took {took}, seed={seed}");
+        let handed = sim.timeline().iter().any(|t| t.at >= renew && t.text.contains("MsgTimeoutNow"));
+        assert!(handed, "no transfer, reproduce with seed={seed}");
+        // Only then does the old process exit and a new one start, now a follower.
+        let stopped = sim.timeline().iter().position(|t| t.at >= renew && t.text.contains("stopped"));
+        let elected = sim.timeline().iter().position(|t| t.at >= renew && t.text.contains("became leader"));
+        assert!(elected < stopped, "stopped before the handover, seed={seed}");
+        let restarted = sim.server(old).unwrap_or_else(|| panic!("etcd not restarted, seed={seed}"));
+        assert!(!restarted.raft.is_leader(), "seed={seed}");
+        assert_ne!(sim.leader().map(|l| l.0), Some(old), "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
 fn a_write_to_a_member_without_a_leader_waits_for_one_instead_of_failing() {
     for seed in 0..10 {
         let mut sim = ClusterBuilder::new(3).seed(seed).build();

@@ -497,9 +497,12 @@ impl Simulation {
         if !self.hosts[host.index()].up {
             return;
         }
-        if self.hosts[host.index()].etcd.is_some() {
-            self.stop_now(host);
-            self.start_etcd(host);
+        // The kubelet sends SIGTERM, and etcd's Stop hands leadership over before it
+        // exits (a renewal on the leader costs no election timeout); the new process
+        // starts once the old one is gone.
+        if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
+            p.restart_after_stop = true;
+            self.graceful_stop(host);
         }
         if self.hosts[host.index()].apiserver.is_some() {
             self.stop_apiserver(host, false);
@@ -586,6 +589,11 @@ impl Simulation {
         let name = self.hosts[host.index()].name.clone();
         let timeout = self.spec.etcd.request_timeout();
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let (kind, what) = if p.restart_after_stop {
+            (EventKind::Kubelet, format!("the kubelet restarts etcd on {name} (SIGTERM)"))
+        } else {
+            (EventKind::Fault, format!("fault: graceful stop of etcd on {name}"))
+        };
         let raft = &p.server.raft;
         if raft.is_leader() && raft.config.voters.len() > 1 {
             if let Some(to) = p.server.longest_connected_voter(now) {
@@ -593,22 +601,14 @@ impl Simulation {
                 p.server.raft.request_transfer(to);
                 let inc = p.incarnation;
                 let to_name = self.member_name(to);
-                self.note(
-                    EventKind::Fault,
-                    Some(host),
-                    format!("fault: graceful stop of {name}: as leader it first hands leadership to {to_name}"),
-                );
+                self.note(kind, Some(host), format!("{what}: as leader it first hands leadership to {to_name}"));
                 self.queue.push(now + timeout, Event::StopProcess(host, inc));
                 self.after_step(host);
                 return;
             }
-            self.note(
-                EventKind::Fault,
-                Some(host),
-                format!("fault: graceful stop of {name}: no connected voter to hand leadership to"),
-            );
+            self.note(kind, Some(host), format!("{what}: no connected voter to hand leadership to"));
         } else {
-            self.note(EventKind::Fault, Some(host), format!("fault: graceful stop of etcd on {name}"));
+            self.note(kind, Some(host), what);
         }
         self.stop_now(host);
     }
@@ -632,6 +632,9 @@ impl Simulation {
         let name = h.name.clone();
         self.note(EventKind::Etcd, Some(host), format!("etcd on {name} stopped"));
         self.track_etcd_leaders();
+        if p.restart_after_stop {
+            self.start_etcd(host);
+        }
     }
 
     /// The process dies; only what was fsynced survives.

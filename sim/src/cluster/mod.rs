@@ -421,6 +421,8 @@ struct EtcdProcess {
     held: Vec<Message>,
     /// Graceful stop in progress: waiting for leadership to move to this member.
     stopping_for: Option<MemberId>,
+    /// The kubelet restarts this process once its graceful stop has finished.
+    restart_after_stop: bool,
 }
 
 struct Host {
@@ -980,6 +982,7 @@ impl Simulation {
             writing: None,
             held: Vec::new(),
             stopping_for: None,
+            restart_after_stop: false,
         });
         self.started.insert(member);
         let phase = self.boot_rng.below(hb.as_micros());
