@@ -10,6 +10,16 @@
 //! same way. Cache reads are answered from the apiserver's watch cache without etcd,
 //! as stale as the member that feeds it. The apiserver's /readyz runs the etcd check
 //! (a linearizable read with a 2 s timeout, at most once a second).
+//!
+//! The watch cache (apiserver `storage/cacher`) must first LIST from etcd, a quorum
+//! read, and until then refuses cache reads with 429 "storage is (re)initializing"
+//! (KEP-4568, on by default since 1.31). It keeps serving while etcd has no leader,
+//! but its watch was opened WithRequireLeader: etcd cancels it after three election
+//! timeouts without a leader, the cacher retries the watch for 30 s
+//! (MaxInternalErrorRetryDuration), and then starts over with a new LIST, retried once
+//! a second until a quorum answers. The LIST is not sent as a request of its own: it is
+//! a linearizable read through the same etcd client at the same once-a-second pace as
+//! the etcd check, so the cache initialises when a check's read succeeds.
 
 use super::*;
 use crate::model::certs::CertKind;
@@ -176,6 +186,9 @@ pub enum Failure {
     /// The connection was reset: the apiserver process behind it exited (its kernel
     /// answered with RST), or the LB closed the session (`shutdown-sessions`).
     Reset { backend: HostId },
+    /// 429 "storage is (re)initializing": a cache read reached an apiserver whose watch
+    /// cache has not listed from etcd yet.
+    CacheInitializing { backend: HostId },
 }
 
 /// One attempt of a client request in flight. A retry is a new attempt with a new id
@@ -249,6 +262,7 @@ pub(super) struct ApiServerProc {
     check: Option<(u64, SimTime)>,
     /// Index up to which the watch cache has caught up.
     cache_rev: LogIndex,
+    cache: WatchCache,
     /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
     /// what it is missing, so its answers count as stale from then on.
     last_ok: SimTime,
@@ -258,6 +272,21 @@ pub(super) struct ApiServerProc {
     /// and its timers wait.
     pub(super) paused: bool,
 }
+
+/// The state of an apiserver's watch cache (its cacher's reflector).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WatchCache {
+    /// Not initialised: cache reads get 429 until a LIST from etcd succeeds.
+    /// `refused` counts the reads turned away meanwhile.
+    Listing { refused: u32 },
+    /// Serving; `watch_failing_since` is when its etcd watch started failing with
+    /// "no leader", if it is failing.
+    Serving { watch_failing_since: Option<SimTime> },
+}
+
+/// How long the cacher retries a watch that fails with an internal error ("etcdserver:
+/// no leader") before it starts over with a new LIST.
+const WATCH_RETRY_LIMIT: SimDuration = SimDuration::from_secs(30);
 
 /// Which part of the world an etcd request made on behalf of a component belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,7 +379,9 @@ fn misrouted_to(failure: Failure, arrived_ready: Option<bool>) -> Option<HostId>
     let backend = failure.backend()?;
     let took_it_ready = arrived_ready == Some(true);
     match failure {
-        Failure::Etcd { .. } | Failure::ClientTimeout { .. } if took_it_ready => None,
+        Failure::Etcd { .. } | Failure::ClientTimeout { .. } | Failure::CacheInitializing { .. } if took_it_ready => {
+            None
+        }
         _ => Some(backend),
     }
 }
@@ -364,7 +395,9 @@ impl Failure {
                 Some(backend)
             }
             Failure::ClientTimeout { backend } => backend,
-            Failure::Tls { backend } | Failure::Reset { backend } => Some(backend),
+            Failure::Tls { backend } | Failure::Reset { backend } | Failure::CacheInitializing { backend } => {
+                Some(backend)
+            }
         }
     }
 
@@ -384,6 +417,10 @@ impl Failure {
             Failure::ClientTimeout { backend: None } => "no answer in time (request lost on the way)".to_string(),
             Failure::Tls { backend } => format!("the apiserver certificate of {} has expired: TLS fails", n(backend)),
             Failure::Reset { backend } => format!("the connection to {} was reset", n(backend)),
+            Failure::CacheInitializing { backend } => format!(
+                "the watch cache of the apiserver on {} had not listed from etcd yet (429 storage is (re)initializing)",
+                n(backend)
+            ),
         }
     }
 }
@@ -413,6 +450,7 @@ impl Simulation {
             etcd_ok: false,
             check: None,
             cache_rev: 0,
+            cache: WatchCache::Listing { refused: 0 },
             last_ok: self.now,
             liveness: Default::default(),
             paused: false,
@@ -458,9 +496,13 @@ impl Simulation {
     pub(super) fn on_api_check_tick(&mut self, host: HostId, inc: u32) {
         let Some(cp) = self.spec.control_plane else { return };
         let now = self.now;
-        let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
+        if self.hosts[host.index()].apiserver.as_ref().is_none_or(|a| a.incarnation != inc) {
+            return;
+        }
         let period = SimDuration(cp.etcd_check_timeout.as_micros() / 2);
         self.queue.push(now + period, Event::ApiCheckTick(host, inc));
+        self.tend_watch_cache(host);
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut() else { return };
         if let Some((_, started)) = api.check {
             if now.since(started) < cp.etcd_check_timeout {
                 return;
@@ -491,6 +533,37 @@ impl Simulation {
                 None => api.check = None,
             }
         }
+    }
+
+    /// Once a second (with the etcd check): a serving cache whose etcd watch has
+    /// failed for longer than the cacher retries it starts over.
+    fn tend_watch_cache(&mut self, host: HostId) {
+        let now = self.now;
+        let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
+        let WatchCache::Serving { watch_failing_since } = api.cache else { return };
+        // The cache is fed by the watch on its first endpoint (see refresh_cache).
+        let failing = api
+            .endpoints
+            .first()
+            .and_then(|&m| self.host_of(m))
+            .and_then(|src| self.hosts[src.index()].etcd.as_ref())
+            .and_then(|p| p.server.failing_leader_watches_since());
+        let since = failing.map(|member_since| watch_failing_since.unwrap_or(member_since));
+        let cache = match since {
+            Some(since) if now.since(since) >= WATCH_RETRY_LIMIT => {
+                let name = self.hosts[host.index()].name.clone();
+                self.note(
+                    EventKind::Apiserver,
+                    Some(host),
+                    format!(
+                        "the watch cache of the apiserver on {name} starts over: its etcd watch has failed with \"etcdserver: no leader\" for {WATCH_RETRY_LIMIT}; until a new LIST from etcd succeeds it refuses cache reads (429)"
+                    ),
+                );
+                WatchCache::Listing { refused: 0 }
+            }
+            _ => WatchCache::Serving { watch_failing_since: since },
+        };
+        self.hosts[host.index()].apiserver.as_mut().expect("running").cache = cache;
     }
 
     /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
@@ -578,6 +651,22 @@ impl Simulation {
                     api.check = None;
                     if ok {
                         api.last_ok = now;
+                    }
+                    // The watch cache's LIST is this same quorum read (see the module
+                    // comment).
+                    if let (Ok(index), WatchCache::Listing { refused }) = (result, api.cache) {
+                        api.cache = WatchCache::Serving { watch_failing_since: None };
+                        api.cache_rev = api.cache_rev.max(index);
+                        if refused > 0 {
+                            let name = self.hosts[apiserver.index()].name.clone();
+                            self.note(
+                                EventKind::Apiserver,
+                                Some(apiserver),
+                                format!(
+                                    "the watch cache of the apiserver on {name} is initialised: its LIST from etcd succeeded ({refused} cache reads were refused meanwhile)"
+                                ),
+                            );
+                        }
                     }
                 }
             }
@@ -917,6 +1006,12 @@ impl Simulation {
                 self.etcd_call(host, RequestKind::LinearizableRead, Origin::Api { request: id, apiserver: host });
             }
             Plane::CacheRead => {
+                let api = self.hosts[host.index()].apiserver.as_mut().expect("checked above");
+                if let WatchCache::Listing { refused, .. } = &mut api.cache {
+                    *refused += 1;
+                    self.reply_to_client(id, host, Err(Failure::CacheInitializing { backend: host }));
+                    return;
+                }
                 self.refresh_cache(host);
                 let api = self.hosts[host.index()].apiserver.as_ref().expect("checked above");
                 // Behind the committed log, or unable to tell (no quorum reachable).

@@ -7,12 +7,16 @@ use crate::model::certs::CertKind;
 
 impl Simulation {
     pub(super) fn on_tick(&mut self, host: HostId, inc: u32) {
-        let next = self.now + self.hb();
+        let now = self.now;
+        let next = now + self.hb();
         let Some(p) = self.process_mut(host, inc) else { return };
         if p.paused || p.writing.is_some() {
             p.tick_pending = true;
         } else {
             p.server.raft.tick();
+        }
+        if !p.paused {
+            p.server.monitor_leader_tick(now);
         }
         self.queue.push(next, Event::Tick(host, inc));
         self.after_step(host);

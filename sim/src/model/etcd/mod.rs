@@ -1,8 +1,8 @@
 //! etcd: the Raft state machine (`raft`, after etcd-io/raft) and the server layer around
 //! it (this file, after etcd's `etcdserver`): applying committed entries, telling
 //! clients their writes and linearizable reads are done, snapshots and log compaction,
-//! the strict reconfiguration checks, and which peers the transport counts as
-//! connected.
+//! the strict reconfiguration checks, which peers the transport counts as connected,
+//! and the gRPC layer's leader monitor that cancels watches when there is no leader.
 
 pub mod log;
 pub mod message;
@@ -170,7 +170,18 @@ pub struct EtcdServer {
     peers: BTreeMap<MemberId, (SimTime, SimTime)>,
     /// When this process started; the transport only knows peers from then on.
     started_at: SimTime,
+    /// etcd's monitorLeader: heartbeat ticks since it last looked for a leader.
+    monitor_ticks: u32,
+    /// Its looks in a row (one per election timeout) that found no leader.
+    leaderless_looks: u32,
+    /// When it last cancelled the watches that require a leader (at the third look in
+    /// a row without one).
+    cancelled_leader_watches: Option<SimTime>,
 }
+
+/// etcd's maxNoLeaderCnt: looks without a leader before watch streams that require one
+/// are cancelled (v3rpc `monitorLeader`).
+const MAX_NO_LEADER_LOOKS: u32 = 3;
 
 impl EtcdServer {
     pub fn start(id: MemberId, settings: EtcdSettings, durable: &DurableState, seed: u64, now: SimTime) -> Self {
@@ -187,7 +198,40 @@ impl EtcdServer {
             removed: BTreeSet::new(),
             peers: BTreeMap::new(),
             started_at: now,
+            monitor_ticks: 0,
+            leaderless_looks: 0,
+            cancelled_leader_watches: None,
         }
+    }
+
+    /// One heartbeat tick of etcd's monitorLeader, which runs beside the Raft loop (a
+    /// pending fsync does not hold it up; a frozen process does): once per election
+    /// timeout it checks whether the member knows a leader.
+    pub fn monitor_leader_tick(&mut self, now: SimTime) {
+        self.monitor_ticks += 1;
+        if self.monitor_ticks < self.raft.cfg.election_tick {
+            return;
+        }
+        self.monitor_ticks = 0;
+        if self.raft.lead.is_some() {
+            self.leaderless_looks = 0;
+            return;
+        }
+        self.leaderless_looks = self.leaderless_looks.saturating_add(1);
+        if self.leaderless_looks == MAX_NO_LEADER_LOOKS {
+            self.cancelled_leader_watches = Some(now);
+        }
+    }
+
+    /// Since when watches opened with WithRequireLeader (kube-apiserver opens all of
+    /// its watches that way) fail on this member, if they do: it found no leader at
+    /// three looks in a row, cancelled them with "etcdserver: no leader", and refuses
+    /// new ones until it has a leader again.
+    pub fn failing_leader_watches_since(&self) -> Option<SimTime> {
+        if self.raft.lead.is_some() || self.leaderless_looks < MAX_NO_LEADER_LOOKS {
+            return None;
+        }
+        self.cancelled_leader_watches
     }
 
     pub fn id(&self) -> MemberId {
