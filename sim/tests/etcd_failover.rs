@@ -281,9 +281,11 @@ fn renewing_the_leaders_certificates_hands_leadership_over_before_etcd_restarts(
         let handed = sim.timeline().iter().any(|t| t.at >= renew && t.text.contains("MsgTimeoutNow"));
         assert!(handed, "no transfer, reproduce with seed={seed}");
         // Only then does the old process exit and a new one start, now a follower.
-        let stopped = sim.timeline().iter().position(|t| t.at >= renew && t.text.contains("stopped"));
-        let elected = sim.timeline().iter().position(|t| t.at >= renew && t.text.contains("became leader"));
-        assert!(elected < stopped, "stopped before the handover, seed={seed}");
+        let position = |what: &str| {
+            let found = sim.timeline().iter().position(|t| t.at >= renew && t.text.contains(what));
+            found.unwrap_or_else(|| panic!("no \"{what}\" on the timeline, seed={seed}"))
+        };
+        assert!(position("became leader") < position("stopped"), "stopped before the handover, seed={seed}");
         let restarted = sim.server(old).unwrap_or_else(|| panic!("etcd not restarted, seed={seed}"));
         assert!(!restarted.raft.is_leader(), "seed={seed}");
         assert_ne!(sim.leader().map(|l| l.0), Some(old), "seed={seed}");

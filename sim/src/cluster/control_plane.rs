@@ -16,10 +16,11 @@
 //! (KEP-4568, on by default since 1.31). It keeps serving while etcd has no leader,
 //! but its watch was opened WithRequireLeader: etcd cancels it after three election
 //! timeouts without a leader, the cacher retries the watch for 30 s
-//! (MaxInternalErrorRetryDuration), and then starts over with a new LIST, retried once
-//! a second until a quorum answers. The LIST is not sent as a request of its own: it is
-//! a linearizable read through the same etcd client at the same once-a-second pace as
-//! the etcd check, so the cache initialises when a check's read succeeds.
+//! (MaxInternalErrorRetryDuration), and then starts over with a new LIST, which waits
+//! in etcd for a quorum (and is repeated after a failure). The LIST is not sent as a
+//! request of its own: it is a linearizable read through the same etcd client, and the
+//! etcd check sends one at least every 2 s, so the cache initialises when a check's
+//! read succeeds (at most a second or two later than a LIST of its own would).
 
 use super::*;
 use crate::model::certs::CertKind;
@@ -137,7 +138,12 @@ impl ControlPlaneSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Plane {
     Write,
+    /// A GET or LIST without a resourceVersion: a linearizable read in etcd.
     QuorumRead,
+    /// A LIST with resourceVersion=0 and a selector, like the kubelet's list of the
+    /// pods on its node: answered from the watch cache, and refused with 429 while the
+    /// cache is not initialised (unselected lists with a limit, and GETs, would go to
+    /// etcd instead; cacher `delegator.go`).
     CacheRead,
     /// Worker kubelets' node-lease renewals (writes).
     NodeLease,
@@ -279,9 +285,9 @@ enum WatchCache {
     /// Not initialised: cache reads get 429 until a LIST from etcd succeeds.
     /// `refused` counts the reads turned away meanwhile.
     Listing { refused: u32 },
-    /// Serving; `watch_failing_since` is when its etcd watch started failing with
-    /// "no leader", if it is failing.
-    Serving { watch_failing_since: Option<SimTime> },
+    /// Serving since `since`; `watch_failing_since` is when its etcd watch started
+    /// failing with "no leader", if it is failing.
+    Serving { since: SimTime, watch_failing_since: Option<SimTime> },
 }
 
 /// How long the cacher retries a watch that fails with an internal error ("etcdserver:
@@ -540,15 +546,22 @@ impl Simulation {
     fn tend_watch_cache(&mut self, host: HostId) {
         let now = self.now;
         let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
-        let WatchCache::Serving { watch_failing_since } = api.cache else { return };
-        // The cache is fed by the watch on its first endpoint (see refresh_cache).
-        let failing = api
+        let WatchCache::Serving { since: serving_since, watch_failing_since } = api.cache else { return };
+        // The cache is fed by the watch on its first endpoint (see refresh_cache). etcd
+        // cancels that watch after three election timeouts without a leader, and while it
+        // has none it refuses the re-opened one at once (so a restarted member keeps the
+        // errors coming); the cacher's 30 s count from its own first error.
+        let member = api
             .endpoints
             .first()
             .and_then(|&m| self.host_of(m))
             .and_then(|src| self.hosts[src.index()].etcd.as_ref())
-            .and_then(|p| p.server.failing_leader_watches_since());
-        let since = failing.map(|member_since| watch_failing_since.unwrap_or(member_since));
+            .map(|p| (p.server.raft.lead.is_none(), p.server.failing_leader_watches_since()));
+        let since = match (member, watch_failing_since) {
+            (Some((true, _)), Some(since)) => Some(since),
+            (Some((true, Some(cancelled))), None) => Some(cancelled.max(serving_since)),
+            _ => None,
+        };
         let cache = match since {
             Some(since) if now.since(since) >= WATCH_RETRY_LIMIT => {
                 let name = self.hosts[host.index()].name.clone();
@@ -561,7 +574,7 @@ impl Simulation {
                 );
                 WatchCache::Listing { refused: 0 }
             }
-            _ => WatchCache::Serving { watch_failing_since: since },
+            _ => WatchCache::Serving { since: serving_since, watch_failing_since: since },
         };
         self.hosts[host.index()].apiserver.as_mut().expect("running").cache = cache;
     }
@@ -627,8 +640,12 @@ impl Simulation {
             Origin::Check { apiserver } => {
                 let now = self.now;
                 let timeout = self.cp().map_or(SimDuration::ZERO, |c| c.etcd_check_timeout);
+                // Only the answer to the check in flight counts (u64::MAX: it came before
+                // `etcd_call` returned the id), not a late one to an earlier check or to
+                // the process before a restart.
                 if let Some(api) = self.hosts[apiserver.index()].apiserver.as_mut()
-                    && let Some((_, started)) = api.check
+                    && let Some((pending, started)) = api.check
+                    && (pending == id || pending == u64::MAX)
                 {
                     let ok = result.is_ok() && now.since(started) <= timeout;
                     if ok != api.etcd_ok {
@@ -653,9 +670,10 @@ impl Simulation {
                         api.last_ok = now;
                     }
                     // The watch cache's LIST is this same quorum read (see the module
-                    // comment).
+                    // comment); unlike the check it has no 2 s limit of its own, but an
+                    // answer after the next check started is not counted.
                     if let (Ok(index), WatchCache::Listing { refused }) = (result, api.cache) {
-                        api.cache = WatchCache::Serving { watch_failing_since: None };
+                        api.cache = WatchCache::Serving { since: now, watch_failing_since: None };
                         api.cache_rev = api.cache_rev.max(index);
                         if refused > 0 {
                             let name = self.hosts[apiserver.index()].name.clone();

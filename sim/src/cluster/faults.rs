@@ -501,8 +501,15 @@ impl Simulation {
         // exits (a renewal on the leader costs no election timeout); the new process
         // starts once the old one is gone.
         if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
-            p.restart_after_stop = true;
-            self.graceful_stop(host);
+            if p.paused {
+                // A frozen process cannot act on SIGTERM: the kubelet kills it when the
+                // grace period ends, and only what was fsynced survives.
+                self.crash_process(host);
+                self.start_etcd(host);
+            } else {
+                p.restart_after_stop = true;
+                self.graceful_stop(host);
+            }
         }
         if self.hosts[host.index()].apiserver.is_some() {
             self.stop_apiserver(host, false);

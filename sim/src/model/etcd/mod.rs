@@ -223,10 +223,11 @@ impl EtcdServer {
         }
     }
 
-    /// Since when watches opened with WithRequireLeader (kube-apiserver opens all of
-    /// its watches that way) fail on this member, if they do: it found no leader at
-    /// three looks in a row, cancelled them with "etcdserver: no leader", and refuses
-    /// new ones until it has a leader again.
+    /// When this member cancelled the watches opened with WithRequireLeader
+    /// (kube-apiserver opens all of its watches that way), if it has still no leader
+    /// since: it found none at three looks in a row and ended them with "etcdserver: no
+    /// leader". (A new such watch is refused at once while there is no leader; the
+    /// caller tracks that.)
     pub fn failing_leader_watches_since(&self) -> Option<SimTime> {
         if self.raft.lead.is_some() || self.leaderless_looks < MAX_NO_LEADER_LOOKS {
             return None;
