@@ -211,8 +211,13 @@ pub(super) struct ApiRequest {
     attempts: u32,
     /// The connection to the apiserver was made (the request is past the LB).
     connected: bool,
-    /// The LB (index into `lbs`) the request went through.
+    /// The LB (index into `lbs`) the request went through, and that LB's generation
+    /// (a rebooted LB knows nothing of the sessions its previous run held).
     lb: Option<u8>,
+    lb_generation: u32,
+    /// How many times client-go has sent this attempt again after a 429's Retry-After
+    /// (on the same connection, so to the same apiserver).
+    retry_afters: u32,
     /// The apiserver incarnation the connection reached: a request arriving after that
     /// process exited is answered with a reset by the host's kernel.
     api_incarnation: Option<u32>,
@@ -290,6 +295,13 @@ enum WatchCache {
     Serving { since: SimTime, watch_failing_since: Option<SimTime> },
 }
 
+/// client-go's default ceiling on sending a request again after a 429 or 5xx with
+/// Retry-After (`rest.Request.maxRetries`).
+const CLIENT_GO_MAX_RETRIES: u32 = 10;
+
+/// The Retry-After of the watch cache's 429 "storage is (re)initializing".
+const CACHE_INIT_RETRY_AFTER: SimDuration = SimDuration::from_secs(1);
+
 /// How long the cacher retries a watch that fails with an internal error ("etcdserver:
 /// no leader") before it starts over with a new LIST.
 const WATCH_RETRY_LIMIT: SimDuration = SimDuration::from_secs(30);
@@ -310,9 +322,17 @@ pub(super) enum Origin {
 pub struct PlaneAvailability {
     pub ok: u64,
     pub failed: u64,
+    /// Answered, but only `SLOW_ANSWER` or more after the client sent it.
+    pub slow: u64,
+    /// The longest time to an answer that came back.
+    pub slowest: SimDuration,
     /// (ok, failed) per second of simulated time.
     pub per_second: Vec<(u32, u32)>,
 }
+
+/// An answer this long after the request was sent counts as slow: a client waited out
+/// a Retry-After, a connect retry or a retry of its own.
+pub const SLOW_ANSWER: SimDuration = SimDuration::from_secs(1);
 
 impl PlaneAvailability {
     pub fn ratio(&self) -> f64 {
@@ -681,7 +701,7 @@ impl Simulation {
                                 EventKind::Apiserver,
                                 Some(apiserver),
                                 format!(
-                                    "the watch cache of the apiserver on {name} is initialised: its LIST from etcd succeeded ({refused} cache reads were refused meanwhile)"
+                                    "the watch cache of the apiserver on {name} is initialised: its LIST from etcd succeeded (it answered {refused} cache reads with 429 meanwhile; client-go sends such a read again after the 1s Retry-After, up to 10 times)"
                                 ),
                             );
                         }
@@ -718,6 +738,8 @@ impl Simulation {
             attempts: 0,
             connected: false,
             lb: None,
+            lb_generation: 0,
+            retry_afters: 0,
             api_incarnation: None,
             conn,
             counted: None,
@@ -771,8 +793,10 @@ impl Simulation {
                 // To the VIP's current holder, or the one LB.
                 let Some(lb) = self.endpoint_lb() else { return };
                 let lb_host = self.lbs[lb as usize].host;
+                let lb_generation = self.lbs[lb as usize].generation;
                 if let Some(r) = self.api_requests.get_mut(&id) {
                     r.lb = Some(lb);
+                    r.lb_generation = lb_generation;
                 }
                 if let Delivery::At(at) = self.network.send(self.now, client, lb_host) {
                     self.queue.push(at, Event::LbArrive(id, lb));
@@ -1157,6 +1181,19 @@ impl Simulation {
                 _ => {}
             }
         }
+        // client-go itself sends a request again on a 429 that carries Retry-After
+        // (the watch cache's "storage is (re)initializing" asks for 1 s), up to 10
+        // times, on the same connection, unless the wait would outlast the timeout.
+        if let Err(Failure::CacheInitializing { .. }) = reply
+            && req.retry_afters < CLIENT_GO_MAX_RETRIES
+            && self.now + CACHE_INIT_RETRY_AFTER < req.deadline
+        {
+            let r = self.api_requests.get_mut(&id).expect("checked above");
+            r.retry_afters += 1;
+            r.arrived_ready = None;
+            self.queue.push(self.now + CACHE_INIT_RETRY_AFTER, Event::ClientRetryAfter(id));
+            return;
+        }
         let backoff = self.cp().map_or(SimDuration::ZERO, |c| c.clients.retry_backoff);
         let retry_at = self.now + backoff;
         if reply.is_err() && req.retries_left > 0 && retry_at < req.deadline {
@@ -1167,6 +1204,7 @@ impl Simulation {
                 attempts: 0,
                 connected: false,
                 lb: None,
+                retry_afters: 0,
                 api_incarnation: None,
                 counted: None,
                 arrived_ready: None,
@@ -1177,6 +1215,60 @@ impl Simulation {
             return;
         }
         self.finish_api_request(id, reply);
+    }
+
+    /// A request whose last answer was a 429 is still being refused when the run ends:
+    /// it counts as failed (other requests still in flight are left uncounted, since
+    /// nothing has been said about them yet). Without this, an apiserver whose watch
+    /// cache cannot initialise would look healthy at the end of a run.
+    pub(super) fn count_requests_refused_at_the_end(&mut self) {
+        let refused: Vec<(u64, HostId)> = self
+            .api_requests
+            .iter()
+            .filter(|(_, r)| r.retry_afters > 0)
+            .filter_map(|(id, r)| Some((id, r.backend?)))
+            .collect();
+        for (id, backend) in refused {
+            self.finish_api_request(id, Err(Failure::CacheInitializing { backend }));
+        }
+    }
+
+    /// client-go's Retry-After wait is over: the same request goes out again on the
+    /// connection that carried the 429. A long-lived connection may have broken
+    /// meanwhile (then a new one is opened); a request's own session dies with its LB
+    /// (a rebooted LB, or the VIP moved to the other one, answers with a reset).
+    pub(super) fn on_client_retry_after(&mut self, id: u64) {
+        let Some(req) = self.api_requests.get_mut(&id) else { return };
+        if req.conn.is_some() {
+            req.attempts = 0;
+            req.connected = false;
+            self.send_attempt(id);
+            return;
+        }
+        let req = *req;
+        let (Some(backend), true) = (req.backend, req.connected) else { return };
+        let client = self.client_host();
+        match req.lb {
+            Some(lb) => {
+                let l = &self.lbs[lb as usize];
+                let lb_host = l.host;
+                if l.generation != req.lb_generation || self.endpoint_lb() != Some(lb) {
+                    if let Some(now_lb) = self.endpoint_lb() {
+                        let from = self.lbs[now_lb as usize].host;
+                        self.reply_from(id, from, Err(Failure::Reset { backend }));
+                    }
+                    return;
+                }
+                if let Delivery::At(at) = self.network.send(self.now, client, lb_host) {
+                    self.queue.push(at, Event::LbForward(id, lb));
+                }
+            }
+            None => {
+                if let Delivery::At(at) = self.network.send(self.now, client, backend) {
+                    self.queue.push(at, Event::ApiArrive(id, backend));
+                }
+            }
+        }
     }
 
     pub(super) fn on_client_timeout(&mut self, id: u64) {
@@ -1210,6 +1302,11 @@ impl Simulation {
             Ok(()) => {
                 stats.ok += 1;
                 stats.per_second[second].0 += 1;
+                let took = self.now.since(req.issued);
+                if took >= SLOW_ANSWER {
+                    stats.slow += 1;
+                }
+                stats.slowest = stats.slowest.max(took);
             }
             Err(f) => {
                 stats.failed += 1;

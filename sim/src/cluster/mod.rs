@@ -378,6 +378,8 @@ enum Event {
     ClientIssue(Plane),
     /// A retry attempt leaves the client after its back-off.
     ClientSend(u64),
+    /// client-go sends a request again after the Retry-After wait of a 429.
+    ClientRetryAfter(u64),
     ClientTimeout(u64),
     ClientReply(u64, Result<(), Failure>),
     LbArrive(u64, u8),
@@ -845,6 +847,7 @@ impl Simulation {
             })
             .collect();
         self.checker.check_durability(now, &holders);
+        self.count_requests_refused_at_the_end();
         let control_plane = self.control_plane_report();
         let mut out = self.outcome;
         out.control_plane = control_plane;
@@ -892,6 +895,7 @@ impl Simulation {
             Event::ApiCheckTick(host, inc) => self.on_api_check_tick(host, inc),
             Event::ClientIssue(plane) => self.on_client_issue(plane),
             Event::ClientSend(id) => self.send_attempt(id),
+            Event::ClientRetryAfter(id) => self.on_client_retry_after(id),
             Event::ClientTimeout(id) => self.on_client_timeout(id),
             Event::ClientReply(id, reply) => self.on_client_reply(id, reply),
             Event::LbArrive(id, lb) => self.on_lb_arrive(id, lb),

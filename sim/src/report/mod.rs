@@ -178,6 +178,11 @@ pub struct PlaneReport {
     pub failed: u64,
     /// ok / (ok + failed), rounded to 4 decimals; 1 when nothing was sent.
     pub ratio: f64,
+    /// Answered, but a second or more after they were sent (the client waited out a
+    /// 429's Retry-After, the LB's connect retry, or retried itself).
+    pub slow: u64,
+    /// Seconds from sending to the slowest answer that came back.
+    pub slowest: f64,
     /// Requests per second of simulated time (by when they were issued).
     pub per_second: PerSecond,
 }
@@ -358,6 +363,8 @@ impl Report {
                         ok: a.ok,
                         failed: a.failed,
                         ratio: round4(a.ratio()),
+                        slow: a.slow,
+                        slowest: dur(a.slowest),
                         per_second: PerSecond {
                             ok: a.per_second.iter().map(|s| s.0).collect(),
                             failed: a.per_second.iter().map(|s| s.1).collect(),

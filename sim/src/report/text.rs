@@ -73,7 +73,12 @@ pub fn render_text(r: &Report, timeline: bool, colour: bool) -> String {
         for a in &r.availability {
             let pct = format!("{:>7.3}%", a.ratio * 100.0);
             let pct = if a.failed == 0 { st.good(&pct) } else { st.warn(&pct) };
-            let _ = writeln!(o, "  {:<22} {pct}  ({} of {} failed)", a.plane.label(), a.failed, a.ok + a.failed);
+            let slow = if a.slow > 0 {
+                format!("; {} answered after 1s or more, the slowest after {}", a.slow, seconds(a.slowest))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(o, "  {:<22} {pct}  ({} of {} failed{slow})", a.plane.label(), a.failed, a.ok + a.failed);
         }
         if r.outages.is_empty() {
             let _ = writeln!(o, "Outages: {}", st.good("none"));
