@@ -458,3 +458,44 @@ fn etcd_errors_from_a_ready_apiserver_during_an_election_are_not_misrouted() {
     }
     assert!(checked > 0, "no seed produced election errors on the other apiservers");
 }
+
+#[test]
+fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_watch_streams_are_cut() {
+    for seed in 0..5 {
+        let stop = secs(20);
+        let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(spec(HealthCheck::Tcp)).build();
+        sim.run_until(stop);
+        let (leader, _, term) = sim.leader().expect("a leader");
+        let name = format!("cp-{}", leader.0 + 1);
+        sim.inject(Fault::Stop(Target::Host(leader)));
+        sim.run_for(SimDuration::from_secs(15));
+        let out = sim.finish();
+        out.assert_safe();
+        // etcd's Close stops its client servers first: the listener closes at once, so
+        // the local apiserver's next etcd check is refused and it turns unready...
+        let unready = out
+            .timeline
+            .iter()
+            .find(|t| t.at >= stop && t.text.contains(&format!("apiserver on {name} is not ready")))
+            .unwrap_or_else(|| panic!("{name}'s apiserver stayed ready, seed={seed}"));
+        assert!(unready.at.since(stop) < SimDuration::from_millis(1_100), "unready at {}, seed={seed}", unready.at);
+        // ...while raft goes on: it keeps leading until the apiservers' watch streams are
+        // cut after the request timeout (7 s), and only then hands leadership over.
+        let next =
+            out.leader_history.iter().find(|l| l.term > term).unwrap_or_else(|| panic!("no new leader, seed={seed}"));
+        let after = next.at.since(stop);
+        assert!(
+            after >= SimDuration::from_secs(7) && after < SimDuration::from_millis(7_100),
+            "new leader {after} after the SIGTERM, seed={seed}"
+        );
+        assert!(out.timeline.iter().any(|t| t.at >= stop && t.text.contains("MsgTimeoutNow")), "seed={seed}");
+        // Writes through that apiserver fail meanwhile: its member refuses the calls.
+        assert!(
+            out.control_plane.as_ref().unwrap().failures.iter().any(|&(t, p, f)| p == Plane::Write
+                && t >= stop
+                && t < stop + SimDuration::from_secs(7)
+                && matches!(f, Failure::Etcd { backend, .. } if backend == leader)),
+            "seed={seed}"
+        );
+    }
+}

@@ -33,7 +33,9 @@ impl Simulation {
     pub(super) fn deliver_request(&mut self, id: u64) {
         let Some(req) = self.pending.get(&id) else { return };
         let (host, kind) = (req.host, req.kind);
-        let Some(p) = self.hosts[host.index()].etcd.as_mut() else {
+        let Some(p) = self.hosts[host.index()].etcd.as_mut().filter(|p| !p.clients_closed) else {
+            // No process, or one that is stopping and has closed its client listeners:
+            // the connection is refused.
             self.member_reply(id, Err(RequestError::Unavailable));
             return;
         };

@@ -618,7 +618,7 @@ impl Simulation {
             self.host_of(m).is_some_and(|h| {
                 let t = &self.hosts[h.index()];
                 match (t.up, t.down_since) {
-                    (true, _) => t.etcd.is_some(),
+                    (true, _) => t.etcd.as_ref().is_some_and(|p| !p.clients_closed),
                     (false, Some(since)) => now.since(since) < ETCD_KEEPALIVE_DETECT,
                     (false, None) => true,
                 }

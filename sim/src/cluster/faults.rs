@@ -589,18 +589,44 @@ impl Simulation {
         result.is_ok()
     }
 
-    /// etcd's Stop: a leader hands leadership to the longest-connected voter and waits
-    /// up to the request timeout for it to take over; then the process exits cleanly.
+    /// SIGTERM to etcd (embed's Close). It first stops its client servers: the
+    /// listeners close at once, so new client calls are refused, and with TLS (as
+    /// kubeadm runs it) the HTTP server's Shutdown waits up to the request timeout for
+    /// open connections to go idle; the apiservers' watch streams never do, so with a
+    /// control plane that is the full request timeout. Only then does raft stop
+    /// (`stop_raft`). Without apiservers nothing holds a stream open.
     pub(super) fn graceful_stop(&mut self, host: HostId) {
         let now = self.now;
         let name = self.hosts[host.index()].name.clone();
         let timeout = self.spec.etcd.request_timeout();
+        let watched = self.spec.control_plane.is_some();
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        let (kind, what) = if p.restart_after_stop {
-            (EventKind::Kubelet, format!("the kubelet restarts etcd on {name} (SIGTERM)"))
-        } else {
-            (EventKind::Fault, format!("fault: graceful stop of etcd on {name}"))
-        };
+        if !watched || p.clients_closed {
+            self.stop_raft(host);
+            return;
+        }
+        p.clients_closed = true;
+        let inc = p.incarnation;
+        let (kind, what) = stop_words(p.restart_after_stop, &name);
+        self.note(
+            kind,
+            Some(host),
+            format!(
+                "{what}: it closes its client listeners at once (new calls are refused) and waits up to its request timeout ({timeout}) for the apiservers' open watch streams before raft stops"
+            ),
+        );
+        self.queue.push(now + timeout, Event::EtcdClientsClosed(host, inc));
+    }
+
+    /// etcd's Stop: a leader hands leadership to the longest-connected voter and waits
+    /// up to the request timeout for it to take over; then the process exits cleanly.
+    pub(super) fn stop_raft(&mut self, host: HostId) {
+        let now = self.now;
+        let name = self.hosts[host.index()].name.clone();
+        let timeout = self.spec.etcd.request_timeout();
+        let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let (kind, what) = stop_words(p.restart_after_stop, &name);
+        let what = if p.clients_closed { format!("etcd on {name} has cut its client streams") } else { what };
         let raft = &p.server.raft;
         if raft.is_leader() && raft.config.voters.len() > 1 {
             if let Some(to) = p.server.longest_connected_voter(now) {
@@ -697,5 +723,14 @@ fn component_of(p: Process) -> Component {
     match p {
         Process::Scheduler => Component::Scheduler,
         _ => Component::ControllerManager,
+    }
+}
+
+/// Who stops etcd, for the timeline: the kubelet restarting it, or the scenario.
+fn stop_words(by_kubelet: bool, name: &str) -> (EventKind, String) {
+    if by_kubelet {
+        (EventKind::Kubelet, format!("the kubelet restarts etcd on {name} (SIGTERM)"))
+    } else {
+        (EventKind::Fault, format!("fault: graceful stop of etcd on {name}"))
     }
 }

@@ -371,6 +371,8 @@ enum Event {
     Deadline(u64),
     /// Stop after a graceful-stop transfer finished or timed out, or after removal.
     StopProcess(HostId, u32),
+    /// A stopping etcd has cut its remaining client streams: on to raft's Stop.
+    EtcdClientsClosed(HostId, u32),
     /// An apiserver's call reached its etcd member / the member's answer came back.
     EtcdCallArrive(u64),
     EtcdCallReply(u64, Result<LogIndex, RequestError>),
@@ -425,6 +427,9 @@ struct EtcdProcess {
     stopping_for: Option<MemberId>,
     /// The kubelet restarts this process once its graceful stop has finished.
     restart_after_stop: bool,
+    /// Stopping: its client listeners are closed, so new client calls are refused,
+    /// while raft goes on until the open client streams are cut.
+    clients_closed: bool,
 }
 
 struct Host {
@@ -888,6 +893,11 @@ impl Simulation {
                     self.stop_now(host);
                 }
             }
+            Event::EtcdClientsClosed(host, inc) => {
+                if self.process_mut(host, inc).is_some() {
+                    self.stop_raft(host);
+                }
+            }
             Event::EtcdCallArrive(id) => self.deliver_request(id),
             Event::EtcdCallReply(id, result) => {
                 self.finish_request(id, result);
@@ -987,6 +997,7 @@ impl Simulation {
             held: Vec::new(),
             stopping_for: None,
             restart_after_stop: false,
+            clients_closed: false,
         });
         self.started.insert(member);
         let phase = self.boot_rng.below(hb.as_micros());
