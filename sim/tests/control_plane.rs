@@ -3,8 +3,8 @@
 
 use hasim_sim::model::lb::{HaproxyConfig, HealthCheck};
 use hasim_sim::{
-    ClientLoad, ClusterBuilder, ControlPlaneSpec, Failure, Fault, Frontend, HostId, Plane, Process, RunOutcome,
-    SimDuration, SimTime, Target,
+    ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Failure, Fault, Frontend, HostId, Plane, Process,
+    RunOutcome, SimDuration, SimTime, Target,
 };
 
 fn secs(s: u64) -> SimTime {
@@ -389,6 +389,11 @@ fn nginx(seed: u64, connect_timeout_s: u64, fault: Fault) -> RunOutcome {
         connect_timeout: SimDuration::from_secs(connect_timeout_s),
         ..hasim_sim::NginxConfig::default()
     });
+    fault_at_20s_for_80s(seed, cp, fault)
+}
+
+/// Runs `cp` for 80 s with `fault` at 20 s and checks the Raft invariants held.
+fn fault_at_20s_for_80s(seed: u64, cp: ControlPlaneSpec, fault: Fault) -> RunOutcome {
     let out = ClusterBuilder::new(3)
         .seed(seed)
         .control_plane(cp)
@@ -497,5 +502,81 @@ fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_wat
                 && matches!(f, Failure::Etcd { backend, .. } if backend == leader)),
             "seed={seed}"
         );
+    }
+}
+
+/// External etcd (3 members, 3 control-plane nodes) losing the member that feeds the
+/// watch caches (the first one answers their first LIST): powered off, or its process
+/// killed on a live host.
+fn external_losing_the_watched_member(seed: u64, fault: Fault) -> RunOutcome {
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.etcd = EtcdPlacement::External { members: 3 };
+    fault_at_20s_for_80s(seed, cp, fault)
+}
+
+/// When each apiserver's watch cache moved off etcd-1, from the timeline.
+fn watch_moves(out: &RunOutcome) -> Vec<SimTime> {
+    out.timeline.iter().filter(|t| t.text.contains("now follows etcd on")).map(|t| t.at).collect()
+}
+
+#[test]
+fn with_external_etcd_a_silent_watched_member_stales_the_caches_until_the_keepalive_moves_the_watch() {
+    for seed in 0..3 {
+        let out = external_losing_the_watched_member(seed, Fault::Crash(Target::Host(HostId(0))));
+        let moves = watch_moves(&out);
+        assert_eq!(moves.len(), 3, "every apiserver's watch moves, seed={seed}");
+        // A powered-off member answers nothing: the stream looks open until the gRPC
+        // keepalive (30 s idle + 10 s) gives up on it, checked about once a second.
+        for at in &moves {
+            let after = at.since(secs(20));
+            assert!(
+                after >= SimDuration::from_secs(40) && after <= SimDuration::from_secs(42),
+                "moved {after} after the crash, seed={seed}"
+            );
+        }
+        let cp = out.control_plane.as_ref().unwrap();
+        // Meanwhile the caches fall behind; once they follow a live member they catch up.
+        assert!(cp.stale.iter().any(|&(t, _)| t > secs(30) && t < secs(60)), "seed={seed}");
+        assert!(cp.stale.iter().all(|&(t, _)| t < secs(63)), "stale after the move, seed={seed}");
+        assert_eq!(failed_between(&out, Plane::CacheRead, secs(0), secs(80)).0, 0, "seed={seed}");
+    }
+}
+
+#[test]
+fn with_external_etcd_a_killed_watched_member_moves_the_watch_at_once() {
+    for seed in 0..3 {
+        let kill = Fault::Kill { target: Target::Host(HostId(0)), process: Process::Etcd };
+        let out = external_losing_the_watched_member(seed, kill);
+        let moves = watch_moves(&out);
+        assert_eq!(moves.len(), 3, "every apiserver's watch moves, seed={seed}");
+        // Its host refuses the connection, so clientv3 resumes the watch on another
+        // member at the apiserver's next look (within a second or so).
+        assert!(moves.iter().all(|at| at.since(secs(20)) <= SimDuration::from_millis(1_100)), "{moves:?}, seed={seed}");
+        let cp = out.control_plane.as_ref().unwrap();
+        assert!(cp.stale.iter().all(|&(t, _)| t < secs(23)), "stale after the move, seed={seed}");
+    }
+}
+
+#[test]
+fn with_external_etcd_a_leaderless_watched_member_cancels_the_watch_and_it_moves_to_a_member_with_a_leader() {
+    for seed in 0..3 {
+        let others = vec![Target::Host(HostId(1)), Target::Host(HostId(2))];
+        let cut = Fault::Bridge { side_a: vec![Target::Host(HostId(0))], side_b: others };
+        let out = external_losing_the_watched_member(seed, cut);
+        let moves = watch_moves(&out);
+        assert_eq!(moves.len(), 3, "every apiserver's watch moves, seed={seed}");
+        // etcd-1 cancels its RequireLeader watches after three election timeouts
+        // without a leader; the cacher's new watch lands on a member that has one, so
+        // no cache starts over (stacked, with one endpoint, it would after 30 s more).
+        assert!(moves.iter().all(|at| at.since(secs(20)) <= SimDuration::from_secs(6)), "{moves:?}, seed={seed}");
+        assert!(
+            out.timeline
+                .iter()
+                .filter(|t| t.text.contains("now follows etcd on"))
+                .all(|t| t.text.contains("no leader")),
+            "seed={seed}"
+        );
+        assert!(!out.timeline.iter().any(|t| t.text.contains("starts over")), "seed={seed}");
+        assert_eq!(failed_between(&out, Plane::CacheRead, secs(0), secs(80)).0, 0, "seed={seed}");
     }
 }

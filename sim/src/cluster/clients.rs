@@ -82,7 +82,7 @@ impl Simulation {
     pub(super) fn finish_request(&mut self, id: u64, result: Result<LogIndex, RequestError>) -> bool {
         let Some(req) = self.pending.remove(&id) else { return false };
         if let Some(origin) = req.origin {
-            self.on_etcd_result(id, origin, result);
+            self.on_etcd_result(id, origin, req.host, result);
         }
         let rec = &mut self.outcome.requests[req.record];
         rec.finished = Some(self.now);

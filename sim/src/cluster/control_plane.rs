@@ -13,7 +13,11 @@
 //!
 //! The watch cache (apiserver `storage/cacher`) must first LIST from etcd, a quorum
 //! read, and until then refuses cache reads with 429 "storage is (re)initializing"
-//! (KEP-4568, on by default since 1.31). It keeps serving while etcd has no leader,
+//! (KEP-4568, on by default since 1.31). Its watch then follows the member that
+//! answered the LIST; clientv3 resumes a broken stream on another endpoint (at once
+//! when the connection is refused, after the 40 s keepalive when the member went
+//! silent), so with external etcd the cache moves to a live member, and stacked (one
+//! endpoint) it waits for its own member. It keeps serving while etcd has no leader,
 //! but its watch was opened WithRequireLeader: etcd cancels it after three election
 //! timeouts without a leader, the cacher retries the watch for 30 s
 //! (MaxInternalErrorRetryDuration), and then starts over with a new LIST, which waits
@@ -274,6 +278,11 @@ pub(super) struct ApiServerProc {
     /// Index up to which the watch cache has caught up.
     cache_rev: LogIndex,
     cache: WatchCache,
+    /// The member whose watch stream feeds the cache (set when a LIST succeeds).
+    watch_from: Option<MemberId>,
+    /// Since when that member's host has been silent to this apiserver (powered off,
+    /// or cut off): the stream looks open until the gRPC keepalive gives up on it.
+    watch_silent_since: Option<SimTime>,
     /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
     /// what it is missing, so its answers count as stale from then on.
     last_ok: SimTime,
@@ -477,6 +486,8 @@ impl Simulation {
             check: None,
             cache_rev: 0,
             cache: WatchCache::Listing { refused: 0 },
+            watch_from: None,
+            watch_silent_since: None,
             last_ok: self.now,
             liveness: Default::default(),
             paused: false,
@@ -567,16 +578,59 @@ impl Simulation {
         let now = self.now;
         let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
         let WatchCache::Serving { since: serving_since, watch_failing_since } = api.cache else { return };
-        // The cache is fed by the watch on its first endpoint (see refresh_cache). etcd
-        // cancels that watch after three election timeouts without a leader, and while it
-        // has none it refuses the re-opened one at once (so a restarted member keeps the
-        // errors coming); the cacher's 30 s count from its own first error.
-        let member = api
-            .endpoints
-            .first()
-            .and_then(|&m| self.host_of(m))
-            .and_then(|src| self.hosts[src.index()].etcd.as_ref())
-            .map(|p| (p.server.raft.lead.is_none(), p.server.failing_leader_watches_since()));
+        let Some(from) = api.watch_from else { return };
+        // How the watch stream to `from` stands. A refused connection (process gone or
+        // stopping on a live host) breaks it at once; a silent peer (powered off, frozen,
+        // cut off) only when the gRPC keepalive gives up; clientv3 then resumes the
+        // watch through its balancer. A member without a leader cancels it after three
+        // election timeouts with "etcdserver: no leader", which reaches the cacher,
+        // and the cacher's new watch goes wherever the balancer sends it.
+        let (refused, silent, member) = match self.host_of(from) {
+            None => (true, false, None),
+            Some(src) => {
+                let t = &self.hosts[src.index()];
+                let reachable =
+                    t.up && !t.frozen && self.network.can_reach(src, host) && self.network.can_reach(host, src);
+                match t.etcd.as_ref() {
+                    _ if !reachable => (false, true, None),
+                    None => (true, false, None),
+                    Some(p) if p.clients_closed => (true, false, None),
+                    Some(p) if p.paused => (false, true, None),
+                    Some(p) => {
+                        (false, false, Some((p.server.raft.lead.is_none(), p.server.failing_leader_watches_since())))
+                    }
+                }
+            }
+        };
+        let silent_since = silent.then(|| api.watch_silent_since.unwrap_or(now));
+        let gave_up = silent_since.is_some_and(|t| now.since(t) >= ETCD_KEEPALIVE_DETECT);
+        let cancelled = matches!(member, Some((true, Some(_))));
+        if (refused || gave_up || cancelled)
+            && let Some(to) = self.rewatch_target(host, from)
+        {
+            let (name, from_name, to_name) =
+                (self.hosts[host.index()].name.clone(), self.member_name(from), self.member_name(to));
+            let why = if refused {
+                format!("etcd on {from_name} refused the connection")
+            } else if gave_up {
+                format!("{from_name} went silent and the gRPC keepalive gave up after {ETCD_KEEPALIVE_DETECT}")
+            } else {
+                format!("etcd on {from_name} has no leader and cancelled it (\"etcdserver: no leader\")")
+            };
+            self.note(
+                EventKind::Apiserver,
+                Some(host),
+                format!("the watch cache of the apiserver on {name} now follows etcd on {to_name}: its watch moved there ({why})"),
+            );
+            let api = self.hosts[host.index()].apiserver.as_mut().expect("running");
+            api.watch_from = Some(to);
+            api.watch_silent_since = None;
+            api.cache = WatchCache::Serving { since: serving_since, watch_failing_since: None };
+            return;
+        }
+        // etcd cancels the watch after three election timeouts without a leader, and
+        // while it has none it refuses the re-opened one at once (so a restarted member
+        // keeps the errors coming); the cacher's 30 s count from its own first error.
         let since = match (member, watch_failing_since) {
             (Some((true, _)), Some(since)) => Some(since),
             (Some((true, Some(cancelled))), None) => Some(cancelled.max(serving_since)),
@@ -596,11 +650,47 @@ impl Simulation {
             }
             _ => WatchCache::Serving { since: serving_since, watch_failing_since: since },
         };
-        self.hosts[host.index()].apiserver.as_mut().expect("running").cache = cache;
+        let api = self.hosts[host.index()].apiserver.as_mut().expect("running");
+        api.cache = cache;
+        api.watch_silent_since = silent_since;
     }
 
-    /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
-    /// request id, or None when it has no member to talk to.
+    /// Where a new watch stream of the apiserver on `host` would succeed: the next of
+    /// its endpoints after `from` (clientv3 round-robins) whose member answers and has
+    /// a leader (a watch opened WithRequireLeader is refused by a member without one).
+    fn rewatch_target(&self, host: HostId, from: MemberId) -> Option<MemberId> {
+        let api = self.hosts[host.index()].apiserver.as_ref()?;
+        let n = api.endpoints.len();
+        let at = api.endpoints.iter().position(|&m| m == from).unwrap_or(n);
+        (1..n).map(|k| api.endpoints[(at + k) % n]).find(|&m| {
+            m != from
+                && self.host_of(m).is_some_and(|src| {
+                    let t = &self.hosts[src.index()];
+                    t.up && !t.frozen
+                        && self.network.can_reach(src, host)
+                        && self.network.can_reach(host, src)
+                        && t.etcd
+                            .as_ref()
+                            .is_some_and(|p| !p.paused && !p.clients_closed && p.server.raft.lead.is_some())
+                })
+        })
+    }
+
+    /// Whether clientv3's balancer would still use member `m`: its process refuses
+    /// nothing (a live host whose etcd is gone or stopping refuses the connection at
+    /// once), or its host went silent too recently for the keepalive to have noticed.
+    fn endpoint_usable(&self, m: MemberId) -> bool {
+        let now = self.now;
+        self.host_of(m).is_some_and(|h| {
+            let t = &self.hosts[h.index()];
+            match (t.up, t.down_since) {
+                (true, _) => t.etcd.as_ref().is_some_and(|p| !p.clients_closed),
+                (false, Some(since)) => now.since(since) < ETCD_KEEPALIVE_DETECT,
+                (false, None) => true,
+            }
+        })
+    }
+
     pub(super) fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
         let api = self.hosts[host.index()].apiserver.as_mut()?;
         if api.endpoints.is_empty() {
@@ -613,19 +703,9 @@ impl Simulation {
         // tries the next one anyway.
         let n = api.endpoints.len();
         let start = api.rr;
-        let now = self.now;
-        let usable = |m: MemberId| {
-            self.host_of(m).is_some_and(|h| {
-                let t = &self.hosts[h.index()];
-                match (t.up, t.down_since) {
-                    (true, _) => t.etcd.as_ref().is_some_and(|p| !p.clients_closed),
-                    (false, Some(since)) => now.since(since) < ETCD_KEEPALIVE_DETECT,
-                    (false, None) => true,
-                }
-            })
-        };
         let api = self.hosts[host.index()].apiserver.as_ref()?;
-        let pick = (0..n).map(|k| (start + k) % n).find(|&i| usable(api.endpoints[i])).unwrap_or(start % n);
+        let pick =
+            (0..n).map(|k| (start + k) % n).find(|&i| self.endpoint_usable(api.endpoints[i])).unwrap_or(start % n);
         let member = api.endpoints[pick];
         let api = self.hosts[host.index()].apiserver.as_mut()?;
         api.rr = pick + 1;
@@ -652,7 +732,14 @@ impl Simulation {
     }
 
     /// An etcd request made for `origin` finished (answer arrived, or its deadline).
-    pub(super) fn on_etcd_result(&mut self, id: u64, origin: Origin, result: Result<LogIndex, RequestError>) {
+    /// `served_by`: the host of the member the call went to.
+    pub(super) fn on_etcd_result(
+        &mut self,
+        id: u64,
+        origin: Origin,
+        served_by: HostId,
+        result: Result<LogIndex, RequestError>,
+    ) {
         match origin {
             Origin::Lease { apiserver, component, incarnation, seq } => {
                 self.on_lease_etcd_result(id, apiserver, component, incarnation, seq, result);
@@ -683,6 +770,7 @@ impl Simulation {
                         };
                         self.note(EventKind::Apiserver, Some(apiserver), text);
                     }
+                    let served_member = self.hosts[served_by.index()].member;
                     let api = self.hosts[apiserver.index()].apiserver.as_mut().expect("checked");
                     api.etcd_ok = ok;
                     api.check = None;
@@ -693,7 +781,10 @@ impl Simulation {
                     // comment); unlike the check it has no 2 s limit of its own, but an
                     // answer after the next check started is not counted.
                     if let (Ok(index), WatchCache::Listing { refused }) = (result, api.cache) {
+                        // The watch that follows the LIST goes to the member that served it.
                         api.cache = WatchCache::Serving { since: now, watch_failing_since: None };
+                        api.watch_from = served_member;
+                        api.watch_silent_since = None;
                         api.cache_rev = api.cache_rev.max(index);
                         if refused > 0 {
                             let name = self.hosts[apiserver.index()].name.clone();
@@ -1128,7 +1219,7 @@ impl Simulation {
     /// The watch cache follows the member that feeds it while it can reach it.
     fn refresh_cache(&mut self, host: HostId) {
         let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
-        let Some(&member) = api.endpoints.first() else { return };
+        let Some(member) = api.watch_from else { return };
         let Some(src) = self.host_of(member) else { return };
         if !self.network.can_reach(src, host) {
             return;
