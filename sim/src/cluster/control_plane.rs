@@ -572,8 +572,9 @@ impl Simulation {
         }
     }
 
-    /// Once a second (with the etcd check): a serving cache whose etcd watch has
-    /// failed for longer than the cacher retries it starts over.
+    /// Once a second (with the etcd check): a serving cache whose etcd watch broke moves
+    /// it to another member if one would take it, and one whose watch has failed for
+    /// longer than the cacher retries it starts over.
     fn tend_watch_cache(&mut self, host: HostId) {
         let now = self.now;
         let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
@@ -589,10 +590,8 @@ impl Simulation {
             None => (true, false, None),
             Some(src) => {
                 let t = &self.hosts[src.index()];
-                let reachable =
-                    t.up && !t.frozen && self.network.can_reach(src, host) && self.network.can_reach(host, src);
                 match t.etcd.as_ref() {
-                    _ if !reachable => (false, true, None),
+                    _ if !self.host_answers(src, host) => (false, true, None),
                     None => (true, false, None),
                     Some(p) if p.clients_closed => (true, false, None),
                     Some(p) if p.paused => (false, true, None),
@@ -663,17 +662,20 @@ impl Simulation {
         let n = api.endpoints.len();
         let at = api.endpoints.iter().position(|&m| m == from).unwrap_or(n);
         (1..n).map(|k| api.endpoints[(at + k) % n]).find(|&m| {
-            m != from
-                && self.host_of(m).is_some_and(|src| {
-                    let t = &self.hosts[src.index()];
-                    t.up && !t.frozen
-                        && self.network.can_reach(src, host)
-                        && self.network.can_reach(host, src)
-                        && t.etcd
-                            .as_ref()
-                            .is_some_and(|p| !p.paused && !p.clients_closed && p.server.raft.lead.is_some())
-                })
+            self.host_of(m).is_some_and(|src| {
+                self.host_answers(src, host)
+                    && self.hosts[src.index()]
+                        .etcd
+                        .as_ref()
+                        .is_some_and(|p| !p.paused && !p.clients_closed && p.server.raft.lead.is_some())
+            })
         })
+    }
+
+    /// Host `src` is up, not frozen, and linked both ways with `host`.
+    fn host_answers(&self, src: HostId, host: HostId) -> bool {
+        let t = &self.hosts[src.index()];
+        t.up && !t.frozen && self.network.can_reach(src, host) && self.network.can_reach(host, src)
     }
 
     /// Whether clientv3's balancer would still use member `m`: its process refuses
@@ -691,6 +693,8 @@ impl Simulation {
         })
     }
 
+    /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
+    /// request id, or None when it has no member to talk to.
     pub(super) fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
         let api = self.hosts[host.index()].apiserver.as_mut()?;
         if api.endpoints.is_empty() {
@@ -904,10 +908,7 @@ impl Simulation {
         let silent_too_long = conn.waiting_since.is_some_and(|since| self.now.since(since) >= self.silence_limit());
         // An LB that rebooted, or a VIP now held by the other LB, knows nothing of the
         // session: the next packet is answered with a reset.
-        let lb_lost = route.lb.is_some_and(|lb| {
-            let l = &self.lbs[lb as usize];
-            l.generation != route.lb_generation || self.endpoint_lb() != Some(lb)
-        });
+        let lb_lost = route.lb.is_some_and(|lb| self.lb_session_lost(lb, route.lb_generation));
         if silent_too_long || lb_lost {
             self.close_conn(c);
             return None;
@@ -950,19 +951,27 @@ impl Simulation {
         req.lb = route.lb;
         req.api_incarnation = Some(route.api_incarnation);
         self.conns[c as usize].waiting_since.get_or_insert(now);
+        self.send_in_session(id, route.lb, route.backend);
+    }
+
+    /// The client sends request `id` on an open session: through its LB, which forwards
+    /// it within the session, or straight to the backend when there is no LB.
+    fn send_in_session(&mut self, id: u64, lb: Option<u8>, backend: HostId) {
         let client = self.client_host();
-        match route.lb {
-            Some(lb) => {
-                if let Delivery::At(at) = self.network.send(now, client, self.lbs[lb as usize].host) {
-                    self.queue.push(at, Event::LbForward(id, lb));
-                }
-            }
-            None => {
-                if let Delivery::At(at) = self.network.send(now, client, route.backend) {
-                    self.queue.push(at, Event::ApiArrive(id, route.backend));
-                }
-            }
+        let (to, event) = match lb {
+            Some(lb) => (self.lbs[lb as usize].host, Event::LbForward(id, lb)),
+            None => (backend, Event::ApiArrive(id, backend)),
+        };
+        if let Delivery::At(at) = self.network.send(self.now, client, to) {
+            self.queue.push(at, event);
         }
+    }
+
+    /// A session through LB `lb` opened in its `generation` is gone: the LB rebooted
+    /// since, or the VIP moved to the other LB (either answers its next packet with a
+    /// reset).
+    fn lb_session_lost(&self, lb: u8, generation: u32) -> bool {
+        self.lbs[lb as usize].generation != generation || self.endpoint_lb() != Some(lb)
     }
 
     /// A request on an established session reached the LB: on to its backend.
@@ -1338,28 +1347,16 @@ impl Simulation {
         }
         let req = *req;
         let (Some(backend), true) = (req.backend, req.connected) else { return };
-        let client = self.client_host();
-        match req.lb {
-            Some(lb) => {
-                let l = &self.lbs[lb as usize];
-                let lb_host = l.host;
-                if l.generation != req.lb_generation || self.endpoint_lb() != Some(lb) {
-                    if let Some(now_lb) = self.endpoint_lb() {
-                        let from = self.lbs[now_lb as usize].host;
-                        self.reply_from(id, from, Err(Failure::Reset { backend }));
-                    }
-                    return;
-                }
-                if let Delivery::At(at) = self.network.send(self.now, client, lb_host) {
-                    self.queue.push(at, Event::LbForward(id, lb));
-                }
+        if let Some(lb) = req.lb
+            && self.lb_session_lost(lb, req.lb_generation)
+        {
+            if let Some(now_lb) = self.endpoint_lb() {
+                let from = self.lbs[now_lb as usize].host;
+                self.reply_from(id, from, Err(Failure::Reset { backend }));
             }
-            None => {
-                if let Delivery::At(at) = self.network.send(self.now, client, backend) {
-                    self.queue.push(at, Event::ApiArrive(id, backend));
-                }
-            }
+            return;
         }
+        self.send_in_session(id, req.lb, backend);
     }
 
     pub(super) fn on_client_timeout(&mut self, id: u64) {
