@@ -464,15 +464,22 @@ fn etcd_errors_from_a_ready_apiserver_during_an_election_are_not_misrouted() {
     assert!(checked > 0, "no seed produced election errors on the other apiservers");
 }
 
+/// Stacked 3-node control plane: SIGTERM (a `stop` fault) to the etcd leader at 20 s.
+/// Returns the run, when, the old leader's host and its term.
+fn sigterm_the_etcd_leader_at_20s(seed: u64) -> (hasim_sim::Simulation, SimTime, HostId, hasim_sim::Term) {
+    let stop = secs(20);
+    let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(spec(HealthCheck::Tcp)).build();
+    sim.run_until(stop);
+    let (leader, _, term) = sim.leader().expect("a leader");
+    sim.inject(Fault::Stop(Target::Host(leader)));
+    (sim, stop, leader, term)
+}
+
 #[test]
 fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_watch_streams_are_cut() {
     for seed in 0..5 {
-        let stop = secs(20);
-        let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(spec(HealthCheck::Tcp)).build();
-        sim.run_until(stop);
-        let (leader, _, term) = sim.leader().expect("a leader");
+        let (mut sim, stop, leader, term) = sigterm_the_etcd_leader_at_20s(seed);
         let name = format!("cp-{}", leader.0 + 1);
-        sim.inject(Fault::Stop(Target::Host(leader)));
         sim.run_for(SimDuration::from_secs(15));
         let out = sim.finish();
         out.assert_safe();
@@ -578,5 +585,23 @@ fn with_external_etcd_a_leaderless_watched_member_cancels_the_watch_and_it_moves
         );
         assert!(!out.timeline.iter().any(|t| t.text.contains("starts over")), "seed={seed}");
         assert_eq!(failed_between(&out, Plane::CacheRead, secs(0), secs(80)).0, 0, "seed={seed}");
+    }
+}
+
+#[test]
+fn a_second_sigterm_while_etcd_closes_its_client_servers_does_not_cut_the_wait_short() {
+    for seed in 0..3 {
+        let (mut sim, stop, leader, term) = sigterm_the_etcd_leader_at_20s(seed);
+        sim.run_for(SimDuration::from_secs(3));
+        // The kubelet restarts the static pods (certificate renewal) meanwhile.
+        sim.inject(Fault::RenewCerts(Target::Host(leader)));
+        sim.run_for(SimDuration::from_secs(12));
+        // The kubelet's restart still happens once the old process is gone.
+        assert!(sim.server(leader).is_some(), "etcd not restarted, seed={seed}");
+        let out = sim.finish();
+        out.assert_safe();
+        let next = out.leader_history.iter().find(|l| l.term > term).unwrap_or_else(|| panic!("seed={seed}"));
+        let after = next.at.since(stop);
+        assert!(after >= SimDuration::from_secs(7), "handover {after} after the first SIGTERM, seed={seed}");
     }
 }

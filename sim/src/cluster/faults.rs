@@ -601,7 +601,13 @@ impl Simulation {
         let timeout = self.spec.etcd.request_timeout();
         let watched = self.spec.control_plane.is_some();
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        if !watched || p.clients_closed {
+        if p.clients_closed {
+            // Already closing: etcd's interrupt handler is running Close and a second
+            // SIGTERM changes nothing (a kubelet restart asked for meanwhile still
+            // happens once it exits).
+            return;
+        }
+        if !watched {
             self.stop_raft(host);
             return;
         }
