@@ -1,6 +1,8 @@
 //! Where reports go: stdout or a file written whole (a temporary file renamed into
 //! place, so a failed or interrupted run leaves nothing half-written), as text or
 //! JSON, with colour only on a terminal that has not asked for none (`NO_COLOR`).
+//! A device or pipe (`-o /dev/null`, a FIFO) is written straight through, since a
+//! rename would replace the device itself, and a symlink keeps pointing where it did.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -43,9 +45,22 @@ impl Destination {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory.
+/// Writes `bytes` to `path` through a temporary file in the same directory, or
+/// straight to `path` when it is a device or a pipe.
 pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
     let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {e}", path.display()));
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(fail)?;
+        return f.write_all(bytes).and_then(|()| f.flush()).map_err(fail);
+    }
+    // Renaming onto a symlink would replace the link; replace the file it names.
+    let resolved;
+    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = std::fs::canonicalize(path).map_err(fail)?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

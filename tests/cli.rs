@@ -180,6 +180,43 @@ fn run_output_to_an_unwritable_place_exits_2_and_writes_nothing() {
 
 const VARIANTS: &str = "scenarios/compare-member-counts.yaml";
 
+/// Writing through a rename would have replaced a device or a pipe with a plain file
+/// (once, `-o /dev/null` as root did exactly that to /dev/null).
+#[cfg(unix)]
+#[test]
+fn output_to_a_pipe_is_written_through_and_leaves_the_pipe_a_pipe() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("fifo");
+    let fifo = dir.join("report.pipe");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("the pipe reads"))
+    };
+    let out = hasim(&["run", SHIPPED, "--format", "json", "-o", fifo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Checked before joining: a reader of a replaced pipe would wait forever.
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the pipe was replaced");
+    let text = reader.join().expect("reader thread");
+    assert!(text.starts_with('{') && text.contains("\"hasim-run-report\""), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn output_to_a_symlink_replaces_the_file_it_names_and_keeps_the_link() {
+    let dir = scratch("symlink");
+    let (target, link) = (dir.join("report.json"), dir.join("latest.json"));
+    std::fs::write(&target, "old").unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = hasim(&["run", SHIPPED, "-o", link.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(std::fs::read_to_string(&target).unwrap().contains("\"hasim-run-report\""));
+}
+
 #[test]
 fn a_file_with_variants_needs_one_named_to_run() {
     let out = hasim(&["run", VARIANTS]);
