@@ -259,6 +259,7 @@ fn sweep_text_shows_distributions_and_worst_seeds() {
     let text = stdout(&out);
     assert!(text.contains("8 of 8 runs met every expectation"), "{text}");
     assert!(text.contains("p99") && text.contains("longest outage per run"), "{text}");
+    assert!(text.contains("slowest write") && text.contains("slowest cache read"), "{text}");
     assert!(text.contains("Worst seeds:") && text.contains("--seed"), "{text}");
     assert!(text.contains("Share of runs with split brain"), "{text}");
     assert!(stderr(&out).is_empty(), "no progress bar when stderr is not a terminal: {}", stderr(&out));

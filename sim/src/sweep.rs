@@ -32,6 +32,9 @@ pub struct RunSummary {
     pub failed: Vec<String>,
     /// Availability ratio per plane that had requests, in `PlaneName` order.
     pub availability: Vec<(PlaneName, f64)>,
+    /// Seconds to the slowest answer per plane that had one, in `PlaneName` order.
+    #[serde(default)]
+    pub slowest: Vec<(PlaneName, f64)>,
     /// Length of every outage, in seconds.
     pub outages: Vec<f64>,
     /// Seconds to recover from each fault that caused an outage.
@@ -71,6 +74,16 @@ impl RunSummary {
                         .collect()
                 })
                 .unwrap_or_default(),
+            slowest: cp
+                .map(|cp| {
+                    Plane::ALL
+                        .iter()
+                        .map(|&p| (p, cp.plane(p)))
+                        .filter(|(_, a)| a.ok > 0)
+                        .map(|(p, a)| (p.into(), dur(a.slowest)))
+                        .collect()
+                })
+                .unwrap_or_default(),
             outages: cp.map(|cp| cp.outages.iter().map(|o| dur(o.end.since(o.start))).collect()).unwrap_or_default(),
             // A fault never recovered from counts as the rest of the run.
             recovery: cp
@@ -100,6 +113,10 @@ impl RunSummary {
 
     fn ratio(&self, p: PlaneName) -> Option<f64> {
         self.availability.iter().find(|(q, _)| *q == p).map(|(_, r)| *r)
+    }
+
+    fn slowest(&self, p: PlaneName) -> Option<f64> {
+        self.slowest.iter().find(|(q, _)| *q == p).map(|(_, s)| *s)
     }
 
     /// Split-brain kinds this run had, by name.
@@ -202,6 +219,15 @@ pub struct PlaneDistribution {
     pub availability: Distribution,
 }
 
+/// How long the slowest answer of one plane took, over the runs in which that plane
+/// answered at all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PlaneSlowest {
+    pub plane: PlaneName,
+    /// Seconds from sending to the slowest answer of each run.
+    pub slowest: Distribution,
+}
+
 /// Share of runs (0–1) that had at least one split-brain window of each kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SplitShares {
@@ -242,6 +268,10 @@ pub struct SweepSummary {
     pub recovery: Option<Distribution>,
     /// Availability per plane over runs.
     pub availability: Vec<PlaneDistribution>,
+    /// The slowest answer per plane over runs: how long a client waited out retries,
+    /// Retry-After or a connect timeout and still got its answer.
+    #[serde(default)]
+    pub slowest_answer: Vec<PlaneSlowest>,
     pub leader_changes: Option<Distribution>,
     pub split_brain: SplitShares,
     /// The worst runs: longest outage first, then lowest write availability.
@@ -274,12 +304,11 @@ impl SweepSummary {
             longest_outage: Distribution::of(sorted.iter().map(|r| r.longest_outage()).collect()),
             outage_length: Distribution::of(sorted.iter().flat_map(|r| r.outages.iter().copied()).collect()),
             recovery: Distribution::of(sorted.iter().flat_map(|r| r.recovery.iter().copied()).collect()),
-            availability: PlaneName::ALL
-                .iter()
-                .filter_map(|&p| {
-                    let values: Vec<f64> = sorted.iter().filter_map(|r| r.ratio(p)).collect();
-                    Distribution::of(values).map(|availability| PlaneDistribution { plane: p, availability })
-                })
+            availability: per_plane(&sorted, RunSummary::ratio)
+                .map(|(plane, availability)| PlaneDistribution { plane, availability })
+                .collect(),
+            slowest_answer: per_plane(&sorted, RunSummary::slowest)
+                .map(|(plane, slowest)| PlaneSlowest { plane, slowest })
                 .collect(),
             leader_changes: Distribution::of(sorted.iter().map(|r| r.leader_changes as f64).collect()),
             split_brain: SplitShares {
@@ -304,6 +333,16 @@ impl SweepSummary {
             failed_seeds: sorted.iter().filter(|r| !r.passed).map(|r| r.seed).collect(),
         }
     }
+}
+
+/// For each plane that some run has a figure for, the distribution of that figure.
+fn per_plane<'a>(
+    runs: &'a [&RunSummary],
+    figure: fn(&RunSummary, PlaneName) -> Option<f64>,
+) -> impl Iterator<Item = (PlaneName, Distribution)> + 'a {
+    PlaneName::ALL
+        .into_iter()
+        .filter_map(move |p| Distribution::of(runs.iter().filter_map(|r| figure(r, p)).collect()).map(|d| (p, d)))
 }
 
 /// What `hasim sweep` prints.
@@ -484,12 +523,12 @@ pub fn render_sweep_text(r: &SweepReport, colour: bool) -> String {
             st.bad(&format!("{} runs broke a Raft safety invariant (a hasim bug)", sum.safety_violations))
         );
     }
-    let _ = writeln!(o, "\n{:<26} {:>10} {:>10} {:>10} {:>10} {:>10}", "", "min", "p50", "p90", "p99", "max");
+    let _ = writeln!(o, "\n{:<32} {:>10} {:>10} {:>10} {:>10} {:>10}", "", "min", "p50", "p90", "p99", "max");
     let mut row = |name: &str, d: &Option<Distribution>, fmt: &dyn Fn(f64) -> String| {
         if let Some(d) = d {
             let _ = writeln!(
                 o,
-                "{name:<26} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "{name:<32} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 fmt(d.min),
                 fmt(d.p50),
                 fmt(d.p90),
@@ -506,6 +545,9 @@ pub fn render_sweep_text(r: &SweepReport, colour: bool) -> String {
     row("recovery per fault", &sum.recovery, &secs_fmt);
     for p in &sum.availability {
         row(&format!("{} availability", p.plane.label()), &Some(p.availability.clone()), &ratio_fmt);
+    }
+    for p in &sum.slowest_answer {
+        row(&format!("slowest {}", p.plane.one()), &Some(p.slowest.clone()), &secs_fmt);
     }
     row("etcd leader changes", &sum.leader_changes, &count_fmt);
     let sb = &sum.split_brain;
@@ -565,6 +607,17 @@ pub fn render_compare_text(r: &CompareReport, colour: bool) -> String {
         });
         if cells.iter().any(|c| c != "-") {
             add(&format!("{} p50 / min", p.label()), cells);
+        }
+    }
+    for p in PlaneName::ALL {
+        let cells = each(&|s| {
+            s.slowest_answer
+                .iter()
+                .find(|a| a.plane == p)
+                .map_or_else(|| "-".to_string(), |a| format!("{} / {}", seconds(a.slowest.p50), seconds(a.slowest.max)))
+        });
+        if cells.iter().any(|c| c != "-") {
+            add(&format!("slowest {} p50 / max", p.one()), cells);
         }
     }
     add("longest outage p50 / max", each(&|s| d(&s.longest_outage, &|x| seconds(x))));

@@ -53,3 +53,27 @@ fn every_shipped_scenario_loads_runs_and_meets_its_expectations() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A sweep keeps each run's slowest answer per plane: behind a TCP-checked LB, cache
+/// reads that an initialising watch cache refused are answered only after client-go
+/// waited out its Retry-After, while quorum reads never wait that long.
+#[test]
+fn a_sweep_reports_the_slowest_answer_of_each_plane() {
+    use hasim_sim::report::PlaneName;
+    use hasim_sim::sweep::{RunSummary, SweepSummary};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/lb-tcp-check-minority-apiserver.yaml");
+    let loaded = scenario::load("lb-tcp-check-minority-apiserver.yaml", &std::fs::read_to_string(path).unwrap())
+        .expect("the shipped scenario loads");
+    let s = &loaded.scenario;
+    let runs: Vec<RunSummary> =
+        (1..=3).map(|seed| RunSummary::of(s, &scenario::build(s, Some(seed)).run_for(s.duration()))).collect();
+    let summary = SweepSummary::of(&runs, &|seed| format!("seed {seed}"));
+    let slowest = |p: PlaneName| {
+        summary.slowest_answer.iter().find(|a| a.plane == p).unwrap_or_else(|| panic!("no {p:?} row")).slowest.clone()
+    };
+    let cache = slowest(PlaneName::CacheReads);
+    assert_eq!(cache.count, 3);
+    assert!(cache.min >= 5.0 && cache.max < 10.0, "cache reads wait out Retry-After within 10 s: {cache:?}");
+    let quorum = slowest(PlaneName::QuorumReads);
+    assert!(quorum.max < 1.0, "quorum reads are never slow here: {quorum:?}");
+}

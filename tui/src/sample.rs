@@ -188,6 +188,7 @@ pub fn sweep() -> hasim_sim::sweep::SweepReport {
         passed: failed.is_empty(),
         failed: failed.iter().map(|f| f.to_string()).collect(),
         availability: vec![(PlaneName::Writes, writes)],
+        slowest: vec![(PlaneName::Writes, outage / 2.0)],
         outages: vec![outage],
         recovery: vec![outage + 1.0],
         leader_changes: 1,

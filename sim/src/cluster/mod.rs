@@ -19,7 +19,7 @@ mod observe;
 use control_plane::{ApiRequest, ApiServerProc, ClientConn, LbState, Origin};
 pub use control_plane::{
     ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, NginxConfig,
-    Outage, Plane, PlaneAvailability,
+    Outage, Plane, PlaneAvailability, SLOW_ANSWER,
 };
 pub use leases::{Component, LeadingSpell, Overlap};
 use leases::{LeaseStore, NodeComponents};

@@ -160,6 +160,16 @@ impl PlaneName {
         }
     }
 
+    /// One request of the plane, as a learner reads it.
+    pub fn one(self) -> &'static str {
+        match self {
+            PlaneName::Writes => "write",
+            PlaneName::QuorumReads => "quorum read",
+            PlaneName::CacheReads => "cache read",
+            PlaneName::NodeLeases => "node lease renewal",
+        }
+    }
+
     /// As in scenario files and JSON.
     pub fn key(self) -> &'static str {
         match self {

@@ -12,24 +12,37 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::map::plane_label;
+use super::map::{plane_label, plane_one};
 use super::style::*;
 use crate::sweep::{Stat, SweepView};
 use crate::timefmt;
+use hasim_sim::cluster::SLOW_ANSWER;
 
-/// How a figure is printed.
+/// How a figure is printed, and whether it is worth a row.
 #[derive(Clone, Copy)]
 enum Unit {
     Seconds,
+    /// Seconds to the slowest answer of a plane: a row only when some run had a slow
+    /// one, since answers within a second say nothing a learner needs and rows are
+    /// scarce on a small terminal.
+    SlowestAnswer,
     Ratio,
     Count,
 }
 
 fn fmt(unit: Unit, x: f64) -> String {
     match unit {
-        Unit::Seconds => timefmt::secs(x),
+        Unit::Seconds | Unit::SlowestAnswer => timefmt::secs(x),
         Unit::Ratio => format!("{:.2}%", x * 100.0),
         Unit::Count => format!("{x}"),
+    }
+}
+
+/// Whether a figure with these distributions (one per configuration) gets a row.
+fn worth_a_row(unit: Unit, ds: &[Option<&Distribution>]) -> bool {
+    match unit {
+        Unit::SlowestAnswer => ds.iter().flatten().any(|d| d.max >= SLOW_ANSWER.as_secs_f64()),
+        _ => ds.iter().any(Option::is_some),
     }
 }
 
@@ -43,6 +56,10 @@ fn figures(s: &SweepSummary) -> Vec<(String, Unit, Option<&Distribution>)> {
     for p in PlaneName::ALL {
         let d = s.availability.iter().find(|a| a.plane == p).map(|a| &a.availability);
         rows.push((format!("{} availability", plane_label(p)), Unit::Ratio, d));
+    }
+    for p in PlaneName::ALL {
+        let d = s.slowest_answer.iter().find(|a| a.plane == p).map(|a| &a.slowest);
+        rows.push((format!("slowest {}", plane_one(p)), Unit::SlowestAnswer, d));
     }
     rows.push(("etcd leader changes".to_string(), Unit::Count, s.leader_changes.as_ref()));
     rows
@@ -82,9 +99,26 @@ pub(crate) fn draw(frame: &mut Frame, area: Rect, sweep: &SweepView, footer: Lin
     frame.render_widget(footer, foot);
 
     let inner_w = body.width.saturating_sub(2);
-    let table = if sweep.compare { compare_lines(sweep, inner_w) } else { sweep_lines(sweep, inner_w) };
-    // The table gets what it needs as long as one worst seed stays in view below it.
-    let table_h = (table.len() as u16 + 2).min(body.height.saturating_sub(3));
+    let mut table = if sweep.compare { compare_lines(sweep, inner_w) } else { sweep_lines(sweep, inner_w) };
+    // The selected seed's replay command stays whole at the bottom of the worst-seeds
+    // panel, so it is wrapped first: that panel needs it, one seed and its borders.
+    let replay = |width: u16| -> Vec<Line<'static>> {
+        sweep
+            .entry()
+            .and_then(|e| e.summary.worst_seeds.get(sweep.worst))
+            .map(|w| super::hang(Line::styled(format!("replay: {}", w.replay), DIM), usize::from(width), 8))
+            .unwrap_or_default()
+    };
+    let command = replay(inner_w);
+    // The table gets what it needs as long as the worst-seeds panel keeps that much;
+    // rows that do not fit are counted in its last line rather than cut silently.
+    let table_h = (table.len() as u16 + 2).min(body.height.saturating_sub(3 + command.len() as u16).max(3));
+    let inner_h = usize::from(table_h - 2);
+    if table.len() > inner_h && inner_h > 0 {
+        let hidden = table.len() - inner_h + 1;
+        table.truncate(inner_h - 1);
+        table.push(Line::styled(format!("… {hidden} more rows: enlarge the terminal to see them"), DIM));
+    }
     let [table_area, lower] = Layout::vertical([Constraint::Length(table_h), Constraint::Fill(1)]).areas(body);
     let title = if sweep.compare {
         let m = mirrored(sweep.stat);
@@ -109,13 +143,8 @@ pub(crate) fn draw(frame: &mut Frame, area: Rect, sweep: &SweepView, footer: Lin
         " Worst seeds (↑/↓, Enter: replay) ".to_string()
     };
     let block = Block::bordered().title(title).border_style(FOCUSED).title_style(FOCUSED);
-    // The selected seed's command stays at the bottom, whole; the list gets the rest.
     let (list_w, h) = (worst_area.width.saturating_sub(2), worst_area.height.saturating_sub(2));
-    let command: Vec<Line> = sweep
-        .entry()
-        .and_then(|e| e.summary.worst_seeds.get(sweep.worst))
-        .map(|w| super::hang(Line::styled(format!("replay: {}", w.replay), DIM), usize::from(list_w), 8))
-        .unwrap_or_default();
+    let command = if list_w == inner_w { command } else { replay(list_w) };
     let list_h = h.saturating_sub(command.len() as u16).max(1);
     let mut lines = worst_lines(sweep, list_w, list_h);
     lines.truncate(usize::from(list_h));
@@ -161,7 +190,7 @@ fn header_line(sweep: &SweepView) -> Line<'static> {
 fn sweep_lines(sweep: &SweepView, width: u16) -> Vec<Line<'static>> {
     let Some(e) = sweep.entry() else { return vec![] };
     let s = &e.summary;
-    let rows = figures(s);
+    let rows: Vec<_> = figures(s).into_iter().filter(|(_, unit, d)| worth_a_row(*unit, &[*d])).collect();
     let label_w = rows.iter().map(|(l, _, _)| l.len()).max().unwrap_or(0) + 1;
     // Values are at most 8 wide ("100.00%", "39.926s"), so columns shrink to 9 to fit 80.
     let col_w = (usize::from(width).saturating_sub(label_w) / Stat::ALL.len()).clamp(9, 11);
@@ -216,17 +245,19 @@ fn compare_lines(sweep: &SweepView, width: u16) -> Vec<Line<'static>> {
     ));
     for (i, (label, unit, _)) in figures(&first.summary).into_iter().enumerate() {
         let stat = if matches!(unit, Unit::Ratio) { mirrored(sweep.stat) } else { sweep.stat };
-        let cells: Vec<(String, Style)> = sweep
-            .entries
+        let summaries: Vec<_> = sweep.entries.iter().map(|e| figures(&e.summary)).collect();
+        let ds: Vec<Option<&Distribution>> = summaries.iter().map(|f| f.get(i).and_then(|(_, _, d)| *d)).collect();
+        if !worth_a_row(unit, &ds) {
+            continue;
+        }
+        let cells: Vec<(String, Style)> = ds
             .iter()
-            .map(|e| match figures(&e.summary).get(i).and_then(|(_, _, d)| *d) {
+            .map(|d| match d {
                 Some(d) => (fmt(unit, stat.of(d)), Style::new()),
                 None => ("-".to_string(), DIM),
             })
             .collect();
-        if cells.iter().any(|(c, _)| c != "-") {
-            rows.push((label, cells));
-        }
+        rows.push((label, cells));
     }
     for (k, (what, _)) in splits(&first.summary).into_iter().enumerate() {
         let cells = sweep
