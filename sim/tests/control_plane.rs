@@ -588,6 +588,60 @@ fn with_external_etcd_a_leaderless_watched_member_cancels_the_watch_and_it_moves
     }
 }
 
+/// When the watch cache of the minority apiserver starts over, if it does, in a run
+/// where cp-X's etcd member is cut off from the others twice for `spell` seconds, the
+/// spells `gap` seconds apart.
+fn minority_twice(seed: u64, spell: u64, gap: u64) -> (RunOutcome, String, Vec<SimTime>) {
+    let x = non_leader(seed, HealthCheck::Tcp, secs(20));
+    let others: Vec<Target> = (0..3).filter(|&h| h != x).map(|h| Target::Host(HostId(h))).collect();
+    let cut = Fault::Bridge { side_a: vec![Target::Host(HostId(x))], side_b: others };
+    let second = 20 + spell + gap;
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(spec(HealthCheck::Tcp))
+        .fault(SimDuration::from_secs(20), cut.clone())
+        .fault(SimDuration::from_secs(20 + spell), Fault::Heal)
+        .fault(SimDuration::from_secs(second), cut)
+        .fault(SimDuration::from_secs(second + spell), Fault::Heal)
+        .run_for(SimDuration::from_secs(second + spell + 20));
+    out.assert_safe();
+    let name = format!("cp-{}", x + 1);
+    let over = out
+        .timeline
+        .iter()
+        .filter(|t| t.text.contains(&format!("watch cache of the apiserver on {name} starts over")))
+        .map(|t| t.at)
+        .collect();
+    (out, name, over)
+}
+
+#[test]
+fn a_second_leaderless_spell_within_a_minute_makes_the_watch_cache_start_over_at_once() {
+    for seed in 0..3 {
+        // Each spell alone is too short: etcd cancels the watch about 4 s in, and the
+        // cacher would retry it for 30 s. But client-go's reflector counts its 30 s
+        // from the first error of errors less than a minute apart, so the second
+        // spell's first error, some 40 s after the first spell's, ends the retries.
+        let (out, name, over) = minority_twice(seed, 20, 20);
+        assert_eq!(over.len(), 1, "{name} starts over once, seed={seed}");
+        let second = secs(60);
+        assert!(
+            over[0] > second && over[0].since(second) <= SimDuration::from_secs(8),
+            "started over at {}, seed={seed}",
+            over[0]
+        );
+        let note = out.timeline.iter().find(|t| t.at == over[0] && t.text.contains("starts over")).unwrap();
+        assert!(
+            note.text.contains("less than a minute") && note.text.contains("from the first of those errors"),
+            "{}",
+            note.text
+        );
+        // The same spells a minute and more apart are two fresh runs of errors.
+        let (_, name, over) = minority_twice(seed, 20, 65);
+        assert!(over.is_empty(), "{name} started over at {over:?}, seed={seed}");
+    }
+}
+
 #[test]
 fn a_second_sigterm_while_etcd_closes_its_client_servers_does_not_cut_the_wait_short() {
     for seed in 0..3 {

@@ -30,6 +30,7 @@ use super::*;
 use crate::model::certs::CertKind;
 use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput};
 use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
+use crate::model::reflector::{MAX_INTERNAL_ERROR_RETRY, WatchRetry};
 
 /// Where etcd runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -283,6 +284,8 @@ pub(super) struct ApiServerProc {
     /// Since when that member's host has been silent to this apiserver (powered off,
     /// or cut off): the stream looks open until the gRPC keepalive gives up on it.
     watch_silent_since: Option<SimTime>,
+    /// The cacher's reflector's deadline for re-opening a watch that keeps failing.
+    watch_retry: WatchRetry,
     /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
     /// what it is missing, so its answers count as stale from then on.
     last_ok: SimTime,
@@ -310,10 +313,6 @@ const CLIENT_GO_MAX_RETRIES: u32 = 10;
 
 /// The Retry-After of the watch cache's 429 "storage is (re)initializing".
 const CACHE_INIT_RETRY_AFTER: SimDuration = SimDuration::from_secs(1);
-
-/// How long the cacher retries a watch that fails with an internal error ("etcdserver:
-/// no leader") before it starts over with a new LIST.
-const WATCH_RETRY_LIMIT: SimDuration = SimDuration::from_secs(30);
 
 /// Which part of the world an etcd request made on behalf of a component belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -488,6 +487,7 @@ impl Simulation {
             cache: WatchCache::Listing { refused: 0 },
             watch_from: None,
             watch_silent_since: None,
+            watch_retry: WatchRetry::default(),
             last_ok: self.now,
             liveness: Default::default(),
             paused: false,
@@ -604,6 +604,47 @@ impl Simulation {
         let silent_since = silent.then(|| api.watch_silent_since.unwrap_or(now));
         let gave_up = silent_since.is_some_and(|t| now.since(t) >= ETCD_KEEPALIVE_DETECT);
         let cancelled = matches!(member, Some((true, Some(_))));
+        // etcd cancels the watch after three election timeouts without a leader, and
+        // while it has none it refuses the re-opened one at once (so a restarted member
+        // keeps the errors coming). Each such error reaches the cacher's reflector.
+        let failing_since = match (member, watch_failing_since) {
+            (Some((true, _)), Some(since)) => Some(since),
+            (Some((true, Some(cancelled))), None) => Some(cancelled.max(serving_since)),
+            _ => None,
+        };
+        let mut retry = api.watch_retry;
+        if let Some(since) = failing_since {
+            if watch_failing_since.is_none() {
+                retry.on_error(since);
+            }
+            retry.on_error(now);
+        }
+        // The reflector consults its deadline only when a watch has just failed.
+        if failing_since.is_some() && !retry.should_retry(now) {
+            let name = self.hosts[host.index()].name.clone();
+            let first = retry.first_error().expect("a deadline runs only from an error");
+            let why = if failing_since.is_some_and(|since| first < since) {
+                format!(
+                    "its etcd watch fails with \"etcdserver: no leader\" again less than a minute (client-go's minResetPeriod) after it last did, so the reflector counts its {MAX_INTERNAL_ERROR_RETRY} of retries from the first of those errors, {} ago",
+                    now.since(first)
+                )
+            } else {
+                format!("its etcd watch has failed with \"etcdserver: no leader\" for {MAX_INTERNAL_ERROR_RETRY}")
+            };
+            self.note(
+                EventKind::Apiserver,
+                Some(host),
+                format!(
+                    "the watch cache of the apiserver on {name} starts over: {why}; until a new LIST from etcd succeeds it refuses cache reads (429)"
+                ),
+            );
+            let api = self.hosts[host.index()].apiserver.as_mut().expect("running");
+            api.cache = WatchCache::Listing { refused: 0 };
+            api.watch_retry = WatchRetry::default();
+            api.watch_silent_since = silent_since;
+            return;
+        }
+        self.hosts[host.index()].apiserver.as_mut().expect("running").watch_retry = retry;
         if (refused || gave_up || cancelled)
             && let Some(to) = self.rewatch_target(host, from)
         {
@@ -627,30 +668,8 @@ impl Simulation {
             api.cache = WatchCache::Serving { since: serving_since, watch_failing_since: None };
             return;
         }
-        // etcd cancels the watch after three election timeouts without a leader, and
-        // while it has none it refuses the re-opened one at once (so a restarted member
-        // keeps the errors coming); the cacher's 30 s count from its own first error.
-        let since = match (member, watch_failing_since) {
-            (Some((true, _)), Some(since)) => Some(since),
-            (Some((true, Some(cancelled))), None) => Some(cancelled.max(serving_since)),
-            _ => None,
-        };
-        let cache = match since {
-            Some(since) if now.since(since) >= WATCH_RETRY_LIMIT => {
-                let name = self.hosts[host.index()].name.clone();
-                self.note(
-                    EventKind::Apiserver,
-                    Some(host),
-                    format!(
-                        "the watch cache of the apiserver on {name} starts over: its etcd watch has failed with \"etcdserver: no leader\" for {WATCH_RETRY_LIMIT}; until a new LIST from etcd succeeds it refuses cache reads (429)"
-                    ),
-                );
-                WatchCache::Listing { refused: 0 }
-            }
-            _ => WatchCache::Serving { since: serving_since, watch_failing_since: since },
-        };
         let api = self.hosts[host.index()].apiserver.as_mut().expect("running");
-        api.cache = cache;
+        api.cache = WatchCache::Serving { since: serving_since, watch_failing_since: failing_since };
         api.watch_silent_since = silent_since;
     }
 

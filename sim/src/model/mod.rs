@@ -7,6 +7,7 @@
 //! - `lb`: HAProxy active checks and balancing; nginx stream passive failover.
 //! - `keepalived`: VRRP for the control-plane VIP.
 //! - `kubelet`: static-pod probes and crash-loop back-off.
+//! - `reflector`: client-go's reflector giving up on a failing watch (the watch cache's).
 //! - `certs`: kubeadm certificates and their validity.
 //! - `clock`: per-host clock offset and rate.
 //!
@@ -19,3 +20,4 @@ pub mod keepalived;
 pub mod kubelet;
 pub mod lb;
 pub mod lease;
+pub mod reflector;
