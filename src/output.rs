@@ -46,21 +46,21 @@ impl Destination {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, or
-/// straight to `path` when it is a device or a pipe.
+/// straight to `path` when it is a device, a pipe or anything under `/dev` or `/proc`
+/// (`-o /dev/stdout` names whatever the shell redirected into: appending to it keeps
+/// what `>>` kept).
 pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
     let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {e}", path.display()));
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let mut f = std::fs::OpenOptions::new().write(true).open(path).map_err(fail)?;
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        || path.starts_with("/dev")
+        || path.starts_with("/proc");
+    if special {
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(fail)?;
         return f.write_all(bytes).and_then(|()| f.flush()).map_err(fail);
     }
     // Renaming onto a symlink would replace the link; replace the file it names.
-    let resolved;
-    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        resolved = std::fs::canonicalize(path).map_err(fail)?;
-        resolved.as_path()
-    } else {
-        path
-    };
+    let target = follow_links(path).map_err(fail)?;
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -77,6 +77,26 @@ pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> 
     tmp.write_all(bytes).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// The file `path` names once every symlink in the way is followed, whether or not
+/// that file exists yet (a relative link is read from the link's own directory).
+fn follow_links(path: &std::path::Path) -> std::io::Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    // As many hops as Linux follows before it gives up with ELOOP.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let next = std::fs::read_link(&at)?;
+                at = match at.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                };
+            }
+            _ => return Ok(at),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
 fn colour_allowed() -> bool {

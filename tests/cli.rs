@@ -215,6 +215,35 @@ fn output_to_a_symlink_replaces_the_file_it_names_and_keeps_the_link() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
     assert!(std::fs::read_to_string(&target).unwrap().contains("\"hasim-run-report\""));
+    // A relative link to a file not written yet (one directory down) works the same.
+    std::fs::create_dir_all(dir.join("reports")).unwrap();
+    let (fresh, dangling) = (dir.join("reports/new.json"), dir.join("next.json"));
+    let _ = std::fs::remove_file(&fresh);
+    let _ = std::fs::remove_file(&dangling);
+    std::os::unix::fs::symlink("reports/new.json", &dangling).unwrap();
+    let out = hasim(&["run", SHIPPED, "-o", dangling.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(std::fs::read_to_string(&fresh).unwrap().contains("\"hasim-run-report\""));
+}
+
+/// `-o /dev/stdout` names the file the shell redirected into; appending to it keeps
+/// what `>>` put there before (a rename, or a write from its start, would not).
+#[cfg(unix)]
+#[test]
+fn output_to_dev_stdout_appends_to_the_redirected_file() {
+    let dir = scratch("devstdout");
+    let log = dir.join("all.log");
+    std::fs::write(&log, "earlier line\n").unwrap();
+    let file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(["run", SHIPPED, "-o", "/dev/stdout"])
+        .stdout(file)
+        .output()
+        .expect("hasim runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("earlier line\n") && text.contains("stacked-3-lose-one"), "{text}");
 }
 
 #[test]

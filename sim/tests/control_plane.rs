@@ -636,7 +636,10 @@ fn a_second_leaderless_spell_within_a_minute_makes_the_watch_cache_start_over_at
             "{}",
             note.text
         );
-        // The same spells a minute and more apart are two fresh runs of errors.
+        // Still so with the second spell's first error some 55 s after the first
+        // spell's last; but a minute and more apart they are two fresh runs of errors.
+        let (_, name, over) = minority_twice(seed, 20, 50);
+        assert_eq!(over.len(), 1, "{name} starts over once with a 50 s gap, seed={seed}");
         let (_, name, over) = minority_twice(seed, 20, 65);
         assert!(over.is_empty(), "{name} started over at {over:?}, seed={seed}");
     }

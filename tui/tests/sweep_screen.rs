@@ -30,10 +30,13 @@ fn compare_screen() {
     let screen = render(&m, 160, 48);
     assert!(screen.contains("compare · 3 configurations · seeds 1..4"));
     assert!(screen.contains("Worst seeds of external-3x3"));
+    assert!(screen.contains("slowest write"), "a run of stacked-5 waited over 1 s for a write:\n{screen}");
     insta::assert_snapshot!("compare_160x48", screen);
     update(&mut m, Msg::Slower);
     let screen = render(&m, 80, 24);
     assert!(screen.contains(" p90 of each figure, min of availability"));
+    // Short of rows, the slowest answers go first: the safety line stays.
+    assert!(!screen.contains("slowest write") && screen.contains("safety violations"), "{screen}");
     // The command wraps whole: the variant's name goes to the next row.
     assert!(screen.contains(" --variant│\n│        external-3x3 "), "the command is not cut:\n{screen}");
     insta::assert_snapshot!("compare_80x24", screen);

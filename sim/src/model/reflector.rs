@@ -23,8 +23,10 @@ pub struct WatchRetry {
 }
 
 impl WatchRetry {
-    /// The watch failed with an internal error at `at`.
+    /// The watch failed with an internal error at `at`. Errors reach the reflector in
+    /// order, so one dated before the last is taken as happening with it.
     pub fn on_error(&mut self, at: SimTime) {
+        let at = self.last_error.map_or(at, |last| at.max(last));
         if self.last_error.is_none_or(|last| at.since(last) >= MIN_RESET_PERIOD) {
             *self = WatchRetry::default();
         }
@@ -71,6 +73,16 @@ mod tests {
         r.on_error(at(45));
         assert_eq!(r.first_error(), Some(at(10)));
         assert!(!r.should_retry(at(45)), "35 s since the run of errors began");
+    }
+
+    #[test]
+    fn an_error_dated_before_the_last_one_continues_the_run() {
+        let mut r = WatchRetry::default();
+        r.on_error(at(10));
+        r.on_error(at(30));
+        r.on_error(at(20));
+        r.on_error(at(85));
+        assert_eq!(r.first_error(), Some(at(10)), "55 s after the last error, not 65 s");
     }
 
     #[test]

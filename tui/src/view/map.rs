@@ -306,7 +306,6 @@ fn summary(run: &RunView, hosts: &[(&str, Option<&HostState>)]) -> Vec<Line<'sta
     out
 }
 
-/// Short plane names for narrow columns.
 /// One request of the plane, short enough for a table's label column.
 pub(crate) fn plane_one(p: PlaneName) -> &'static str {
     match p {
@@ -317,6 +316,7 @@ pub(crate) fn plane_one(p: PlaneName) -> &'static str {
     }
 }
 
+/// Short plane names for narrow columns.
 pub(crate) fn plane_label(p: PlaneName) -> &'static str {
     match p {
         PlaneName::Writes => "writes",

@@ -38,10 +38,11 @@ fn fmt(unit: Unit, x: f64) -> String {
     }
 }
 
-/// Whether a figure with these distributions (one per configuration) gets a row.
-fn worth_a_row(unit: Unit, ds: &[Option<&Distribution>]) -> bool {
+/// Whether a figure with these distributions (one per configuration) gets a row; the
+/// slowest answers only with `room` (they are the first to go on a small terminal).
+fn worth_a_row(unit: Unit, ds: &[Option<&Distribution>], room: bool) -> bool {
     match unit {
-        Unit::SlowestAnswer => ds.iter().flatten().any(|d| d.max >= SLOW_ANSWER.as_secs_f64()),
+        Unit::SlowestAnswer => room && ds.iter().flatten().any(|d| d.max >= SLOW_ANSWER.as_secs_f64()),
         _ => ds.iter().any(Option::is_some),
     }
 }
@@ -99,20 +100,36 @@ pub(crate) fn draw(frame: &mut Frame, area: Rect, sweep: &SweepView, footer: Lin
     frame.render_widget(footer, foot);
 
     let inner_w = body.width.saturating_sub(2);
-    let mut table = if sweep.compare { compare_lines(sweep, inner_w) } else { sweep_lines(sweep, inner_w) };
+    // A sweep keeps every run, so with room to spare its longest outages get a histogram
+    // beside the worst seeds.
+    let show_histogram = !sweep.compare && body.width >= 110 && !sweep.runs.is_empty();
+    let split = |area: Rect| Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+    let worst_w = if show_histogram { split(body)[0].width } else { body.width };
     // The selected seed's replay command stays whole at the bottom of the worst-seeds
     // panel, so it is wrapped first: that panel needs it, one seed and its borders.
-    let replay = |width: u16| -> Vec<Line<'static>> {
-        sweep
-            .entry()
-            .and_then(|e| e.summary.worst_seeds.get(sweep.worst))
-            .map(|w| super::hang(Line::styled(format!("replay: {}", w.replay), DIM), usize::from(width), 8))
-            .unwrap_or_default()
+    let command: Vec<Line> = sweep
+        .entry()
+        .and_then(|e| e.summary.worst_seeds.get(sweep.worst))
+        .map(|w| {
+            super::hang(Line::styled(format!("replay: {}", w.replay), DIM), usize::from(worst_w.saturating_sub(2)), 8)
+        })
+        .unwrap_or_default();
+    // The table gets what it needs as long as the worst-seeds panel keeps that much.
+    // If it does not fit, the slowest answers go first; rows that still do not fit
+    // are counted in its last line rather than cut silently.
+    let room = body.height.saturating_sub(3 + command.len() as u16).max(3);
+    let table_of = |with_slowest: bool| {
+        if sweep.compare {
+            compare_lines(sweep, inner_w, with_slowest)
+        } else {
+            sweep_lines(sweep, inner_w, with_slowest)
+        }
     };
-    let command = replay(inner_w);
-    // The table gets what it needs as long as the worst-seeds panel keeps that much;
-    // rows that do not fit are counted in its last line rather than cut silently.
-    let table_h = (table.len() as u16 + 2).min(body.height.saturating_sub(3 + command.len() as u16).max(3));
+    let mut table = table_of(true);
+    if table.len() as u16 + 2 > room {
+        table = table_of(false);
+    }
+    let table_h = (table.len() as u16 + 2).min(room);
     let inner_h = usize::from(table_h - 2);
     if table.len() > inner_h && inner_h > 0 {
         let hidden = table.len() - inner_h + 1;
@@ -128,10 +145,8 @@ pub(crate) fn draw(frame: &mut Frame, area: Rect, sweep: &SweepView, footer: Lin
     };
     frame.render_widget(Paragraph::new(table).block(Block::bordered().title(title).border_style(DIM)), table_area);
 
-    // A sweep keeps every run, so with room to spare its longest outages get a histogram.
-    let show_histogram = !sweep.compare && lower.width >= 110 && !sweep.runs.is_empty();
     let (worst_area, histogram_area) = if show_histogram {
-        let [a, b] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
+        let [a, b] = split(lower);
         (a, Some(b))
     } else {
         (lower, None)
@@ -144,7 +159,6 @@ pub(crate) fn draw(frame: &mut Frame, area: Rect, sweep: &SweepView, footer: Lin
     };
     let block = Block::bordered().title(title).border_style(FOCUSED).title_style(FOCUSED);
     let (list_w, h) = (worst_area.width.saturating_sub(2), worst_area.height.saturating_sub(2));
-    let command = if list_w == inner_w { command } else { replay(list_w) };
     let list_h = h.saturating_sub(command.len() as u16).max(1);
     let mut lines = worst_lines(sweep, list_w, list_h);
     lines.truncate(usize::from(list_h));
@@ -187,10 +201,10 @@ fn header_line(sweep: &SweepView) -> Line<'static> {
 }
 
 /// A sweep: each figure from min to max, for an inner width of `width` columns.
-fn sweep_lines(sweep: &SweepView, width: u16) -> Vec<Line<'static>> {
+fn sweep_lines(sweep: &SweepView, width: u16, with_slowest: bool) -> Vec<Line<'static>> {
     let Some(e) = sweep.entry() else { return vec![] };
     let s = &e.summary;
-    let rows: Vec<_> = figures(s).into_iter().filter(|(_, unit, d)| worth_a_row(*unit, &[*d])).collect();
+    let rows: Vec<_> = figures(s).into_iter().filter(|(_, unit, d)| worth_a_row(*unit, &[*d], with_slowest)).collect();
     let label_w = rows.iter().map(|(l, _, _)| l.len()).max().unwrap_or(0) + 1;
     // Values are at most 8 wide ("100.00%", "39.926s"), so columns shrink to 9 to fit 80.
     let col_w = (usize::from(width).saturating_sub(label_w) / Stat::ALL.len()).clamp(9, 11);
@@ -229,7 +243,7 @@ fn safety_line(s: &SweepSummary) -> Line<'static> {
 }
 
 /// A comparison: one statistic of each figure, configurations side by side.
-fn compare_lines(sweep: &SweepView, width: u16) -> Vec<Line<'static>> {
+fn compare_lines(sweep: &SweepView, width: u16, with_slowest: bool) -> Vec<Line<'static>> {
     let Some(first) = sweep.entries.first() else { return vec![] };
     let mut rows: Vec<(String, Vec<(String, Style)>)> = Vec::new();
     rows.push((
@@ -247,7 +261,7 @@ fn compare_lines(sweep: &SweepView, width: u16) -> Vec<Line<'static>> {
         let stat = if matches!(unit, Unit::Ratio) { mirrored(sweep.stat) } else { sweep.stat };
         let summaries: Vec<_> = sweep.entries.iter().map(|e| figures(&e.summary)).collect();
         let ds: Vec<Option<&Distribution>> = summaries.iter().map(|f| f.get(i).and_then(|(_, _, d)| *d)).collect();
-        if !worth_a_row(unit, &ds) {
+        if !worth_a_row(unit, &ds, with_slowest) {
             continue;
         }
         let cells: Vec<(String, Style)> = ds
