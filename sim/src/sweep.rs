@@ -598,27 +598,24 @@ pub fn render_compare_text(r: &CompareReport, colour: bool) -> String {
         d.as_ref().map_or_else(|| "-".to_string(), |d| format!("{} / {}", f(d.p50), f(d.max)))
     };
     add("runs passed", each(&|s| format!("{}/{}", s.passed, s.runs)));
-    for p in PlaneName::ALL {
-        let cells = each(&|s| {
-            s.availability
-                .iter()
-                .find(|a| a.plane == p)
-                .map_or_else(|| "-".to_string(), |a| format!("{:.4} / {:.4}", a.availability.p50, a.availability.min))
-        });
-        if cells.iter().any(|c| c != "-") {
-            add(&format!("{} p50 / min", p.label()), cells);
-        }
-    }
-    for p in PlaneName::ALL {
-        let cells = each(&|s| {
-            s.slowest_answer
-                .iter()
-                .find(|a| a.plane == p)
-                .map_or_else(|| "-".to_string(), |a| format!("{} / {}", seconds(a.slowest.p50), seconds(a.slowest.max)))
-        });
-        if cells.iter().any(|c| c != "-") {
-            add(&format!("slowest {} p50 / max", p.one()), cells);
-        }
+    let availability = plane_rows(
+        r,
+        |p| format!("{} p50 / min", p.label()),
+        |s, p| {
+            let a = s.availability.iter().find(|a| a.plane == p)?;
+            Some(format!("{:.4} / {:.4}", a.availability.p50, a.availability.min))
+        },
+    );
+    let slowest = plane_rows(
+        r,
+        |p| format!("slowest {} p50 / max", p.one()),
+        |s, p| {
+            let a = s.slowest_answer.iter().find(|a| a.plane == p)?;
+            Some(format!("{} / {}", seconds(a.slowest.p50), seconds(a.slowest.max)))
+        },
+    );
+    for (name, cells) in availability.into_iter().chain(slowest) {
+        add(&name, cells);
     }
     add("longest outage p50 / max", each(&|s| d(&s.longest_outage, &|x| seconds(x))));
     add("recovery p50 / max", each(&|s| d(&s.recovery, &|x| seconds(x))));
@@ -649,6 +646,24 @@ pub fn render_compare_text(r: &CompareReport, colour: bool) -> String {
         let _ = writeln!(o, "{}", line.trim_end());
     }
     o
+}
+
+/// A row per plane that some configuration has a `cell` for ("-" where another has none).
+fn plane_rows(
+    r: &CompareReport,
+    name: impl Fn(PlaneName) -> String,
+    cell: impl Fn(&SweepSummary, PlaneName) -> Option<String>,
+) -> Vec<(String, Vec<String>)> {
+    PlaneName::ALL
+        .into_iter()
+        .filter_map(|p| {
+            let cells: Vec<Option<String>> = r.variants.iter().map(|v| cell(&v.summary, p)).collect();
+            cells
+                .iter()
+                .any(Option::is_some)
+                .then(|| (name(p), cells.into_iter().map(|c| c.unwrap_or_else(|| "-".to_string())).collect()))
+        })
+        .collect()
 }
 
 fn pct(share: f64) -> String {

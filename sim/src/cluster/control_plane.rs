@@ -20,7 +20,8 @@
 //! endpoint) it waits for its own member. It keeps serving while etcd has no leader,
 //! but its watch was opened WithRequireLeader: etcd cancels it after three election
 //! timeouts without a leader, the cacher retries the watch for 30 s
-//! (MaxInternalErrorRetryDuration), and then starts over with a new LIST, which waits
+//! (MaxInternalErrorRetryDuration, counted from the first of errors less than a minute
+//! apart: `model::reflector`), and then starts over with a new LIST, which waits
 //! in etcd for a quorum (and is repeated after a failure). The LIST is not sent as a
 //! request of its own: it is a linearizable read through the same etcd client, and the
 //! etcd check sends one at least every 2 s, so the cache initialises when a check's

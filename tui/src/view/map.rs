@@ -306,16 +306,6 @@ fn summary(run: &RunView, hosts: &[(&str, Option<&HostState>)]) -> Vec<Line<'sta
     out
 }
 
-/// One request of the plane, short enough for a table's label column.
-pub(crate) fn plane_one(p: PlaneName) -> &'static str {
-    match p {
-        PlaneName::Writes => "write",
-        PlaneName::QuorumReads => "quorum read",
-        PlaneName::CacheReads => "cache read",
-        PlaneName::NodeLeases => "node lease",
-    }
-}
-
 /// Short plane names for narrow columns.
 pub(crate) fn plane_label(p: PlaneName) -> &'static str {
     match p {

@@ -12,7 +12,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::map::{plane_label, plane_one};
+use super::map::plane_label;
 use super::style::*;
 use crate::sweep::{Stat, SweepView};
 use crate::timefmt;
@@ -60,7 +60,7 @@ fn figures(s: &SweepSummary) -> Vec<(String, Unit, Option<&Distribution>)> {
     }
     for p in PlaneName::ALL {
         let d = s.slowest_answer.iter().find(|a| a.plane == p).map(|a| &a.slowest);
-        rows.push((format!("slowest {}", plane_one(p)), Unit::SlowestAnswer, d));
+        rows.push((format!("slowest {}", p.one()), Unit::SlowestAnswer, d));
     }
     rows.push(("etcd leader changes".to_string(), Unit::Count, s.leader_changes.as_ref()));
     rows
@@ -257,9 +257,9 @@ fn compare_lines(sweep: &SweepView, width: u16, with_slowest: bool) -> Vec<Line<
             })
             .collect(),
     ));
+    let summaries: Vec<_> = sweep.entries.iter().map(|e| figures(&e.summary)).collect();
     for (i, (label, unit, _)) in figures(&first.summary).into_iter().enumerate() {
         let stat = if matches!(unit, Unit::Ratio) { mirrored(sweep.stat) } else { sweep.stat };
-        let summaries: Vec<_> = sweep.entries.iter().map(|e| figures(&e.summary)).collect();
         let ds: Vec<Option<&Distribution>> = summaries.iter().map(|f| f.get(i).and_then(|(_, _, d)| *d)).collect();
         if !worth_a_row(unit, &ds, with_slowest) {
             continue;
