@@ -43,11 +43,20 @@ fn bad_arguments_are_rejected_with_a_usage_message() {
     assert!(String::from_utf8(out.stderr).unwrap().contains("--seed"), "did-you-mean suggestion");
 }
 
-/// A scratch directory for this test process.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hasim-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory, removed when the test that made it ends (pass or fail), so
+/// repeated test runs do not pile up directories in the temp dir.
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    Scratch(tempfile::Builder::new().prefix(&format!("hasim-cli-{name}-")).tempdir().unwrap())
 }
 
 const SHIPPED: &str = "scenarios/stacked-3-lose-one.yaml";
