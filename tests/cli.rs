@@ -180,6 +180,16 @@ fn run_text_is_plain_when_not_a_terminal() {
 }
 
 #[test]
+fn run_text_says_an_outage_still_going_at_the_end_has_no_end() {
+    // cp-1 crashes at 1m20 and quorum is lost for the rest of the run.
+    let out = hasim(&["run", "scenarios/member-replace-add-before-remove.yaml"]);
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("1m20.003s ..")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(".. end of run  writes"), "{line}");
+    assert!(text.contains("Not recovered from the fault at 1m20.000s (crash cp-1)"), "{text}");
+}
+
+#[test]
 fn run_output_to_an_unwritable_place_exits_2_and_writes_nothing() {
     let out = hasim(&["run", SHIPPED, "-o", "/no/such/dir/report.json"]);
     assert_eq!(out.status.code(), Some(2));

@@ -662,3 +662,39 @@ fn a_second_sigterm_while_etcd_closes_its_client_servers_does_not_cut_the_wait_s
         assert!(after >= SimDuration::from_secs(7), "handover {after} after the first SIGTERM, seed={seed}");
     }
 }
+
+#[test]
+fn requests_still_waiting_when_the_run_ends_count_by_how_they_end() {
+    for seed in 0..3 {
+        // Quorum is lost 20 s before the end, and comes back 5 s after it. A write
+        // issued in the last 10 s fails only after the run is over, when its
+        // deadline runs out; the heal after the end must not rescue it.
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(40), Fault::Crash(Target::Host(HostId(1))))
+            .fault(SimDuration::from_secs(40), Fault::Crash(Target::Host(HostId(2))))
+            .fault(SimDuration::from_secs(65), Fault::Restart(Target::Host(HostId(1))))
+            .run_for(SimDuration::from_secs(60));
+        out.assert_safe();
+        for plane in [Plane::Write, Plane::QuorumRead] {
+            let (failed, total) = failed_between(&out, plane, secs(50), secs(60));
+            assert!(
+                total >= 250 && failed == total,
+                "{plane:?}: {failed}/{total} issued in the last 10 s failed, seed={seed}"
+            );
+            let cp = out.control_plane.as_ref().unwrap();
+            let outage = cp
+                .outages
+                .iter()
+                .find(|o| o.plane == plane && o.start < secs(41))
+                .expect("an outage from the crash on");
+            assert!(outage.ongoing && outage.end > secs(59), "{plane:?} outage {outage:?}, seed={seed}");
+        }
+        // What happened after the end while the answers came in is not reported.
+        assert_eq!(out.end, secs(60));
+        assert!(out.timeline.iter().all(|t| t.at <= secs(60)), "seed={seed}");
+        assert!(out.states.iter().all(|f| f.at <= secs(60)), "seed={seed}");
+        assert!(!out.timeline.iter().any(|t| t.text.contains("restarted")), "seed={seed}");
+    }
+}

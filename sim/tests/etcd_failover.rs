@@ -320,3 +320,29 @@ fn a_write_to_a_member_without_a_leader_waits_for_one_instead_of_failing() {
         assert!(w.finished.unwrap().since(heal) < SimDuration::from_secs(1), "seed={seed}");
     }
 }
+
+#[test]
+fn writes_waiting_for_a_quorum_when_the_run_ends_are_answered_by_their_deadline() {
+    for seed in 0..3 {
+        // Two of three members crash 5 s before the end: every write the survivor gets
+        // from then on waits for a quorum until etcd's 7 s request timeout, which runs
+        // out after the end.
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .workload(Workload { writes_per_sec: 50, ..Workload::default() })
+            .fault(SimDuration::from_secs(25), Fault::Crash(Target::Host(HostId(1))))
+            .fault(SimDuration::from_secs(25), Fault::Crash(Target::Host(HostId(2))))
+            .run_for(SimDuration::from_secs(30));
+        out.assert_safe();
+        assert!(out.requests.iter().all(|r| r.finished.is_some()), "a request left unanswered, seed={seed}");
+        // The survivor holds its writes; the crashed members refuse theirs at once.
+        let late: Vec<_> = out
+            .requests
+            .iter()
+            .filter(|r| r.kind == RequestKind::Write && r.issued >= secs(26) && r.host == HostId(0))
+            .collect();
+        assert!(late.len() >= 50, "{} writes issued to the survivor in the last 4 s, seed={seed}", late.len());
+        assert!(late.iter().all(|r| r.result.is_some_and(|x| x.is_err())), "seed={seed}");
+        assert!(late.iter().all(|r| r.finished.unwrap() > secs(30)), "answered after the end, seed={seed}");
+    }
+}

@@ -546,6 +546,9 @@ pub struct Simulation {
     /// Per host, the term of its last pre-vote and how often it started one for that
     /// term (repeats are summarised on the timeline, not listed).
     prevote_repeats: BTreeMap<HostId, (Term, u32)>,
+    /// The run has ended and only the requests still in flight are followed to their
+    /// answers (see `settle_requests`): nothing new is issued and no fault applies.
+    settling: bool,
 }
 
 impl Simulation {
@@ -644,6 +647,7 @@ impl Simulation {
             next_state_check: SimTime::ZERO,
             replaying_stash: false,
             prevote_repeats: BTreeMap::new(),
+            settling: false,
             api_requests: IdMap::new(),
             lbs: Self::new_lbs(&spec, n_lb_first),
             cp_hosts: Vec::new(),
@@ -852,15 +856,78 @@ impl Simulation {
             })
             .collect();
         self.checker.check_durability(now, &holders);
+        let events = self.queue.processed();
+        self.settle_requests();
         self.count_requests_refused_at_the_end();
         let control_plane = self.control_plane_report();
         let mut out = self.outcome;
         out.control_plane = control_plane;
-        out.end = self.now;
-        out.stats.events = self.queue.processed();
+        out.end = now;
+        out.stats.events = events;
         out.committed = self.checker.committed().to_vec();
         out.violations = self.checker.violations().to_vec();
         out
+    }
+
+    /// Follows the client requests still waiting for an answer when the run ends until
+    /// each has one (at most a client timeout later), so that every request issued
+    /// during the run counts by how it ended. Without this, a run ending in an outage
+    /// would leave its last timeout's worth of failures uncounted, and the outage would
+    /// seem to end that much early.
+    ///
+    /// The world keeps going meanwhile (a leader may be elected, an LB may mark a
+    /// backend down, and the answers depend on it), but the report covers the run up to
+    /// its end: no new request is issued, no fault scheduled later applies, and the
+    /// timeline, host states, leader history, split-brain windows and counters are put
+    /// back as they were at the end. The safety checker keeps watching.
+    fn settle_requests(&mut self) {
+        if !self.requests_in_flight() {
+            return;
+        }
+        let end = self.now;
+        let timeline = self.outcome.timeline.len();
+        let states = self.outcome.states.len();
+        let network = self.outcome.network.len();
+        let leader_history = self.outcome.leader_history.len();
+        let etcd_overlaps = self.outcome.etcd_overlaps.clone();
+        let stats = self.outcome.stats;
+        let spells = self.spells.clone();
+        let overlaps = self.overlaps.clone();
+        let client_timeout = self.cp().map_or(SimDuration::ZERO, |c| c.clients.timeout);
+        // Every request has a deadline no later than this (a retry keeps its request's).
+        let last_deadline = end + client_timeout.max(self.spec.etcd.request_timeout()) + SimDuration::from_secs(1);
+        self.settling = true;
+        while self.requests_in_flight()
+            && let Some((t, ev)) = self.queue.pop_until(last_deadline)
+        {
+            self.now = t;
+            self.handle(ev);
+        }
+        self.settling = false;
+        self.outcome.timeline.truncate(timeline);
+        self.outcome.states.truncate(states);
+        self.outcome.network.truncate(network);
+        self.outcome.leader_history.truncate(leader_history);
+        self.outcome.etcd_overlaps = etcd_overlaps;
+        // The request counters keep what the answers added; the rest of the counters
+        // describe the run up to its end.
+        let requests = self.outcome.stats;
+        self.outcome.stats = RunStats {
+            writes_ok: requests.writes_ok,
+            writes_failed: requests.writes_failed,
+            reads_ok: requests.reads_ok,
+            reads_failed: requests.reads_failed,
+            ..stats
+        };
+        self.spells = spells;
+        self.overlaps = overlaps;
+        self.now = end;
+    }
+
+    /// Some client request (through the control plane, or straight to etcd from the
+    /// built-in workload) has no answer yet.
+    fn requests_in_flight(&self) -> bool {
+        !self.api_requests.is_empty() || self.pending.iter().any(|(_, r)| r.origin.is_none())
     }
 
     /// The event loop's dispatch: every event goes to the part of the world it concerns.
@@ -882,6 +949,7 @@ impl Simulation {
                     self.complete_write(host);
                 }
             }
+            Event::Fault(_) | Event::Workload(_) | Event::ClientIssue(_) if self.settling => {}
             Event::Fault(i) => {
                 let fault = self.spec.faults[i as usize].1.clone();
                 self.apply_fault(fault);

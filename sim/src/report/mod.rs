@@ -193,7 +193,9 @@ pub struct PlaneReport {
     pub slow: u64,
     /// Seconds from sending to the slowest answer that came back.
     pub slowest: f64,
-    /// Requests per second of simulated time (by when they were issued).
+    /// Requests per second of simulated time (by when they were issued). A request
+    /// still waiting for its answer when the run ended counts by the answer it got
+    /// afterwards (at the latest, its deadline).
     pub per_second: PerSecond,
 }
 
@@ -213,7 +215,8 @@ pub struct OutageReport {
     pub failed: u64,
     /// Why most of its requests failed.
     pub cause: String,
-    /// Still going when the run ended (`end` is then the last failure seen).
+    /// Still going when the run ended (`end` is then the last failed request, issued
+    /// shortly before the end).
     pub ongoing: bool,
 }
 

@@ -85,11 +85,13 @@ pub fn render_text(r: &Report, timeline: bool, colour: bool) -> String {
         } else {
             let _ = writeln!(o, "{}", st.bold("Outages:"));
             for x in &r.outages {
+                // An outage still going when the run ended has no end of its own.
+                let end = if x.ongoing { "end of run".to_string() } else { seconds(x.end) };
                 let _ = writeln!(
                     o,
                     "  {:>10} .. {:>10}  {:<20} {} failed: {}",
                     seconds(x.start),
-                    seconds(x.end),
+                    end,
                     x.plane.label(),
                     x.failed,
                     x.cause
