@@ -115,3 +115,43 @@ fn a_removed_leader_stops_and_the_rest_elect_a_new_one() {
         sim.finish().assert_safe();
     }
 }
+
+#[test]
+fn host_frames_show_a_learner_from_its_join_and_a_voter_from_its_promotion() {
+    use hasim_sim::cluster::EtcdRole;
+    for seed in 0..3 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
+        sim.run_until(SimTime::ZERO + secs(10));
+        let spare = HostId(3);
+        sim.inject(Fault::AddMember { host: spare, learner: true });
+        let joined = SimTime::ZERO + secs(10);
+        sim.run_for(secs(10));
+        sim.inject(Fault::PromoteLearner(Target::Host(spare)));
+        let promoted = SimTime::ZERO + secs(20);
+        sim.run_for(secs(5));
+        let out = sim.finish();
+        out.assert_safe();
+        // Every frame of the new member's etcd names its role as the cluster's member
+        // list has it at that moment, with no frame left over from before a change.
+        let frames: Vec<_> = out
+            .states
+            .iter()
+            .filter(|f| f.host == spare)
+            .filter_map(|f| Some((f.at, f.state.etcd.as_ref()?.role)))
+            .collect();
+        assert!(!frames.is_empty(), "seed={seed}");
+        let promotion_committed = out
+            .timeline
+            .iter()
+            .find(|t| t.text.contains("was promoted to voter"))
+            .map(|t| t.at)
+            .unwrap_or_else(|| panic!("not promoted, seed={seed}"));
+        assert!(promotion_committed >= promoted && promotion_committed < promoted + secs(1), "seed={seed}");
+        for &(at, role) in &frames {
+            let want = if at < promotion_committed { EtcdRole::Learner } else { EtcdRole::Follower };
+            assert!(at >= joined, "seed={seed}");
+            assert_eq!(role, want, "role at {at}, seed={seed}: {frames:?}");
+        }
+        assert!(frames.iter().any(|&(at, _)| at == promotion_committed), "a frame at the promotion, seed={seed}");
+    }
+}

@@ -402,6 +402,7 @@ impl Simulation {
             }
             ConfChange::Remove(m) => {
                 self.removed.insert(m);
+                self.learners.remove(&m);
                 let Some(host) = self.host_of(m) else { return };
                 let text = format!(
                     "{} ({m}) was removed from the cluster; its etcd stops in 1s (\"the member has been permanently removed\")",

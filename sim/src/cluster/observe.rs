@@ -151,7 +151,12 @@ impl Simulation {
                 Role::Leader => EtcdRole::Leader,
                 Role::Candidate => EtcdRole::Candidate,
                 Role::PreCandidate => EtcdRole::PreCandidate,
-                Role::Follower if raft.config.learners.contains(&p.server.id()) => EtcdRole::Learner,
+                // The cluster's membership, not the member's own raft config: a new
+                // learner knows its role from the peers it fetches the member list from
+                // when it starts (`--initial-cluster-state existing`), long before it
+                // applies the entry that added it, and a promotion shows the moment it
+                // commits, as `etcdctl member list` would say.
+                Role::Follower if self.learners.contains(&p.server.id()) => EtcdRole::Learner,
                 Role::Follower => EtcdRole::Follower,
             };
             EtcdView { role, term: raft.term.0, paused: p.paused }
