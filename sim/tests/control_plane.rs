@@ -696,5 +696,50 @@ fn requests_still_waiting_when_the_run_ends_count_by_how_they_end() {
         assert!(out.timeline.iter().all(|t| t.at <= secs(60)), "seed={seed}");
         assert!(out.states.iter().all(|f| f.at <= secs(60)), "seed={seed}");
         assert!(!out.timeline.iter().any(|t| t.text.contains("restarted")), "seed={seed}");
+        // Readiness checks keep calling etcd while the answers come in: those calls are
+        // not the run's, and the counters count only answers to requests it issued.
+        assert!(out.requests.iter().all(|r| r.issued <= secs(60)), "seed={seed}");
+        let answered = out.requests.iter().filter(|r| r.result.is_some()).count() as u64;
+        let s = out.stats;
+        assert_eq!(s.writes_ok + s.writes_failed + s.reads_ok + s.reads_failed, answered, "seed={seed}");
+        let cp = out.control_plane.as_ref().unwrap();
+        assert!(cp.stale.iter().all(|(t, _)| *t <= secs(60)), "seed={seed}");
+    }
+}
+
+#[test]
+fn an_outage_the_run_ends_in_stays_ongoing_when_answers_after_the_end_succeed() {
+    for seed in 0..3 {
+        // Quorum is lost at 30 s and the members boot again at 65 s. The run ends
+        // just before the new leader is elected: writes issued in the last
+        // seconds wait for it and succeed after the end, but by the end no write had
+        // succeeded, so the writes outage was still going.
+        let build = |end: SimDuration| {
+            ClusterBuilder::new(3)
+                .seed(seed)
+                .control_plane(spec(HealthCheck::Tcp))
+                .fault(SimDuration::from_secs(30), Fault::Crash(Target::Host(HostId(0))))
+                .fault(SimDuration::from_secs(30), Fault::Crash(Target::Host(HostId(2))))
+                .fault(SimDuration::from_secs(65), Fault::Restart(Target::Host(HostId(0))))
+                .fault(SimDuration::from_secs(65), Fault::Restart(Target::Host(HostId(2))))
+                .run_for(end)
+        };
+        let long = build(SimDuration::from_secs(90));
+        let elected = long.leader_history.iter().find(|l| l.at > secs(65)).expect("a leader after the restart").at;
+        // Halfway between the restart (a fault after the end is never applied) and
+        // the election.
+        let end = SimDuration::from_micros((65_000_000 + elected.as_micros()) / 2);
+        let out = build(end);
+        out.assert_safe();
+        let cp = out.control_plane.as_ref().unwrap();
+        let (failed, total) = failed_between(&out, Plane::Write, secs(60), secs(91));
+        assert!(
+            failed < total,
+            "writes issued in the last seconds succeed after the end: {failed}/{total}, seed={seed}"
+        );
+        let outage = cp.outages.iter().find(|o| o.plane == Plane::Write && o.start < secs(31)).expect("writes outage");
+        assert!(outage.ongoing, "{outage:?} end={end}, seed={seed}");
+        let crash = cp.recovery.iter().find(|r| r.at == secs(30)).expect("the crash's recovery");
+        assert!(crash.ongoing && crash.recovered_after.is_none(), "{crash:?}, seed={seed}");
     }
 }

@@ -316,6 +316,20 @@ fn rows() -> Vec<Row> {
         row("duration without a unit", with("at: 30s", "at: 30"), (24, 9), "`30` needs a unit", None),
         // Numbers out of range.
         row(
+            "client timeout over an hour",
+            with("  cache_reads_per_sec: 20\n", "  cache_reads_per_sec: 20\n  timeout: 24h\n"),
+            (23, 3),
+            "a client timeout must be more than 0 and at most 1h",
+            None,
+        ),
+        row(
+            "client timeout of zero",
+            with("  cache_reads_per_sec: 20\n", "  cache_reads_per_sec: 20\n  timeout: 0s\n"),
+            (23, 3),
+            "a client timeout must be more than 0 and at most 1h",
+            None,
+        ),
+        row(
             "u8 overflow",
             with("control_planes: 3", "control_planes: 300"),
             (15, 19),

@@ -87,13 +87,7 @@ impl Simulation {
         let rec = &mut self.outcome.requests[req.record];
         rec.finished = Some(self.now);
         rec.result = Some(result);
-        let stats = &mut self.outcome.stats;
-        match (req.kind, result.is_ok()) {
-            (RequestKind::Write, true) => stats.writes_ok += 1,
-            (RequestKind::Write, false) => stats.writes_failed += 1,
-            (_, true) => stats.reads_ok += 1,
-            (_, false) => stats.reads_failed += 1,
-        }
+        self.outcome.stats.count_answer(req.kind, result.is_ok());
         true
     }
 

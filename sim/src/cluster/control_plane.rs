@@ -1337,22 +1337,6 @@ impl Simulation {
         self.finish_api_request(id, reply);
     }
 
-    /// A request whose last answer was a 429 is still being refused when the run ends:
-    /// it counts as failed (other requests still in flight are left uncounted, since
-    /// nothing has been said about them yet). Without this, an apiserver whose watch
-    /// cache cannot initialise would look healthy at the end of a run.
-    pub(super) fn count_requests_refused_at_the_end(&mut self) {
-        let refused: Vec<(u64, HostId)> = self
-            .api_requests
-            .iter()
-            .filter(|(_, r)| r.retry_afters > 0)
-            .filter_map(|(id, r)| Some((id, r.backend?)))
-            .collect();
-        for (id, backend) in refused {
-            self.finish_api_request(id, Err(Failure::CacheInitializing { backend }));
-        }
-    }
-
     /// client-go's Retry-After wait is over: the same request goes out again on the
     /// connection that carried the 429. A long-lived connection may have broken
     /// meanwhile (then a new one is opened); a request's own session dies with its LB
@@ -1410,6 +1394,10 @@ impl Simulation {
             Ok(()) => {
                 stats.ok += 1;
                 stats.per_second[second].0 += 1;
+                if !self.settling {
+                    let last = &mut self.last_ok_by_end[req.plane as usize];
+                    *last = (*last).max(Some(req.issued));
+                }
                 let took = self.now.since(req.issued);
                 if took >= SLOW_ANSWER {
                     stats.slow += 1;
@@ -1630,11 +1618,10 @@ impl Simulation {
                 }
                 let (main, _) = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f))).expect("non-empty");
                 let end = window[window.len() - 1].0;
-                // Still going when the run ended: no request of this plane issued in a
-                // later second succeeded.
-                let end_second = (end.as_micros() / 1_000_000) as usize;
-                let ongoing =
-                    self.planes[plane as usize].per_second.iter().skip(end_second + 1).all(|(ok, _)| *ok == 0);
+                // Still going when the run ended: no request of this plane issued after
+                // the last failure had succeeded by then (one answered later, once the
+                // run was over, shows a recovery the run did not see).
+                let ongoing = self.last_ok_by_end[plane as usize].is_none_or(|t| t <= end);
                 outages.push(Outage {
                     plane,
                     start: window[0].0,

@@ -309,6 +309,18 @@ pub struct RunStats {
     pub reads_failed: u64,
 }
 
+impl RunStats {
+    /// Counts one etcd request's answer.
+    pub(crate) fn count_answer(&mut self, kind: RequestKind, ok: bool) {
+        match (kind, ok) {
+            (RequestKind::Write, true) => self.writes_ok += 1,
+            (RequestKind::Write, false) => self.writes_failed += 1,
+            (_, true) => self.reads_ok += 1,
+            (_, false) => self.reads_failed += 1,
+        }
+    }
+}
+
 /// What a run leaves behind.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
@@ -316,7 +328,10 @@ pub struct RunOutcome {
     pub end: SimTime,
     pub host_names: Vec<String>,
     pub leader_history: Vec<LeaderTerm>,
+    /// The committed log, including what was committed while the requests waiting at
+    /// the end were followed to their answers (so every acknowledged write is in it).
     pub committed: Vec<CommittedEntry>,
+    /// The etcd requests issued during the run, each with how it ended.
     pub requests: Vec<RequestRecord>,
     pub timeline: Vec<TimelineEntry>,
     pub violations: Vec<Violation>,
@@ -514,6 +529,10 @@ pub struct Simulation {
     /// The LB that last claimed the VIP (gratuitous ARP): where VIP traffic goes.
     vip_holder: Option<u8>,
     planes: [PlaneAvailability; 4],
+    /// Per plane, when the latest request answered OK by the end of the run was issued:
+    /// whether an outage was still going at the end depends on answers given by then,
+    /// not on those `settle_requests` collects after it.
+    last_ok_by_end: [Option<SimTime>; 4],
     failures: Vec<(SimTime, Plane, Failure)>,
     stale_reads: u64,
     max_staleness: SimDuration,
@@ -654,6 +673,7 @@ impl Simulation {
             applied_faults: Vec::new(),
             vip_holder: None,
             planes: Default::default(),
+            last_ok_by_end: [None; 4],
             failures: Vec::new(),
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
@@ -858,7 +878,6 @@ impl Simulation {
         self.checker.check_durability(now, &holders);
         let events = self.queue.processed();
         self.settle_requests();
-        self.count_requests_refused_at_the_end();
         let control_plane = self.control_plane_report();
         let mut out = self.outcome;
         out.control_plane = control_plane;
@@ -870,7 +889,8 @@ impl Simulation {
     }
 
     /// Follows the client requests still waiting for an answer when the run ends until
-    /// each has one (at most a client timeout later), so that every request issued
+    /// each has one (by the longer of the client and etcd request timeouts, plus 1 s
+    /// for the last answer to travel), so that every request issued
     /// during the run counts by how it ended. Without this, a run ending in an outage
     /// would leave its last timeout's worth of failures uncounted, and the outage would
     /// seem to end that much early.
@@ -878,8 +898,11 @@ impl Simulation {
     /// The world keeps going meanwhile (a leader may be elected, an LB may mark a
     /// backend down, and the answers depend on it), but the report covers the run up to
     /// its end: no new request is issued, no fault scheduled later applies, and the
-    /// timeline, host states, leader history, split-brain windows and counters are put
-    /// back as they were at the end. The safety checker keeps watching.
+    /// timeline, host states, leader history, split-brain windows, stale reads, etcd
+    /// request records and counters are put back as they were at the end (the counters
+    /// add the answers to the requests that were waiting). The committed log is not
+    /// cut back: a write acknowledged meanwhile must be in it. The safety checker keeps
+    /// watching.
     fn settle_requests(&mut self) {
         if !self.requests_in_flight() {
             return;
@@ -889,10 +912,13 @@ impl Simulation {
         let states = self.outcome.states.len();
         let network = self.outcome.network.len();
         let leader_history = self.outcome.leader_history.len();
+        let requests = self.outcome.requests.len();
+        let waiting: Vec<usize> = self.pending.iter().map(|(_, r)| r.record).collect();
         let etcd_overlaps = self.outcome.etcd_overlaps.clone();
         let stats = self.outcome.stats;
         let spells = self.spells.clone();
         let overlaps = self.overlaps.clone();
+        let stale = (self.stale_reads, self.max_staleness, self.stale.len());
         let client_timeout = self.cp().map_or(SimDuration::ZERO, |c| c.clients.timeout);
         // Every request has a deadline no later than this (a retry keeps its request's).
         let last_deadline = end + client_timeout.max(self.spec.etcd.request_timeout()) + SimDuration::from_secs(1);
@@ -909,18 +935,23 @@ impl Simulation {
         self.outcome.network.truncate(network);
         self.outcome.leader_history.truncate(leader_history);
         self.outcome.etcd_overlaps = etcd_overlaps;
-        // The request counters keep what the answers added; the rest of the counters
-        // describe the run up to its end.
-        let requests = self.outcome.stats;
-        self.outcome.stats = RunStats {
-            writes_ok: requests.writes_ok,
-            writes_failed: requests.writes_failed,
-            reads_ok: requests.reads_ok,
-            reads_failed: requests.reads_failed,
-            ..stats
-        };
         self.spells = spells;
         self.overlaps = overlaps;
+        // A cache read served after the end is counted by its answer, but how stale it
+        // was describes a moment outside the run.
+        (self.stale_reads, self.max_staleness) = (stale.0, stale.1);
+        self.stale.truncate(stale.2);
+        // The etcd requests are those issued during the run (readiness checks and
+        // electors keep calling meanwhile), and the counters add only the answers to
+        // the ones that were waiting at the end.
+        self.outcome.requests.truncate(requests);
+        self.outcome.stats = stats;
+        for r in waiting {
+            let rec = self.outcome.requests[r];
+            if let Some(result) = rec.result {
+                self.outcome.stats.count_answer(rec.kind, result.is_ok());
+            }
+        }
         self.now = end;
     }
 

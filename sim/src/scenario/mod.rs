@@ -251,7 +251,7 @@ pub struct WorkloadSpec {
     /// Worker kubelets renewing their node Lease every 10 s.
     #[serde(default)]
     pub worker_nodes: u32,
-    /// A client gives up after this long (10s).
+    /// A client gives up after this long (10s; more than 0, at most 1h).
     pub timeout: Option<Dur>,
     /// Clients start after this warm-up (5s).
     pub start_after: Option<Dur>,

@@ -257,6 +257,12 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
     if w.connections == Some(0) || w.connections.is_some_and(|n| n > 10_000) {
         c.error(c.key("connections"), "connections must be 1 to 10000 (leave it out for one per request)".into(), None);
     }
+    // An hour bounds how long the end of a run waits for the requests still in flight.
+    if let Some(t) = w.timeout
+        && (t.0 == SimDuration::ZERO || t.0 > SimDuration::from_secs(3600))
+    {
+        c.error(c.key("timeout"), "a client timeout must be more than 0 and at most 1h".into(), None);
+    }
     if s.duration.0 == SimDuration::ZERO || s.duration.0 > SimDuration::from_secs(24 * 3600) {
         c.error(c.key("duration"), format!("duration must be more than 0 and at most 24h, not {}", s.duration), None);
     }
