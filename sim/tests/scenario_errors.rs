@@ -304,6 +304,20 @@ fn rows() -> Vec<Row> {
         ),
         row("`for: 0s`", with("for: 60s", "for: 0s"), (25, 10), "`for` must be longer than 0", None),
         row(
+            "one-way cut from a node to itself",
+            with("crash: cp-2", "one_way: { from: cp-2, to: cp-2 }"),
+            (26, 32),
+            "`one_way` names `cp-2` twice",
+            Some("name two different nodes"),
+        ),
+        row(
+            "a node in two partition groups",
+            with("crash: cp-2", "partition: [[cp-1, cp-2], [cp-2]]"),
+            (26, 32),
+            "`partition` names `cp-2` twice",
+            Some("a node belongs to one group only"),
+        ),
+        row(
             "`add_member` aimed at a role",
             with("    for: 60s\n    crash: cp-2\n", "    add_member: { node: etcd-leader }\n"),
             (25, 25),

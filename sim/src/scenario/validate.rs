@@ -385,6 +385,26 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
         for node in nodes_of(&f.kind) {
             check_node(c, node);
         }
+        // The nodes of a link, a one-way cut, a bridge or a partition are sides apart:
+        // a node on both sides (or twice in one group) cuts nothing, or is ambiguous.
+        let sides: Vec<&Node> = match &f.kind {
+            FaultKind::Link(l) => l.between.iter().collect(),
+            FaultKind::OneWay(o) => vec![&o.from, &o.to],
+            FaultKind::Bridge(b) => b.side_a.iter().chain(&b.side_b).collect(),
+            FaultKind::Partition(groups) => groups.iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        if let Some((_, twice)) = sides.iter().enumerate().find(|(i, n)| sides[..*i].iter().any(|m| m.value == n.value))
+        {
+            c.error(
+                twice.referenced,
+                format!("`{}` names `{}` twice", f.kind_name, twice.value),
+                Some(match &f.kind {
+                    FaultKind::Partition(_) => "a node belongs to one group only".into(),
+                    _ => "name two different nodes".into(),
+                }),
+            );
+        }
         match &f.kind {
             FaultKind::LbFailure(n) if !n.value.starts_with("lb-") => {
                 c.error(n.referenced, format!("`lb_failure` needs an LB host, not `{}`", n.value), None);
