@@ -116,10 +116,16 @@ impl fmt::Display for SimTime {
 /// Splits `sorted` (ascending by `at`) into runs in which each item is at most `gap`
 /// after the one before: outages from failed requests, windows of stale reads.
 pub fn runs_within<T>(sorted: &[T], at: impl Fn(&T) -> SimTime, gap: SimDuration) -> Vec<std::ops::Range<usize>> {
+    runs_split_where(sorted, |a, b| at(b).since(at(a)) > gap)
+}
+
+/// Splits `sorted` into runs, starting a new one between two neighbours wherever
+/// `split(earlier, later)` says so.
+pub fn runs_split_where<T>(sorted: &[T], split: impl Fn(&T, &T) -> bool) -> Vec<std::ops::Range<usize>> {
     let mut runs = Vec::new();
     let mut start = 0;
     for i in 1..=sorted.len() {
-        if i == sorted.len() || at(&sorted[i]).since(at(&sorted[i - 1])) > gap {
+        if i == sorted.len() || split(&sorted[i - 1], &sorted[i]) {
             if start < i {
                 runs.push(start..i);
             }

@@ -743,3 +743,48 @@ fn an_outage_the_run_ends_in_stays_ongoing_when_answers_after_the_end_succeed() 
         assert!(crash.ongoing && crash.recovered_after.is_none(), "{crash:?}, seed={seed}");
     }
 }
+
+#[test]
+fn sparse_requests_failing_one_after_another_are_one_outage() {
+    for seed in 0..3 {
+        // One write a second (gaps of 0.5-1.5 s), quorum lost from 20 s to 50 s: the
+        // failures are often more than 1 s apart, but no write succeeds in between, so
+        // clients saw one outage, not a dozen.
+        let mut cp = spec(HealthCheck::Tcp);
+        cp.clients = ClientLoad { writes_per_sec: 1, quorum_reads_per_sec: 0, cache_reads_per_sec: 0, ..cp.clients };
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(cp)
+            .fault(SimDuration::from_secs(20), Fault::Crash(Target::Host(HostId(1))))
+            .fault(SimDuration::from_secs(20), Fault::Crash(Target::Host(HostId(2))))
+            .fault(SimDuration::from_secs(50), Fault::Restart(Target::Host(HostId(1))))
+            .run_for(SimDuration::from_secs(80));
+        out.assert_safe();
+        let cp = out.control_plane.as_ref().unwrap();
+        let writes: Vec<_> = cp.outages.iter().filter(|o| o.plane == Plane::Write).collect();
+        assert_eq!(writes.len(), 1, "{writes:#?}, seed={seed}");
+        let o = writes[0];
+        assert!(o.start < secs(22) && o.end > secs(40) && !o.ongoing, "{o:?}, seed={seed}");
+        let failed = cp.plane(Plane::Write).failed;
+        assert_eq!(o.failed, failed, "every failed write is in the outage, seed={seed}");
+    }
+}
+
+#[test]
+fn a_partial_outage_the_run_ends_in_stays_ongoing() {
+    for seed in 0..8 {
+        // cp-1 is cut off from the other two from 20 s to the end: behind TCP checks
+        // the LB keeps sending it a third of the requests, which fail, while the rest
+        // succeed. Successes answered just before the end do not make it look over.
+        let others = vec![Target::Host(HostId(1)), Target::Host(HostId(2))];
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![Target::Host(HostId(0))], side_b: others })
+            .run_for(SimDuration::from_secs(40));
+        out.assert_safe();
+        let cp = out.control_plane.as_ref().unwrap();
+        let last = cp.outages.iter().rfind(|o| o.plane == Plane::Write).expect("a writes outage");
+        assert!(last.ongoing && cp.recovery[0].ongoing, "seed={seed}: {last:?} {:?}", cp.recovery[0]);
+    }
+}

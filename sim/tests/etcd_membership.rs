@@ -155,3 +155,31 @@ fn host_frames_show_a_learner_from_its_join_and_a_voter_from_its_promotion() {
         assert!(frames.iter().any(|&(at, _)| at == promotion_committed), "a frame at the promotion, seed={seed}");
     }
 }
+
+#[test]
+fn a_removed_learner_stays_a_learner_until_its_etcd_stops() {
+    use hasim_sim::cluster::EtcdRole;
+    for seed in 0..3 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
+        sim.run_until(SimTime::ZERO + secs(10));
+        let spare = HostId(3);
+        sim.inject(Fault::AddMember { host: spare, learner: true });
+        sim.run_for(secs(10));
+        sim.inject(Fault::RemoveMember(Target::Host(spare)));
+        sim.run_for(secs(5));
+        let out = sim.finish();
+        out.assert_safe();
+        // Removed, its etcd runs on for a second; it never counted as a voter.
+        let roles: Vec<_> = out
+            .states
+            .iter()
+            .filter(|f| f.host == spare)
+            .map(|f| (f.at, f.state.etcd.as_ref().map(|e| e.role)))
+            .collect();
+        assert!(roles.iter().any(|(_, e)| e.is_some()), "seed={seed}");
+        assert!(roles.last().is_some_and(|(_, e)| e.is_none()), "its etcd stopped, seed={seed}: {roles:?}");
+        for (at, e) in &roles {
+            assert!(e.is_none_or(|r| r == EtcdRole::Learner), "at {at}, seed={seed}: {roles:?}");
+        }
+    }
+}

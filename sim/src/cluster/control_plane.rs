@@ -1395,8 +1395,7 @@ impl Simulation {
                 stats.ok += 1;
                 stats.per_second[second].0 += 1;
                 if !self.settling {
-                    let last = &mut self.last_ok_by_end[req.plane as usize];
-                    *last = (*last).max(Some(req.issued));
+                    self.oks_by_end[req.plane as usize].push(req.issued);
                 }
                 let took = self.now.since(req.issued);
                 if took >= SLOW_ANSWER {
@@ -1609,8 +1608,20 @@ impl Simulation {
             let mut fails: Vec<(SimTime, Failure)> =
                 self.failures.iter().filter(|(_, p, _)| *p == plane).map(|(t, _, f)| (*t, *f)).collect();
             fails.sort();
-            // Failures closer than 1 s together belong to one outage.
-            for run in crate::time::runs_within(&fails, |f| f.0, SimDuration::from_secs(1)) {
+            let mut oks = self.oks_by_end[plane as usize].clone();
+            oks.sort_unstable();
+            // Some request issued after `t` succeeded (answered by the end).
+            let ok_after = |t: SimTime| oks.last().is_some_and(|&last| last > t);
+            // Failures closer than 1 s together belong to one outage, and so do failures
+            // further apart with no success in between (sparse requests, such as node
+            // Lease renewals every 10 s, are not a new outage each).
+            let split = |a: &(SimTime, Failure), b: &(SimTime, Failure)| {
+                b.0.since(a.0) > SimDuration::from_secs(1) && {
+                    let next_ok = oks.partition_point(|&t| t <= a.0);
+                    oks.get(next_ok).is_some_and(|&t| t < b.0)
+                }
+            };
+            for run in crate::time::runs_split_where(&fails, split) {
                 let window = &fails[run];
                 let mut counts: BTreeMap<Failure, u64> = BTreeMap::new();
                 for (_, f) in window {
@@ -1620,8 +1631,11 @@ impl Simulation {
                 let end = window[window.len() - 1].0;
                 // Still going when the run ended: no request of this plane issued after
                 // the last failure had succeeded by then (one answered later, once the
-                // run was over, shows a recovery the run did not see).
-                let ongoing = self.last_ok_by_end[plane as usize].is_none_or(|t| t <= end);
+                // run was over, shows a recovery the run did not see), or the last
+                // failure was so close to the end that a later one, had the run gone
+                // on, would have joined it (a partial outage: successes and failures
+                // side by side until the end).
+                let ongoing = !ok_after(end) || self.now.since(end) <= SimDuration::from_secs(1);
                 outages.push(Outage {
                     plane,
                     start: window[0].0,

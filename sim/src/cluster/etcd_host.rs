@@ -401,8 +401,9 @@ impl Simulation {
                 }
             }
             ConfChange::Remove(m) => {
+                // A removed learner stays in the learner set: its etcd runs on for a
+                // second, still a non-voting member as far as its frames go.
                 self.removed.insert(m);
-                self.learners.remove(&m);
                 let Some(host) = self.host_of(m) else { return };
                 let text = format!(
                     "{} ({m}) was removed from the cluster; its etcd stops in 1s (\"the member has been permanently removed\")",

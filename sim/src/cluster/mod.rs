@@ -331,7 +331,9 @@ pub struct RunOutcome {
     /// The committed log, including what was committed while the requests waiting at
     /// the end were followed to their answers (so every acknowledged write is in it).
     pub committed: Vec<CommittedEntry>,
-    /// The etcd requests issued during the run, each with how it ended.
+    /// The etcd requests issued during the run, each with how it ended if it had by the
+    /// time every client request had its answer (an apiserver's readiness check or
+    /// lease call may still be waiting).
     pub requests: Vec<RequestRecord>,
     pub timeline: Vec<TimelineEntry>,
     pub violations: Vec<Violation>,
@@ -529,10 +531,10 @@ pub struct Simulation {
     /// The LB that last claimed the VIP (gratuitous ARP): where VIP traffic goes.
     vip_holder: Option<u8>,
     planes: [PlaneAvailability; 4],
-    /// Per plane, when the latest request answered OK by the end of the run was issued:
-    /// whether an outage was still going at the end depends on answers given by then,
-    /// not on those `settle_requests` collects after it.
-    last_ok_by_end: [Option<SimTime>; 4],
+    /// Per plane, when each request answered OK by the end of the run was issued (in
+    /// the order of the answers): whether an outage was over depends on answers given by
+    /// then, not on those `settle_requests` collects after it.
+    oks_by_end: [Vec<SimTime>; 4],
     failures: Vec<(SimTime, Plane, Failure)>,
     stale_reads: u64,
     max_staleness: SimDuration,
@@ -673,7 +675,7 @@ impl Simulation {
             applied_faults: Vec::new(),
             vip_holder: None,
             planes: Default::default(),
-            last_ok_by_end: [None; 4],
+            oks_by_end: Default::default(),
             failures: Vec::new(),
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
@@ -861,6 +863,9 @@ impl Simulation {
 
     /// Ends the run: final safety checks, then the outcome.
     pub fn finish(mut self) -> RunOutcome {
+        let events = self.queue.processed();
+        // Writes acknowledged while the last answers come in are checked too.
+        self.settle_requests();
         self.check_log_matching();
         let now = self.now;
         let holders: Vec<(MemberId, Holder<'_>)> = self
@@ -876,8 +881,6 @@ impl Simulation {
             })
             .collect();
         self.checker.check_durability(now, &holders);
-        let events = self.queue.processed();
-        self.settle_requests();
         let control_plane = self.control_plane_report();
         let mut out = self.outcome;
         out.control_plane = control_plane;
@@ -937,8 +940,9 @@ impl Simulation {
         self.outcome.etcd_overlaps = etcd_overlaps;
         self.spells = spells;
         self.overlaps = overlaps;
-        // A cache read served after the end is counted by its answer, but how stale it
-        // was describes a moment outside the run.
+        // A cache read served after the end is counted by its answer (among the cache
+        // reads' `ok`), but how stale it was describes a moment outside the run, so it
+        // is not among the stale reads.
         (self.stale_reads, self.max_staleness) = (stale.0, stale.1);
         self.stale.truncate(stale.2);
         // The etcd requests are those issued during the run (readiness checks and

@@ -50,7 +50,9 @@ pub struct Report {
     pub hosts: Vec<HostInfo>,
     /// Per plane, as clients saw it through the load balancer.
     pub availability: Vec<PlaneReport>,
-    /// Windows in which requests of one plane failed, with the main cause.
+    /// Windows in which requests of one plane failed, with the main cause. Failures
+    /// less than 1 s apart are one outage, and so are failures further apart with no
+    /// success in between.
     pub outages: Vec<OutageReport>,
     /// For each fault: how long until the outages it started were over.
     pub recovery: Vec<RecoveryReport>,
