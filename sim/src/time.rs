@@ -88,16 +88,29 @@ impl Add for SimDuration {
 
 /// Prints the way a person reads durations: `850ms`, `1.234s`, `2m03.500s`.
 fn fmt_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    if us < 1_000 {
+    let secs = us / 1_000_000;
+    let millis = (us % 1_000_000) / 1_000;
+    if us == 0 {
+        write!(f, "0s")
+    } else if us < 1_000 {
         write!(f, "{us}µs")
     } else if us < 1_000_000 {
         if us.is_multiple_of(1_000) { write!(f, "{}ms", us / 1_000) } else { write!(f, "{:.3}ms", us as f64 / 1e3) }
-    } else if us < 60_000_000 {
-        write!(f, "{}.{:03}s", us / 1_000_000, (us % 1_000_000) / 1_000)
+    } else if secs < 60 {
+        write!(f, "{secs}.{millis:03}s")
+    } else if secs < 3_600 {
+        write!(f, "{}m{:02}.{millis:03}s", secs / 60, secs % 60)
     } else {
-        let secs = us / 1_000_000;
-        write!(f, "{}m{:02}.{:03}s", secs / 60, secs % 60, (us % 1_000_000) / 1_000)
+        write!(f, "{}h{:02}m{:02}.{millis:03}s", secs / 3_600, secs % 3_600 / 60, secs % 60)
     }
+}
+
+/// A share given in parts per million, as a percentage without trailing zeros
+/// (`290000` → `29%`, `12345` → `1.2345%`).
+pub fn percent_of_ppm(ppm: u32) -> String {
+    let fraction = format!("{:04}", ppm % 10_000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() { format!("{}%", ppm / 10_000) } else { format!("{}.{fraction}%", ppm / 10_000) }
 }
 
 impl fmt::Display for SimDuration {
@@ -151,6 +164,13 @@ mod tests {
     #[test]
     fn durations_print_in_the_unit_a_person_expects() {
         assert_eq!(SimDuration::from_micros(250).to_string(), "250µs");
+        assert_eq!(SimDuration::ZERO.to_string(), "0s");
+        assert_eq!(SimDuration::from_secs(90).to_string(), "1m30.000s");
+        assert_eq!(SimDuration::from_secs(24 * 3600 + 61).to_string(), "24h01m01.000s");
+        assert_eq!(percent_of_ppm(290_000), "29%");
+        assert_eq!(percent_of_ppm(12_345), "1.2345%");
+        assert_eq!(percent_of_ppm(500), "0.05%");
+        assert_eq!(percent_of_ppm(0), "0%");
         assert_eq!(SimDuration::from_millis(850).to_string(), "850ms");
         assert_eq!(SimDuration::from_micros(1_234_567).to_string(), "1.234s");
         assert_eq!(SimDuration::from_secs(123).to_string(), "2m03.000s");

@@ -326,19 +326,16 @@ impl Simulation {
                 self.note(
                     EventKind::Fault,
                     None,
-                    format!("fault: every link now loses {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
+                    format!("fault: every link now loses {} of messages", crate::time::percent_of_ppm(ppm)),
                 );
             }
             Fault::Link { a, b, profile } => {
                 if let (Some(a), Some(b)) = (self.resolve(a), self.resolve(b)) {
                     self.network.set_link(a, b, profile);
                     let text = format!(
-                        "fault: link {}–{} now {} + up to {} jitter, {} ppm loss",
+                        "fault: link {}–{} now {profile}",
                         self.hosts[a.index()].name,
-                        self.hosts[b.index()].name,
-                        profile.base,
-                        profile.jitter,
-                        profile.loss_ppm
+                        self.hosts[b.index()].name
                     );
                     self.note(EventKind::Fault, None, text);
                 }
@@ -346,14 +343,7 @@ impl Simulation {
             Fault::SlowDisk { profile, .. } => {
                 let h = host.expect("single target");
                 self.hosts[h.index()].disk.profile = profile;
-                self.note(
-                    EventKind::Fault,
-                    Some(h),
-                    format!(
-                        "fault: disk of {name} now takes {} + up to {} per fsync",
-                        profile.fsync_base, profile.fsync_jitter
-                    ),
-                );
+                self.note(EventKind::Fault, Some(h), format!("fault: disk of {name} now takes {profile}"));
             }
             Fault::AddMember { host, learner } => self.add_member(host, learner),
             Fault::RemoveMember(_) => self.member_command(host.expect("single target"), MemberChange::Remove),
@@ -405,10 +395,10 @@ impl Simulation {
             Fault::CutOneWay { from, to } => format!("cut {} → {} one way", name(from), name(to)),
             Fault::Bridge { side_a, side_b } => format!("bridge partition [{}] | [{}]", group(side_a), group(side_b)),
             Fault::Heal => "heal the network".to_string(),
-            Fault::MessageLoss { ppm } => format!("lose {}.{:04}% of messages", ppm / 10_000, ppm % 10_000),
+            Fault::MessageLoss { ppm } => format!("lose {} of messages", crate::time::percent_of_ppm(*ppm)),
             Fault::Link { a, b, .. } => format!("change the link {}–{}", name(a), name(b)),
             Fault::SlowDisk { profile, .. } => {
-                format!("set the disk of {on} to {} + up to {} per fsync", profile.fsync_base, profile.fsync_jitter)
+                format!("set the disk of {on} to {profile}")
             }
             Fault::AddMember { host: h, learner } => {
                 format!("add {} on {}", if *learner { "a learner" } else { "a member" }, name(&Target::Host(*h)))

@@ -19,6 +19,17 @@ impl Default for DiskProfile {
     }
 }
 
+impl std::fmt::Display for DiskProfile {
+    /// `2.500s per fsync`, or `1ms + up to 1ms per fsync` with jitter.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.fsync_jitter == SimDuration::ZERO {
+            write!(f, "{} per fsync", self.fsync_base)
+        } else {
+            write!(f, "{} + up to {} per fsync", self.fsync_base, self.fsync_jitter)
+        }
+    }
+}
+
 pub struct Disk {
     pub profile: DiskProfile,
     busy_until: SimTime,

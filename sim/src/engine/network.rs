@@ -32,6 +32,20 @@ impl Default for LinkProfile {
     }
 }
 
+impl std::fmt::Display for LinkProfile {
+    /// `71ms + up to 500µs jitter, 29% loss`; the parts that are zero are left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.base)?;
+        if self.jitter != SimDuration::ZERO {
+            write!(f, " + up to {} jitter", self.jitter)?;
+        }
+        if self.loss_ppm > 0 {
+            write!(f, ", {} loss", crate::time::percent_of_ppm(self.loss_ppm))?;
+        }
+        Ok(())
+    }
+}
+
 /// What became of one message handed to the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {

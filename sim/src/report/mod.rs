@@ -439,8 +439,9 @@ impl Report {
                     end: o.end.map(secs),
                     hosts: o.leaders.iter().map(|(h, _)| name(*h)).collect(),
                     cause: format!(
-                        "{} all believed they led: an old leader keeps leading until CheckQuorum or a higher term reaches it{}",
+                        "{} {} believed they led: an old leader keeps leading until CheckQuorum or a higher term reaches it{}",
                         who.join(" and "),
+                        if who.len() == 2 { "both" } else { "all" },
                         after_fault(o.start)
                     ),
                 }
