@@ -3,10 +3,11 @@
 //!
 //! Each case draws a topology (stacked or external etcd, 1–5 control-plane nodes,
 //! HAProxy with TCP or HTTP checks, nginx, or no LB, with or without a keepalived VIP),
-//! a workload (rates, shared connections, worker kubelets, client retries) and up to
-//! eight faults of every kind that cannot lose acknowledged data by design (no wipes and
-//! no membership changes, which `random_faults.rs` covers at the Raft level), each
-//! aimed at a host or at a role resolved when it fires, half of them undone by `for:`.
+//! spare hosts, a workload (rates, shared connections, worker kubelets, client retries)
+//! and up to eight faults of every kind that cannot lose acknowledged data by design
+//! (all but `wipe`, which `random_faults.rs` covers at the Raft level), membership
+//! changes included, each aimed at a host or at a role resolved when it fires, half of
+//! the undoable ones undone by `for:`.
 //! The whole stack runs: etcd, apiservers, the LB and its checks, keepalived, leases,
 //! kubelets, certificates and clocks, then the report is built.
 //!
@@ -30,6 +31,8 @@ struct Topo {
     /// 0 haproxy tcp, 1 haproxy http, 2 nginx, 3 none.
     lb: u8,
     vip: bool,
+    /// Hosts with no member at the start, for `add_member`.
+    spares: u8,
 }
 
 impl Topo {
@@ -38,7 +41,14 @@ impl Topo {
         if self.external {
             h.extend((1..=self.etcd_members).map(|i| format!("etcd-{i}")));
         }
+        h.extend(self.spare_hosts());
         h
+    }
+
+    /// Spare hosts are named after the etcd hosts, numbered on.
+    fn spare_hosts(&self) -> Vec<String> {
+        let (stem, after) = if self.external { ("etcd", self.etcd_members) } else { ("cp", self.control_planes) };
+        (1..=self.spares).map(|i| format!("{stem}-{}", after + i)).collect()
     }
 
     fn lbs(&self) -> Vec<String> {
@@ -57,6 +67,9 @@ impl Topo {
             s += "  etcd: stacked\n";
         }
         s += &format!("  control_planes: {}\n", self.control_planes);
+        if self.spares > 0 {
+            s += &format!("  spare_hosts: {}\n", self.spares);
+        }
         s += match self.lb {
             0 => "  load_balancer: { kind: haproxy, check: tcp }\n",
             1 => "  load_balancer: { kind: haproxy, check: http }\n",
@@ -71,11 +84,13 @@ impl Topo {
 }
 
 fn topo() -> impl Strategy<Value = Topo> {
-    (any::<bool>(), 1u8..=5, 1u8..=5, 0u8..4, any::<bool>()).prop_map(|(external, cp, members, lb, vip)| {
-        // kind: none means one control-plane node and no LB host to share a VIP.
-        let control_planes = if lb == 3 { 1 } else { cp };
-        Topo { external, control_planes, etcd_members: members, lb, vip: vip && lb < 2 }
-    })
+    (any::<bool>(), 1u8..=5, 1u8..=5, 0u8..4, any::<bool>(), prop_oneof![2 => Just(0u8), 1 => 1u8..=2]).prop_map(
+        |(external, cp, members, lb, vip, spares)| {
+            // kind: none means one control-plane node and no LB host to share a VIP.
+            let control_planes = if lb == 3 { 1 } else { cp };
+            Topo { external, control_planes, etcd_members: members, lb, vip: vip && lb < 2, spares }
+        },
+    )
 }
 
 /// A fault, with indices into the topology's hosts (taken modulo their number).
@@ -100,6 +115,10 @@ enum Kind {
     ClockDrift(usize, u32),
     ExpireCert(usize, usize),
     RenewCerts(usize),
+    /// `etcdctl member add` for a spare host, as a learner or a voter.
+    AddMember(usize, bool),
+    RemoveMember(usize),
+    PromoteLearner(usize),
 }
 
 const ROLES: [&str; 5] = ["etcd-leader", "etcd-follower", "scheduler-leader", "controller-manager-leader", "lb-active"];
@@ -135,7 +154,10 @@ fn kind() -> impl Strategy<Value = Kind> {
         1 => (h.clone(), -600i64..3_600).prop_map(|(a, s)| Kind::ClockStep(a, s)),
         1 => (h.clone(), 50u32..300).prop_map(|(a, r)| Kind::ClockDrift(a, r)),
         1 => (h.clone(), 0..CERTS.len()).prop_map(|(a, c)| Kind::ExpireCert(a, c)),
-        1 => h.prop_map(Kind::RenewCerts),
+        1 => h.clone().prop_map(Kind::RenewCerts),
+        2 => (0usize..2, any::<bool>()).prop_map(|(i, l)| Kind::AddMember(i, l)),
+        1 => h.prop_map(Kind::RemoveMember),
+        1 => (0usize..2).prop_map(Kind::PromoteLearner),
     ]
 }
 
@@ -201,6 +223,7 @@ impl Case {
             s += &format!("  connections: {n}\n");
         }
         let lbs = t.lbs();
+        let spares = t.spare_hosts();
         let mut entries = Vec::new();
         let mut faults = self.faults.clone();
         faults.sort_by_key(|(at, _, _)| *at);
@@ -252,6 +275,12 @@ impl Case {
                     (format!("expire_cert: {{ node: {}, cert: {} }}", host(*i), CERTS[*c]), false)
                 }
                 Kind::RenewCerts(i) => (format!("renew_certs: {}", host(*i)), false),
+                Kind::AddMember(..) | Kind::PromoteLearner(_) if spares.is_empty() => continue,
+                Kind::AddMember(i, learner) => {
+                    (format!("add_member: {{ node: {}, learner: {learner} }}", spares[i % spares.len()]), false)
+                }
+                Kind::PromoteLearner(i) => (format!("promote_learner: {}", spares[i % spares.len()]), false),
+                Kind::RemoveMember(i) => (format!("remove_member: {}", host(*i)), false),
             };
             let mut e = format!("  - at: {}ms\n", self.duration_s * at);
             if let (Some(d), true) = (undo, undoable) {
