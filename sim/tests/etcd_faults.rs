@@ -200,3 +200,22 @@ fn a_fault_with_a_duration_is_undone_on_the_host_it_hit() {
         .unwrap_or_else(|| panic!("{name} never restarted"));
     assert_eq!(restarted.at, crashed.at + SimDuration::from_secs(10));
 }
+
+#[test]
+fn a_cut_whose_ends_resolve_to_one_host_is_skipped_and_said_so() {
+    for seed in 0..3 {
+        // "etcd-leader → cp-N" where cp-N is the leader right now: there is no link
+        // between a host and itself to cut, so nothing changes and the timeline says why.
+        let (mut sim, leader) = started(seed, 3);
+        sim.inject(Fault::CutOneWay { from: Target::EtcdLeader, to: Target::Host(leader) });
+        sim.inject(Fault::Bridge { side_a: vec![Target::EtcdLeader], side_b: vec![Target::Host(leader)] });
+        sim.run_for(secs(5));
+        assert_eq!(sim.leader().map(|l| l.0), Some(leader), "seed={seed}");
+        assert!(write_succeeds(&mut sim, leader), "seed={seed}");
+        let skipped = sim.timeline().iter().filter(|t| t.text.starts_with("fault skipped: both ends are")).count();
+        assert_eq!(skipped, 1, "seed={seed}");
+        let out = sim.finish();
+        out.assert_safe();
+        assert!(out.network.iter().all(|n| n.cut.is_empty()), "nothing was cut, seed={seed}: {:?}", out.network);
+    }
+}

@@ -315,7 +315,7 @@ fn rows() -> Vec<Row> {
             with("crash: cp-2", "partition: [[cp-1, cp-2], [cp-2]]"),
             (26, 32),
             "`partition` names `cp-2` twice",
-            Some("a node belongs to one group only"),
+            Some("name each node once, in one group"),
         ),
         row(
             "`add_member` aimed at a role",

@@ -7,6 +7,13 @@ use crate::fault::Process;
 impl Simulation {
     // -------------------------------------------------------------------- faults
 
+    /// Both ends of a one-way cut or a link are roles (or a role and a name) that one
+    /// host holds right now: there is no link to change.
+    fn skip_self_link(&mut self, host: HostId) {
+        let text = format!("fault skipped: both ends are {} right now", self.hosts[host.index()].name);
+        self.note(EventKind::Fault, Some(host), text);
+    }
+
     pub(super) fn resolve(&mut self, t: Target) -> Option<HostId> {
         match t {
             Target::Host(h) => (h.index() < self.hosts.len()).then_some(h),
@@ -291,6 +298,10 @@ impl Simulation {
             }
             Fault::CutOneWay { from, to } => {
                 if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
+                    if a == b {
+                        self.skip_self_link(a);
+                        return None;
+                    }
                     self.network.cut_one_way(a, b);
                     let text = format!(
                         "fault: one-way cut: {} can no longer reach {} (the reverse still works)",
@@ -302,7 +313,8 @@ impl Simulation {
             }
             Fault::Bridge { side_a, side_b } => {
                 let a = self.resolve_all(&side_a);
-                let b = self.resolve_all(&side_b);
+                // A host both sides name right now (through a role) stays on side A.
+                let b: Vec<HostId> = self.resolve_all(&side_b).into_iter().filter(|h| !a.contains(h)).collect();
                 self.network.bridge(&a, &b);
                 let text = format!(
                     "fault: bridge partition: {} and {} cannot reach each other; other hosts reach both",
@@ -331,6 +343,10 @@ impl Simulation {
             }
             Fault::Link { a, b, profile } => {
                 if let (Some(a), Some(b)) = (self.resolve(a), self.resolve(b)) {
+                    if a == b {
+                        self.skip_self_link(a);
+                        return None;
+                    }
                     self.network.set_link(a, b, profile);
                     let text = format!(
                         "fault: link {}–{} now {profile}",
