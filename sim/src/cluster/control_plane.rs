@@ -354,7 +354,9 @@ impl PlaneAvailability {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outage {
     pub plane: Plane,
+    /// The first failed request.
     pub start: SimTime,
+    /// The last failed request, or the end of the run when the outage was still going.
     pub end: SimTime,
     pub failed: u64,
     pub cause: String,
@@ -387,7 +389,9 @@ pub struct ControlPlaneReport {
 }
 
 /// Time from a fault to the end of the outages that began after it (before the next
-/// fault); None when clients saw no outage, or (`ongoing`) when one never ended.
+/// fault); None when clients saw no outage, or (`ongoing`) when one never ended. A fault
+/// that hits while an earlier outage goes on, with no request succeeding in between,
+/// starts no outage of its own: its failures extend the earlier one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultRecovery {
     pub at: SimTime,
@@ -1612,7 +1616,7 @@ impl Simulation {
             oks.sort_unstable();
             // Some request issued after `t` succeeded (answered by the end).
             let ok_after = |t: SimTime| oks.last().is_some_and(|&last| last > t);
-            // Failures closer than 1 s together belong to one outage, and so do failures
+            // Failures at most 1 s apart belong to one outage, and so do failures
             // further apart with no success in between (sparse requests, such as node
             // Lease renewals every 10 s, are not a new outage each).
             let split = |a: &(SimTime, Failure), b: &(SimTime, Failure)| {
@@ -1639,7 +1643,9 @@ impl Simulation {
                 outages.push(Outage {
                     plane,
                     start: window[0].0,
-                    end,
+                    // One still going lasted at least until the end (sparse requests
+                    // can leave its last failure well before it).
+                    end: if ongoing { self.now } else { end },
                     failed: window.len() as u64,
                     cause: main.describe(self),
                     ongoing,

@@ -499,7 +499,8 @@ pub struct Simulation {
     /// Host of each member id (ids are small and dense), None for unknown ids.
     host_of: Vec<Option<HostId>>,
     removed: BTreeSet<MemberId>,
-    /// Members that joined as learners and were not promoted yet.
+    /// Members that joined as learners and were not promoted (a removed learner stays:
+    /// member ids are never reused).
     learners: BTreeSet<MemberId>,
     /// Members that ever ran (etcd's "started": published their attributes).
     started: BTreeSet<MemberId>,
@@ -864,7 +865,8 @@ impl Simulation {
     /// Ends the run: final safety checks, then the outcome.
     pub fn finish(mut self) -> RunOutcome {
         let events = self.queue.processed();
-        // Writes acknowledged while the last answers come in are checked too.
+        // Writes acknowledged while the last answers come in are checked too: the
+        // checks see the logs as settling left them, and date what they find at the end.
         self.settle_requests();
         self.check_log_matching();
         let now = self.now;

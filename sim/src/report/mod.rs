@@ -50,9 +50,9 @@ pub struct Report {
     pub hosts: Vec<HostInfo>,
     /// Per plane, as clients saw it through the load balancer.
     pub availability: Vec<PlaneReport>,
-    /// Windows in which requests of one plane failed, with the main cause. Failures
-    /// less than 1 s apart are one outage, and so are failures further apart with no
-    /// success in between.
+    /// Windows in which requests of one plane failed, with the main cause. Failures at
+    /// most 1 s apart are one outage, and so are failures further apart with no success
+    /// in between.
     pub outages: Vec<OutageReport>,
     /// For each fault: how long until the outages it started were over.
     pub recovery: Vec<RecoveryReport>,
@@ -210,15 +210,16 @@ pub struct PerSecond {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OutageReport {
     pub plane: PlaneName,
-    /// First and last failed request (seconds).
+    /// First and last failed request (seconds); `end` is the end of the run when the
+    /// outage was still going then.
     pub start: f64,
     pub end: f64,
     pub duration: f64,
     pub failed: u64,
     /// Why most of its requests failed.
     pub cause: String,
-    /// Still going when the run ended (`end` is then the last failed request, issued
-    /// shortly before the end).
+    /// Still going when the run ended: no request issued after its last failure had
+    /// succeeded by then, or that failure came in the run's last second.
     pub ongoing: bool,
 }
 
