@@ -862,7 +862,8 @@ impl Simulation {
         RunStats { events: self.queue.processed(), ..self.outcome.stats }
     }
 
-    /// Ends the run: final safety checks, then the outcome.
+    /// Ends the run: the requests still waiting get their answers, the final safety
+    /// checks run, then the outcome.
     pub fn finish(mut self) -> RunOutcome {
         let events = self.queue.processed();
         // Writes acknowledged while the last answers come in are checked too: the
