@@ -1,7 +1,8 @@
 //! Membership changes through the leader, with etcd's strict reconfiguration checks:
 //! learner join and promotion, remove-then-add vs add-then-remove on a degraded cluster.
 
-use hasim_sim::{ClusterBuilder, Fault, HostId, SimDuration, SimTime, Simulation, Target};
+use hasim_sim::cluster::EtcdRole;
+use hasim_sim::{ClusterBuilder, Fault, HostId, RunOutcome, SimDuration, SimTime, Simulation, Target};
 
 fn secs(s: u64) -> SimDuration {
     SimDuration::from_secs(s)
@@ -116,16 +117,27 @@ fn a_removed_leader_stops_and_the_rest_elect_a_new_one() {
     }
 }
 
+/// A 3-member cluster with a spare host (cp-4) that joined as a learner at 10 s, run on
+/// to 20 s.
+fn learner_joined_at_10s(seed: u64) -> (Simulation, HostId) {
+    let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
+    sim.run_until(SimTime::ZERO + secs(10));
+    let spare = HostId(3);
+    sim.inject(Fault::AddMember { host: spare, learner: true });
+    sim.run_for(secs(10));
+    (sim, spare)
+}
+
+/// The etcd role in each of `host`'s state frames (None: no etcd running).
+fn etcd_roles(out: &RunOutcome, host: HostId) -> Vec<(SimTime, Option<EtcdRole>)> {
+    out.states.iter().filter(|f| f.host == host).map(|f| (f.at, f.state.etcd.as_ref().map(|e| e.role))).collect()
+}
+
 #[test]
 fn host_frames_show_a_learner_from_its_join_and_a_voter_from_its_promotion() {
-    use hasim_sim::cluster::EtcdRole;
     for seed in 0..3 {
-        let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
-        sim.run_until(SimTime::ZERO + secs(10));
-        let spare = HostId(3);
-        sim.inject(Fault::AddMember { host: spare, learner: true });
+        let (mut sim, spare) = learner_joined_at_10s(seed);
         let joined = SimTime::ZERO + secs(10);
-        sim.run_for(secs(10));
         sim.inject(Fault::PromoteLearner(Target::Host(spare)));
         let promoted = SimTime::ZERO + secs(20);
         sim.run_for(secs(5));
@@ -133,12 +145,7 @@ fn host_frames_show_a_learner_from_its_join_and_a_voter_from_its_promotion() {
         out.assert_safe();
         // Every frame of the new member's etcd names its role as the cluster's member
         // list has it at that moment, with no frame left over from before a change.
-        let frames: Vec<_> = out
-            .states
-            .iter()
-            .filter(|f| f.host == spare)
-            .filter_map(|f| Some((f.at, f.state.etcd.as_ref()?.role)))
-            .collect();
+        let frames: Vec<_> = etcd_roles(&out, spare).into_iter().filter_map(|(at, r)| Some((at, r?))).collect();
         assert!(!frames.is_empty(), "seed={seed}");
         let promotion_committed = out
             .timeline
@@ -158,24 +165,14 @@ fn host_frames_show_a_learner_from_its_join_and_a_voter_from_its_promotion() {
 
 #[test]
 fn a_removed_learner_stays_a_learner_until_its_etcd_stops() {
-    use hasim_sim::cluster::EtcdRole;
     for seed in 0..3 {
-        let mut sim = ClusterBuilder::new(3).seed(seed).spare_hosts(1).build();
-        sim.run_until(SimTime::ZERO + secs(10));
-        let spare = HostId(3);
-        sim.inject(Fault::AddMember { host: spare, learner: true });
-        sim.run_for(secs(10));
+        let (mut sim, spare) = learner_joined_at_10s(seed);
         sim.inject(Fault::RemoveMember(Target::Host(spare)));
         sim.run_for(secs(5));
         let out = sim.finish();
         out.assert_safe();
         // Removed, its etcd runs on for a second; it never counted as a voter.
-        let roles: Vec<_> = out
-            .states
-            .iter()
-            .filter(|f| f.host == spare)
-            .map(|f| (f.at, f.state.etcd.as_ref().map(|e| e.role)))
-            .collect();
+        let roles = etcd_roles(&out, spare);
         assert!(roles.iter().any(|(_, e)| e.is_some()), "seed={seed}");
         assert!(roles.last().is_some_and(|(_, e)| e.is_none()), "its etcd stopped, seed={seed}: {roles:?}");
         for (at, e) in &roles {

@@ -247,10 +247,7 @@ impl Case {
                 Kind::CrashRole(r) if ROLES[*r] == "lb-active" && !t.vip => continue,
                 Kind::CrashRole(r) => (format!("crash: {}", ROLES[*r]), true),
                 Kind::Stop(i) => (format!("stop: {}", host(*i)), true),
-                Kind::LbFailure(i) if lbs.is_empty() => {
-                    let _ = i;
-                    continue;
-                }
+                Kind::LbFailure(_) if lbs.is_empty() => continue,
                 Kind::LbFailure(i) => (format!("lb_failure: {}", lbs[i % lbs.len()]), true),
                 Kind::Process(i, f, p) => {
                     (format!("{}: {{ node: {}, process: {} }}", PROCESS_FAULTS[*f], node(*i), PROCESSES[*p]), true)
