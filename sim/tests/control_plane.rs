@@ -788,3 +788,41 @@ fn a_partial_outage_the_run_ends_in_stays_ongoing() {
         assert!(last.ongoing && cp.recovery[0].ongoing, "seed={seed}: {last:?} {:?}", cp.recovery[0]);
     }
 }
+
+/// lb-1 and lb-2 cannot hear each other from 20 s to 30 s, so both are MASTER; lb-2
+/// (the lower priority) then dies at 60 s.
+fn vip_split_then_backup_dies(seed: u64) -> RunOutcome {
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.vip = Some(hasim_sim::model::keepalived::VrrpConfig::default());
+    let (lb1, lb2) = (HostId(3), HostId(4));
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), Fault::CutOneWay { from: Target::Host(lb1), to: Target::Host(lb2) })
+        .fault(SimDuration::from_secs(20), Fault::CutOneWay { from: Target::Host(lb2), to: Target::Host(lb1) })
+        .fault(SimDuration::from_secs(30), Fault::Heal)
+        .fault(SimDuration::from_secs(60), Fault::Crash(Target::Host(lb2)))
+        .run_for(SimDuration::from_secs(80));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn after_two_vrrp_masters_hear_each_other_again_the_vip_returns_to_the_higher_priority() {
+    for seed in 0..3 {
+        let out = vip_split_then_backup_dies(seed);
+        assert_eq!(&out.host_names[3..5], ["lb-1", "lb-2"]);
+        let said = |text: &str, from: u64, to: u64| {
+            out.timeline.iter().any(|t| t.at >= secs(from) && t.at < secs(to) && t.text.contains(text))
+        };
+        assert!(said("lb-2 became MASTER and took the VIP from lb-1", 20, 30), "seed={seed}");
+        assert!(said("keepalived on lb-2 went back to BACKUP", 30, 32), "seed={seed}");
+        assert!(said("the VIP's traffic comes back to it", 30, 32), "lb-1 reasserts, seed={seed}");
+        // lb-2, now a mere backup, dies: nothing changes for clients.
+        for plane in [Plane::Write, Plane::QuorumRead, Plane::CacheRead] {
+            let (failed, total) = failed_between(&out, plane, secs(32), secs(80));
+            assert!(total > 0);
+            assert_eq!(failed, 0, "{plane:?} failed after lb-2, a backup, died; seed={seed}");
+        }
+    }
+}

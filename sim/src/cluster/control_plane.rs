@@ -29,7 +29,7 @@
 
 use super::*;
 use crate::model::certs::CertKind;
-use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput};
+use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput, VrrpState};
 use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
 use crate::model::reflector::{MAX_INTERNAL_ERROR_RETRY, WatchRetry};
 
@@ -1548,12 +1548,46 @@ impl Simulation {
                     };
                     self.note(EventKind::Vip, Some(host), text);
                 }
+                VrrpOutput::Reasserted => {
+                    let previous = self.vip_holder.replace(lb_index);
+                    if let Some(p) = previous.filter(|&p| p != lb_index) {
+                        let name = self.hosts[host.index()].name.clone();
+                        let from = self.hosts[self.lbs[p as usize].host.index()].name.clone();
+                        let text = format!(
+                            "keepalived on {name} heard {from}'s lower-priority advert while both were MASTER: it answered with its own advert and gratuitous ARPs, so the VIP's traffic comes back to it"
+                        );
+                        self.note(EventKind::Vip, Some(host), text);
+                    }
+                }
                 VrrpOutput::BecameBackup => {
                     let name = self.hosts[host.index()].name.clone();
-                    self.note(EventKind::Vip, Some(host), format!("keepalived on {name} went back to BACKUP"));
+                    if self.vip_holder != Some(lb_index) {
+                        self.note(EventKind::Vip, Some(host), format!("keepalived on {name} went back to BACKUP"));
+                        continue;
+                    }
+                    // It removes the VIP from its interface; the other master, which
+                    // has the address too, is the one that answers for it now.
+                    self.vip_holder = self.other_vrrp_master(lb_index);
+                    let text = match self.vip_holder {
+                        Some(m) => {
+                            let to = self.hosts[self.lbs[m as usize].host.index()].name.clone();
+                            format!("keepalived on {name} went back to BACKUP and released the VIP to {to}")
+                        }
+                        None => format!("keepalived on {name} went back to BACKUP and released the VIP"),
+                    };
+                    self.note(EventKind::Vip, Some(host), text);
                 }
             }
         }
+    }
+
+    /// An LB other than `lb_index` whose keepalived is MASTER, if any.
+    fn other_vrrp_master(&self, lb_index: u8) -> Option<u8> {
+        (0..self.lbs.len() as u8).find(|&i| {
+            i != lb_index
+                && self.hosts[self.lbs[i as usize].host.index()].up
+                && self.lbs[i as usize].vrrp.as_ref().is_some_and(|v| v.state() == VrrpState::Master)
+        })
     }
 
     pub(super) fn on_vrrp_timer(&mut self, lb_index: u8, generation: u32, token: u64) {
@@ -1598,7 +1632,7 @@ impl Simulation {
                 },
             })
             .collect();
-        let holds_vip = l.vrrp.as_ref().map(|v| v.state() == crate::model::keepalived::VrrpState::Master);
+        let holds_vip = l.vrrp.as_ref().map(|v| v.state() == VrrpState::Master);
         super::observe::LbView { backends, holds_vip }
     }
 

@@ -5,8 +5,13 @@
 //! advert_int (RFC 5798; about 3.6 s at priority 100), becomes master and claims the
 //! VIP. With preemption (keepalived's default) a backup of higher priority ignores a
 //! lower-priority master's adverts, so it takes the VIP back once its down timer runs
-//! out; a master that hears a higher priority steps back. A master stopping cleanly
-//! sends priority 0, and the backup takes over after only the skew.
+//! out; a master that hears a higher priority steps back and releases the VIP. Two
+//! masters at once (the LBs could not hear each other) sort themselves out when they
+//! can again: keepalived's master that hears a lower-priority advert answers at once
+//! with its own advert and gratuitous ARPs ("forcing new election" in `vrrp.c`), so the
+//! VIP's traffic comes back to it, and the other steps back when that advert arrives.
+//! A master stopping cleanly sends priority 0, and the backup takes over after only the
+//! skew.
 
 use crate::time::SimDuration;
 
@@ -52,6 +57,9 @@ pub enum VrrpOutput {
         token: u64,
     },
     BecameMaster,
+    /// A master heard a lower-priority master: it advertised at once and sent
+    /// gratuitous ARPs, so the VIP's traffic now reaches it.
+    Reasserted,
     BecameBackup,
 }
 
@@ -117,10 +125,18 @@ impl Vrrp {
                 // and take over when the down timer runs out.
             }
             VrrpState::Master => {
-                if priority != 0 && peer_wins {
+                if priority == 0 {
+                    // RFC 5798 6.4.3: a master hearing a goodbye advertises at once.
+                    self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
+                    self.arm(self.cfg.advert_int);
+                } else if peer_wins {
                     self.state = VrrpState::Backup;
                     self.out.push(VrrpOutput::BecameBackup);
                     self.arm(self.cfg.master_down_interval());
+                } else {
+                    // Its periodic adverts keep their own schedule.
+                    self.out.push(VrrpOutput::Reasserted);
+                    self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
                 }
             }
         }
