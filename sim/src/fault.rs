@@ -2,6 +2,7 @@
 //! A role target (`EtcdLeader`, `EtcdFollower`) is resolved at the moment the fault
 //! fires, not when it is scheduled, just as an operator's "kill the leader" would be.
 
+use crate::engine::network::Cut;
 use crate::engine::{DiskProfile, LinkProfile};
 use crate::ids::HostId;
 use crate::time::SimDuration;
@@ -112,10 +113,17 @@ pub enum Fault {
     },
     /// Restore every link.
     Heal,
+    /// The end of a timed cut (`Isolate`, `Partition`, `CutOneWay` or `Bridge` with
+    /// `for:`): reopens the links that cut closed, except those another cut still holds.
+    Reconnect(Cut),
     /// Random loss on every link, in parts per million.
     MessageLoss {
         ppm: u32,
     },
+    /// The end of a timed `MessageLoss` when the links did not all lose the same share
+    /// before it: each directed link's earlier loss, in parts per million, row by row
+    /// (from host 0 to hosts 0, 1, …, then from host 1, …).
+    RestoreLoss(Vec<u32>),
     /// Latency and loss of the link between two hosts (both directions).
     Link {
         a: Target,
@@ -145,24 +153,31 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// What undoes this fault, aimed at the host it hit (`host`, resolved when it
-    /// fired); None for faults with no natural undo (a wipe, an expired certificate,
-    /// a membership change).
-    pub fn revert(&self, host: Option<HostId>) -> Option<Fault> {
-        let on = host.map(Target::Host);
-        Some(match *self {
-            Fault::Crash(_) | Fault::Stop(_) => Fault::Restart(on?),
-            Fault::Pause(_) => Fault::Resume(on?),
-            Fault::PauseHost(_) => Fault::ResumeHost(on?),
-            Fault::Kill { process, .. } | Fault::StopProcess { process, .. } => Fault::Start { target: on?, process },
-            Fault::PauseProcess { process, .. } => Fault::ResumeProcess { target: on?, process },
-            Fault::ClockStep { offset_us, .. } => Fault::ClockStep { target: on?, offset_us: -offset_us },
-            Fault::ClockRate { .. } => Fault::ClockRate { target: on?, rate_ppm: 1_000_000 },
-            Fault::SlowDisk { .. } => Fault::SlowDisk { target: on?, profile: DiskProfile::default() },
-            Fault::Isolate(_) | Fault::Partition(_) | Fault::CutOneWay { .. } | Fault::Bridge { .. } => Fault::Heal,
-            Fault::MessageLoss { .. } => Fault::MessageLoss { ppm: 0 },
-            Fault::Link { a, b, .. } => Fault::Link { a, b, profile: LinkProfile::default() },
-            _ => return None,
-        })
+    /// Whether a `for:` can end this fault. A wipe, an expired certificate, a
+    /// renewal, a membership change or a restart has no natural undo. The undo itself
+    /// is built when the fault fires (`Simulation::apply_fault`): it names the host the
+    /// fault hit, and puts back what the fault replaced (the earlier disk, link, loss
+    /// or clock-rate setting, or exactly the links a cut closed), so that it does not
+    /// wipe out the scenario's own `timing` or another fault's effect.
+    pub fn can_be_undone(&self) -> bool {
+        matches!(
+            self,
+            Fault::Crash(_)
+                | Fault::Stop(_)
+                | Fault::Pause(_)
+                | Fault::PauseHost(_)
+                | Fault::Kill { .. }
+                | Fault::StopProcess { .. }
+                | Fault::PauseProcess { .. }
+                | Fault::ClockStep { .. }
+                | Fault::ClockRate { .. }
+                | Fault::SlowDisk { .. }
+                | Fault::Isolate(_)
+                | Fault::Partition(_)
+                | Fault::CutOneWay { .. }
+                | Fault::Bridge { .. }
+                | Fault::MessageLoss { .. }
+                | Fault::Link { .. }
+        )
     }
 }

@@ -58,11 +58,8 @@ impl Simulation {
     pub(super) fn apply_fault(&mut self, fault: Fault) {
         match fault {
             Fault::For { fault: inner, lasts } => {
-                // The revert names the host the fault hit, not the role it named.
-                if let Some(resolved) = self.apply_one(*inner.clone())
-                    && let Some(revert) = inner.revert(resolved)
-                {
-                    self.schedule(self.now + lasts, revert);
+                if let Some(undo) = self.apply_one(*inner) {
+                    self.schedule(self.now + lasts, undo);
                 }
             }
             other => {
@@ -71,9 +68,26 @@ impl Simulation {
         }
     }
 
-    /// Applies one fault; returns the host it hit (None for network-wide faults), or
-    /// None when its role target did not exist and it was skipped.
-    fn apply_one(&mut self, fault: Fault) -> Option<Option<HostId>> {
+    /// The undo of a fault whose undo needs nothing but the host it hit: a restart, a
+    /// resume, a start, a step back. Faults that replace a setting or cut links build
+    /// theirs as they apply (see `Fault::can_be_undone`).
+    fn undo_on_host(fault: &Fault, host: Option<HostId>) -> Option<Fault> {
+        let on = Target::Host(host?);
+        Some(match *fault {
+            Fault::Crash(_) | Fault::Stop(_) => Fault::Restart(on),
+            Fault::Pause(_) => Fault::Resume(on),
+            Fault::PauseHost(_) => Fault::ResumeHost(on),
+            Fault::Kill { process, .. } | Fault::StopProcess { process, .. } => Fault::Start { target: on, process },
+            Fault::PauseProcess { process, .. } => Fault::ResumeProcess { target: on, process },
+            Fault::ClockStep { offset_us, .. } => Fault::ClockStep { target: on, offset_us: -offset_us },
+            _ => return None,
+        })
+    }
+
+    /// Applies one fault; returns what would undo it (aimed at the host it hit), or None
+    /// when it has no undo or was skipped because its role target did not exist (or
+    /// both ends of a link were one host).
+    fn apply_one(&mut self, fault: Fault) -> Option<Fault> {
         let single = |f: &Fault| match f {
             Fault::Crash(t)
             | Fault::Restart(t)
@@ -114,6 +128,7 @@ impl Simulation {
         };
         let label = self.fault_label(&fault, host);
         self.applied_faults.push((self.now, label));
+        let mut undo = Self::undo_on_host(&fault, host);
         let name = host.map(|h| self.hosts[h.index()].name.clone()).unwrap_or_default();
         match fault {
             Fault::Kill { process, .. } => {
@@ -206,6 +221,8 @@ impl Simulation {
             Fault::ClockRate { rate_ppm, .. } => {
                 let h = host.expect("single target");
                 let now = self.now;
+                let before = self.hosts[h.index()].clock.rate_ppm();
+                undo = Some(Fault::ClockRate { target: Target::Host(h), rate_ppm: before });
                 self.hosts[h.index()].clock.set_rate(now, rate_ppm);
                 self.note(
                     EventKind::Fault,
@@ -216,7 +233,7 @@ impl Simulation {
             Fault::Start { process, .. } => {
                 let h = host.expect("single target");
                 if !self.hosts[h.index()].up {
-                    return Some(host);
+                    return undo;
                 }
                 match process {
                     Process::Etcd => self.start_etcd(h),
@@ -251,7 +268,7 @@ impl Simulation {
                 let api_running = hst.apiserver.is_some() || !hst.is_control_plane;
                 let components_running = !hst.is_control_plane || hst.components.procs.iter().all(|p| p.is_some());
                 if hst.up && etcd_running && api_running && components_running {
-                    return Some(host);
+                    return undo;
                 }
                 let removed = hst.member.is_some_and(|m| self.removed.contains(&m));
                 let text = if removed {
@@ -287,12 +304,12 @@ impl Simulation {
             }
             Fault::Isolate(_) => {
                 let h = host.expect("single target");
-                self.network.isolate(h);
+                undo = Some(Fault::Reconnect(self.network.isolate(h)));
                 self.note(EventKind::Fault, Some(h), format!("fault: {name} isolated from every other host"));
             }
             Fault::Partition(groups) => {
                 let resolved: Vec<Vec<HostId>> = groups.iter().map(|g| self.resolve_all(g)).collect();
-                self.network.partition(&resolved);
+                undo = Some(Fault::Reconnect(self.network.partition(&resolved)));
                 let text = format!("fault: network partitioned into {}", self.describe_groups(&self.network.islands()));
                 self.note(EventKind::Fault, None, text);
             }
@@ -302,7 +319,7 @@ impl Simulation {
                         self.skip_self_link(a);
                         return None;
                     }
-                    self.network.cut_one_way(a, b);
+                    undo = Some(Fault::Reconnect(self.network.cut_one_way(a, b)));
                     let text = format!(
                         "fault: one-way cut: {} can no longer reach {} (the reverse still works)",
                         self.hosts[a.index()].name,
@@ -315,7 +332,7 @@ impl Simulation {
                 let a = self.resolve_all(&side_a);
                 // A host both sides name right now (through a role) stays on side A.
                 let b: Vec<HostId> = self.resolve_all(&side_b).into_iter().filter(|h| !a.contains(h)).collect();
-                self.network.bridge(&a, &b);
+                undo = Some(Fault::Reconnect(self.network.bridge(&a, &b)));
                 let text = format!(
                     "fault: bridge partition: {} and {} cannot reach each other; other hosts reach both",
                     self.describe_groups(&[a]),
@@ -327,7 +344,39 @@ impl Simulation {
                 self.network.heal();
                 self.note(EventKind::Fault, None, "fault: network healed".to_string());
             }
+            Fault::Reconnect(cut) => {
+                self.network.uncut(&cut);
+                let text = if self.network.is_whole() {
+                    "fault: network healed".to_string()
+                } else {
+                    format!(
+                        "fault: the links that cut closed are open again, but other cuts remain: {}",
+                        self.describe_groups(&self.network.islands())
+                    )
+                };
+                self.note(EventKind::Fault, None, text);
+            }
+            Fault::RestoreLoss(losses) => {
+                let n = self.hosts.len();
+                for (slot, &loss_ppm) in losses.iter().enumerate() {
+                    let (a, b) = (HostId((slot / n) as u32), HostId((slot % n) as u32));
+                    let profile = LinkProfile { loss_ppm, ..self.network.link(a, b) };
+                    self.network.set_one_way(a, b, profile);
+                }
+                self.note(EventKind::Fault, None, "fault: each link loses messages as it did before".to_string());
+            }
             Fault::MessageLoss { ppm } => {
+                let n = self.hosts.len();
+                let before: Vec<u32> = (0..n * n)
+                    .map(|slot| self.network.link(HostId((slot / n) as u32), HostId((slot % n) as u32)).loss_ppm)
+                    .collect();
+                let others = |slot: &usize| slot / n != slot % n;
+                let first = (0..n * n).find(others).map_or(0, |s| before[s]);
+                undo = Some(if (0..n * n).filter(others).all(|s| before[s] == first) {
+                    Fault::MessageLoss { ppm: first }
+                } else {
+                    Fault::RestoreLoss(before)
+                });
                 for a in 0..self.hosts.len() {
                     for b in 0..self.hosts.len() {
                         let (a, b) = (HostId(a as u32), HostId(b as u32));
@@ -347,6 +396,8 @@ impl Simulation {
                         self.skip_self_link(a);
                         return None;
                     }
+                    undo =
+                        Some(Fault::Link { a: Target::Host(a), b: Target::Host(b), profile: self.network.link(a, b) });
                     self.network.set_link(a, b, profile);
                     let text = format!(
                         "fault: link {}–{} now {profile}",
@@ -358,6 +409,8 @@ impl Simulation {
             }
             Fault::SlowDisk { profile, .. } => {
                 let h = host.expect("single target");
+                let before = self.hosts[h.index()].disk.profile;
+                undo = Some(Fault::SlowDisk { target: Target::Host(h), profile: before });
                 self.hosts[h.index()].disk.profile = profile;
                 self.note(EventKind::Fault, Some(h), format!("fault: disk of {name} now takes {profile}"));
             }
@@ -366,7 +419,7 @@ impl Simulation {
             Fault::PromoteLearner(_) => self.member_command(host.expect("single target"), MemberChange::Promote),
             Fault::For { fault, .. } => return self.apply_one(*fault),
         }
-        Some(host)
+        undo
     }
 
     /// A fault in a few words, with the host it hit ("crash cp-2"), for recovery lines.
@@ -411,6 +464,9 @@ impl Simulation {
             Fault::CutOneWay { from, to } => format!("cut {} → {} one way", name(from), name(to)),
             Fault::Bridge { side_a, side_b } => format!("bridge partition [{}] | [{}]", group(side_a), group(side_b)),
             Fault::Heal => "heal the network".to_string(),
+            Fault::Reconnect(cut) if self.network.whole_after_uncut(cut) => "heal the network".to_string(),
+            Fault::Reconnect(_) => "reopen the links a cut closed".to_string(),
+            Fault::RestoreLoss(_) => "put back each link's earlier message loss".to_string(),
             Fault::MessageLoss { ppm } => format!("lose {} of messages", crate::time::percent_of_ppm(*ppm)),
             Fault::Link { a, b, .. } => format!("change the link {}–{}", name(a), name(b)),
             Fault::SlowDisk { profile, .. } => {

@@ -5,7 +5,9 @@
 //! traffic (checked once per message), so every partition shape is just a set of
 //! removed links: symmetric groups cut both directions between groups, a one-way cut
 //! removes a single direction, and a bridge removes the links between the two sides
-//! while keeping both sides' links to the bridge host. Links behave like etcd's TCP streams: delivery on one
+//! while keeping both sides' links to the bridge host. Each directed link counts the
+//! cuts that hold it closed, so undoing one timed cut (a fault with `for:`) reopens only
+//! what that cut closed, and a link another fault also cut stays closed. Links behave like etcd's TCP streams: delivery on one
 //! directed link is FIFO, so jitter never reorders two messages on the same link.
 
 use petgraph::graph::NodeIndex;
@@ -57,10 +59,21 @@ pub enum Delivery {
     Lost,
 }
 
+/// The directed links one cut closed, so that it can be undone alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    slots: Vec<u32>,
+    /// `Network::heals` when the cut was made: a heal since then already undid it.
+    heal_generation: u32,
+}
+
 pub struct Network {
     hosts: usize,
-    /// `open[slot(a, b)]` = a's packets reach b.
-    open: Vec<bool>,
+    /// `cuts[slot(a, b)]` = how many cuts hold the link from a to b closed; a's packets
+    /// reach b when it is 0.
+    cuts: Vec<u16>,
+    /// How many times every link was restored at once (`heal`).
+    heals: u32,
     profiles: Vec<LinkProfile>,
     /// Arrival time of the last message on each directed link (FIFO order).
     tail: Vec<SimTime>,
@@ -69,15 +82,14 @@ pub struct Network {
 
 impl Network {
     pub fn new(hosts: usize, profile: LinkProfile, seed: u64) -> Self {
-        let mut net = Network {
+        Network {
             hosts,
-            open: vec![false; hosts * hosts],
+            cuts: vec![0; hosts * hosts],
+            heals: 0,
             profiles: vec![profile; hosts * hosts],
             tail: vec![SimTime::ZERO; hosts * hosts],
             rng: SimRng::new(seed, StreamId::Network),
-        };
-        net.heal();
-        net
+        }
     }
 
     pub fn host_count(&self) -> usize {
@@ -89,7 +101,7 @@ impl Network {
     }
 
     pub fn can_reach(&self, from: HostId, to: HostId) -> bool {
-        from == to || self.open[self.slot(from, to)]
+        from == to || self.cuts[self.slot(from, to)] == 0
     }
 
     /// Decides when (and whether) a message sent now from `from` arrives at `to`.
@@ -110,68 +122,84 @@ impl Network {
         Delivery::At(at)
     }
 
-    /// Restores every link.
+    /// Restores every link, whatever cut it.
     pub fn heal(&mut self) {
-        for a in 0..self.hosts {
-            for b in 0..self.hosts {
-                if a != b {
-                    self.connect(HostId(a as u32), HostId(b as u32));
-                }
-            }
+        self.cuts.fill(0);
+        self.heals += 1;
+    }
+
+    /// True when no link is cut.
+    pub fn is_whole(&self) -> bool {
+        self.cuts.iter().all(|&c| c == 0)
+    }
+
+    /// Closes the directed links `pairs` (a pair from a host to itself is ignored).
+    fn cut(&mut self, pairs: impl IntoIterator<Item = (HostId, HostId)>) -> Cut {
+        let mut slots: Vec<u32> =
+            pairs.into_iter().filter(|(a, b)| a != b).map(|(a, b)| self.slot(a, b) as u32).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        for &s in &slots {
+            self.cuts[s as usize] += 1;
+        }
+        Cut { slots, heal_generation: self.heals }
+    }
+
+    /// Undoes one cut: its links reopen unless another cut still holds them closed.
+    /// Nothing to do when the network was healed since.
+    pub fn uncut(&mut self, cut: &Cut) {
+        if cut.heal_generation != self.heals {
+            return;
+        }
+        for &s in &cut.slots {
+            let c = &mut self.cuts[s as usize];
+            *c = c.saturating_sub(1);
         }
     }
 
-    fn connect(&mut self, from: HostId, to: HostId) {
-        let slot = self.slot(from, to);
-        self.open[slot] = true;
+    /// Whether undoing `cut` would leave no link cut.
+    pub fn whole_after_uncut(&self, cut: &Cut) -> bool {
+        if cut.heal_generation != self.heals {
+            return self.is_whole();
+        }
+        self.cuts.iter().enumerate().all(|(s, &c)| c == 0 || (c == 1 && cut.slots.binary_search(&(s as u32)).is_ok()))
     }
 
     /// Cuts the link in one direction only: `from`'s packets no longer reach `to`.
-    pub fn cut_one_way(&mut self, from: HostId, to: HostId) {
-        if from != to {
-            let slot = self.slot(from, to);
-            self.open[slot] = false;
-        }
-    }
-
-    fn cut_both_ways(&mut self, a: HostId, b: HostId) {
-        self.cut_one_way(a, b);
-        self.cut_one_way(b, a);
+    pub fn cut_one_way(&mut self, from: HostId, to: HostId) -> Cut {
+        self.cut([(from, to)])
     }
 
     /// Symmetric partition: hosts in different groups cannot talk. Hosts named in no
     /// group form one more group of their own.
-    pub fn partition(&mut self, groups: &[Vec<HostId>]) {
+    pub fn partition(&mut self, groups: &[Vec<HostId>]) -> Cut {
         let mut group_of = vec![usize::MAX; self.hosts];
         for (g, hosts) in groups.iter().enumerate() {
             for h in hosts {
                 group_of[h.index()] = g;
             }
         }
-        for a in 0..self.hosts {
-            for b in 0..self.hosts {
-                if group_of[a] != group_of[b] {
-                    self.cut_one_way(HostId(a as u32), HostId(b as u32));
-                }
-            }
-        }
+        let all = |n: usize| (0..n).map(|i| HostId(i as u32));
+        let pairs: Vec<(HostId, HostId)> = all(self.hosts)
+            .flat_map(|a| all(self.hosts).map(move |b| (a, b)))
+            .filter(|(a, b)| group_of[a.index()] != group_of[b.index()])
+            .collect();
+        self.cut(pairs)
     }
 
     /// Bridge (partial) partition: every host in `side_a` loses its links to every host
     /// in `side_b`, while the bridge host (in neither) still reaches both sides.
-    pub fn bridge(&mut self, side_a: &[HostId], side_b: &[HostId]) {
-        for &a in side_a {
-            for &b in side_b {
-                self.cut_both_ways(a, b);
-            }
-        }
+    pub fn bridge(&mut self, side_a: &[HostId], side_b: &[HostId]) -> Cut {
+        let pairs: Vec<(HostId, HostId)> =
+            side_a.iter().flat_map(|&a| side_b.iter().flat_map(move |&b| [(a, b), (b, a)])).collect();
+        self.cut(pairs)
     }
 
     /// Cuts every link to and from `host`.
-    pub fn isolate(&mut self, host: HostId) {
-        for other in 0..self.hosts {
-            self.cut_both_ways(host, HostId(other as u32));
-        }
+    pub fn isolate(&mut self, host: HostId) -> Cut {
+        let pairs: Vec<(HostId, HostId)> =
+            (0..self.hosts).map(|o| HostId(o as u32)).flat_map(|o| [(host, o), (o, host)]).collect();
+        self.cut(pairs)
     }
 
     /// Sets latency and loss for both directions between `a` and `b`.
@@ -179,6 +207,12 @@ impl Network {
         let (ab, ba) = (self.slot(a, b), self.slot(b, a));
         self.profiles[ab] = profile;
         self.profiles[ba] = profile;
+    }
+
+    /// Sets latency and loss of the link from `from` to `to` only.
+    pub fn set_one_way(&mut self, from: HostId, to: HostId, profile: LinkProfile) {
+        let slot = self.slot(from, to);
+        self.profiles[slot] = profile;
     }
 
     pub fn link(&self, from: HostId, to: HostId) -> LinkProfile {
@@ -229,6 +263,28 @@ mod tests {
         assert_eq!(net.islands(), vec![vec![h(0), h(1)], vec![h(2), h(3), h(4)]]);
         net.heal();
         assert_eq!(net.islands().len(), 1);
+    }
+
+    #[test]
+    fn undoing_one_cut_keeps_the_links_another_cut_still_holds() {
+        let mut net = Network::new(3, LinkProfile::default(), 1);
+        let one_way = net.cut_one_way(h(0), h(1));
+        let isolated = net.isolate(h(0));
+        net.uncut(&isolated);
+        assert!(!net.can_reach(h(0), h(1)), "the one-way cut is still in force");
+        assert!(net.can_reach(h(1), h(0)) && net.can_reach(h(0), h(2)) && net.can_reach(h(2), h(0)));
+        net.uncut(&one_way);
+        assert!(net.is_whole());
+    }
+
+    #[test]
+    fn undoing_a_cut_after_a_heal_reopens_nothing_cut_since() {
+        let mut net = Network::new(3, LinkProfile::default(), 1);
+        let before_heal = net.isolate(h(0));
+        net.heal();
+        let _later = net.cut_one_way(h(0), h(1));
+        net.uncut(&before_heal);
+        assert!(!net.can_reach(h(0), h(1)), "the heal already undid the isolation; the later cut stays");
     }
 
     #[test]

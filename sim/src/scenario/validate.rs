@@ -711,5 +711,5 @@ fn to_fault(kind: &FaultKind, target: &impl Fn(&Node) -> Target) -> Fault {
 
 /// Whether a fault of this kind can take a `for:` (the core knows how to undo it).
 fn revertible(kind: &FaultKind) -> bool {
-    to_fault(kind, &|_| Target::Host(HostId(0))).revert(Some(HostId(0))).is_some()
+    to_fault(kind, &|_| Target::Host(HostId(0))).can_be_undone()
 }
