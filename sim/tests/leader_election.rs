@@ -168,3 +168,28 @@ fn clock_rate_drift_on_the_leaders_host_causes_overlaps_and_a_pure_offset_does_n
     eprintln!("overlaps with a 2x slow clock: {at_2}/20");
     assert!(at_2 >= 18, "2× slow clock: overlap in only {at_2} of 20 runs");
 }
+
+/// The controller-manager leader's node is cut off, and 3 s later, while its renewals
+/// fail, its clock is stepped by `offset_us` (NTP setting the time, or `date -s`).
+/// Returns whether an overlap was reported.
+fn partitioned_leader_stepped_mid_round(seed: u64, offset_us: i64) -> bool {
+    let mut sim = cluster(seed);
+    sim.run_until(SimTime::ZERO + secs(30));
+    let old = leader_of(&mut sim, Component::ControllerManager);
+    let others: Vec<Target> = (0..3).filter(|&h| h != old.0).map(|h| Target::Host(HostId(h))).collect();
+    sim.inject(Fault::Bridge { side_a: vec![Target::Host(old)], side_b: others });
+    sim.run_for(secs(3));
+    sim.inject(Fault::ClockStep { target: Target::Host(old), offset_us });
+    sim.run_for(secs(60));
+    !sim.overlaps().is_empty()
+}
+
+#[test]
+fn a_clock_step_while_the_leader_cannot_renew_neither_keeps_it_leading_nor_hurries_it() {
+    const HOUR_US: i64 = 3_600_000_000;
+    for seed in 0..10 {
+        // Go times leases on the monotonic clock: the step changes nothing.
+        assert!(!partitioned_leader_stepped_mid_round(seed, -HOUR_US), "stepped back 1 h: overlap, seed={seed}");
+        assert!(!partitioned_leader_stepped_mid_round(seed, HOUR_US), "stepped ahead 1 h: overlap, seed={seed}");
+    }
+}

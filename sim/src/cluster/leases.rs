@@ -91,8 +91,11 @@ impl Simulation {
         self.spec.control_plane.map(|c| c.election).unwrap_or_default()
     }
 
-    pub(super) fn local_time(&self, host: HostId) -> LocalTime {
-        self.hosts[host.index()].clock.local(self.now)
+    /// What the host's leader-election clients read as "now": the monotonic clock, as
+    /// Go's `time.Time` comparisons do, so a clock step does not shorten or stretch a
+    /// lease while a rate error does.
+    pub(super) fn elector_now(&self, host: HostId) -> LocalTime {
+        self.hosts[host.index()].clock.monotonic(self.now)
     }
 
     /// The kubelet starts a component on a control-plane node.
@@ -117,7 +120,7 @@ impl Simulation {
             stashed: Vec::new(),
             stopping: false,
         });
-        let now = self.local_time(host);
+        let now = self.elector_now(host);
         self.with_elector(host, c, |e| e.start(now));
     }
 
@@ -158,7 +161,7 @@ impl Simulation {
     fn lease_call(&mut self, host: HostId, c: Component, call: LeaseCall) {
         let seq = self.next_request;
         self.next_request += 1;
-        let local_now = self.local_time(host);
+        let local_now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c) else { return };
         p.call = Some(seq);
         let timeout = p.elector.call_timeout(local_now);
@@ -236,7 +239,7 @@ impl Simulation {
     }
 
     pub(super) fn on_elector_reply(&mut self, host: HostId, c: Component, inc: u32, seq: u64, reply: LeaseReply) {
-        let now = self.local_time(host);
+        let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c).filter(|p| p.incarnation == inc) else { return };
         if p.call != Some(seq) {
             return;
@@ -258,7 +261,7 @@ impl Simulation {
     }
 
     pub(super) fn on_elector_timer(&mut self, host: HostId, c: Component, inc: u32, token: u64) {
-        let now = self.local_time(host);
+        let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c).filter(|p| p.incarnation == inc) else { return };
         if p.paused {
             p.due_timer = Some(token);
@@ -357,7 +360,7 @@ impl Simulation {
 
     /// Graceful stop (SIGTERM): the scheduler releases its lease first.
     pub(super) fn stop_component(&mut self, host: HostId, c: Component) {
-        let now = self.local_time(host);
+        let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c) else { return };
         let releasing = c.releases_on_stop() && p.elector.release(now);
         let name = self.hosts[host.index()].name.clone();
@@ -384,7 +387,7 @@ impl Simulation {
     }
 
     pub(super) fn pause_component(&mut self, host: HostId, c: Component, paused: bool) {
-        let now = self.local_time(host);
+        let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c) else { return };
         if p.paused == paused {
             return;

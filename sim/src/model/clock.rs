@@ -3,6 +3,11 @@
 //! too slow (rate). Timers a process arms are measured on its host's clock, which is
 //! why rate drift, unlike a pure offset, changes how long a lease or timeout really
 //! lasts.
+//!
+//! A step (NTP setting the time, an operator's `date -s`) moves the wall clock only.
+//! Go programs such as client-go's leader election compare `time.Time` values that
+//! carry a monotonic reading, which steps do not move but rate errors do: so leases
+//! are timed on `monotonic`, and certificates (x509 checks the wall time) on `local`.
 
 use crate::time::{SimDuration, SimTime};
 
@@ -28,6 +33,8 @@ impl LocalTime {
 pub struct Clock {
     /// Local reading at `anchor`.
     local_at_anchor: i64,
+    /// Monotonic reading at `anchor`: like the local one, without the steps.
+    monotonic_at_anchor: i64,
     anchor: SimTime,
     /// Local microseconds per true second, in ppm of a second.
     rate_ppm: u64,
@@ -35,15 +42,24 @@ pub struct Clock {
 
 impl Default for Clock {
     fn default() -> Self {
-        Clock { local_at_anchor: 0, anchor: SimTime::ZERO, rate_ppm: RATE_ONE }
+        Clock { local_at_anchor: 0, monotonic_at_anchor: 0, anchor: SimTime::ZERO, rate_ppm: RATE_ONE }
     }
 }
 
 impl Clock {
     /// What the host's clock reads at true time `t`.
     pub fn local(&self, t: SimTime) -> LocalTime {
-        let elapsed = t.since(self.anchor).as_micros() as u128 * self.rate_ppm as u128 / RATE_ONE as u128;
-        LocalTime(self.local_at_anchor.saturating_add(elapsed as i64))
+        LocalTime(self.local_at_anchor.saturating_add(self.elapsed_since_anchor(t)))
+    }
+
+    /// The host's monotonic clock at true time `t`: it runs at the clock's rate, and
+    /// steps do not move it.
+    pub fn monotonic(&self, t: SimTime) -> LocalTime {
+        LocalTime(self.monotonic_at_anchor.saturating_add(self.elapsed_since_anchor(t)))
+    }
+
+    fn elapsed_since_anchor(&self, t: SimTime) -> i64 {
+        (t.since(self.anchor).as_micros() as u128 * self.rate_ppm as u128 / RATE_ONE as u128) as i64
     }
 
     /// Steps the clock by `delta_us` (positive: ahead) from now on.
@@ -69,6 +85,7 @@ impl Clock {
 
     fn rebase(&mut self, now: SimTime) {
         self.local_at_anchor = self.local(now).0;
+        self.monotonic_at_anchor = self.monotonic(now).0;
         self.anchor = now;
     }
 
@@ -92,6 +109,17 @@ mod tests {
         assert_eq!(c.local(SimTime(3_000_000)).since(c.local(SimTime(1_000_000))), SimDuration::from_secs(2));
         assert_eq!(c.real_duration(SimDuration::from_secs(15)), SimDuration::from_secs(15));
         assert_eq!(c.offset_us(SimTime(9_000_000)), 5_000_000);
+    }
+
+    #[test]
+    fn a_step_moves_the_wall_clock_but_not_the_monotonic_one_while_rate_moves_both() {
+        let mut c = Clock::default();
+        c.step(SimTime(1_000_000), -3_600_000_000);
+        assert_eq!(c.local(SimTime(2_000_000)), LocalTime(2_000_000 - 3_600_000_000));
+        assert_eq!(c.monotonic(SimTime(2_000_000)), LocalTime(2_000_000));
+        c.set_rate(SimTime(2_000_000), 2 * RATE_ONE);
+        assert_eq!(c.monotonic(SimTime(3_000_000)), LocalTime(4_000_000));
+        assert_eq!(c.local(SimTime(3_000_000)), LocalTime(4_000_000 - 3_600_000_000));
     }
 
     #[test]
