@@ -826,3 +826,51 @@ fn after_two_vrrp_masters_hear_each_other_again_the_vip_returns_to_the_higher_pr
         }
     }
 }
+
+/// Failed requests when kube-apiserver on cp-1 is killed at 20 s (its host stays up and
+/// refuses connections), with HAProxy's `retries` and `option redispatch` as given.
+fn failures_after_apiserver_kill(seed: u64, retries: u32, redispatch: bool) -> usize {
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.frontend = Frontend::Haproxy(HaproxyConfig { retries, redispatch, ..HaproxyConfig::default() });
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), Fault::Kill { target: Target::Host(HostId(0)), process: Process::Apiserver })
+        .run_for(SimDuration::from_secs(40));
+    out.assert_safe();
+    out.control_plane.as_ref().unwrap().failures.len()
+}
+
+#[test]
+fn with_option_redispatch_a_refused_connection_is_retried_on_another_server() {
+    for seed in 0..3 {
+        let same_server = failures_after_apiserver_kill(seed, 1, false);
+        let redispatched = failures_after_apiserver_kill(seed, 1, true);
+        assert!(same_server > 20, "retrying the dead server fails until it is marked DOWN: {same_server}, seed={seed}");
+        assert!(
+            redispatched * 10 < same_server,
+            "redispatch {redispatched} vs same server {same_server} failures, seed={seed}"
+        );
+    }
+}
+
+#[test]
+fn a_rebooted_lb_marks_an_already_dead_backend_down_after_one_failed_check() {
+    for seed in 0..3 {
+        let lb1 = HostId(3);
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(
+                SimDuration::from_secs(10),
+                Fault::Kill { target: Target::Host(HostId(0)), process: Process::Apiserver },
+            )
+            .fault(SimDuration::from_secs(30), Fault::Crash(Target::Host(lb1)))
+            .fault(SimDuration::from_secs(31), Fault::Restart(Target::Host(lb1)))
+            .run_for(SimDuration::from_secs(50));
+        out.assert_safe();
+        let down = marked_down(&out, "cp-1", secs(31)).unwrap_or_else(|| panic!("never marked DOWN, seed={seed}"));
+        // The first check after the boot comes within `inter` (2 s) and is refused.
+        assert!(down.since(secs(31)) <= SimDuration::from_millis(2_100), "DOWN at {down}, seed={seed}");
+    }
+}

@@ -182,7 +182,8 @@ impl Plane {
 /// Why a client request failed, as the client sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Failure {
-    /// The LB had no UP backend (HAProxy 503).
+    /// The LB had no backend to send it to; in TCP mode (kubeadm's) it closes the
+    /// client's connection, there is no HTTP 503.
     NoBackend,
     /// Connecting to the backend timed out on every attempt (its host is down or cut
     /// off from the LB).
@@ -443,7 +444,7 @@ impl Failure {
     fn describe(self, sim: &Simulation) -> String {
         let n = |h: HostId| sim.hosts[h.index()].name.clone();
         match self {
-            Failure::NoBackend => "the load balancer had no backend UP (503)".to_string(),
+            Failure::NoBackend => "the load balancer had no backend UP and closed the connection".to_string(),
             Failure::ConnectTimeout { backend } if sim.lbs.is_empty() => {
                 format!("{} did not answer (there is no load balancer to route around it)", n(backend))
             }
@@ -1071,11 +1072,18 @@ impl Simulation {
                 self.queue.push(at, Event::LbNext(id, backend, tried_all));
                 return;
             }
-            // HAProxy retries the same server (no redispatch): after a turn-around of
-            // min(timeout connect, 1 s) for a refusal, after the timeout otherwise.
+            // HAProxy retries the same server: after a turn-around of min(timeout
+            // connect, 1 s) for a refusal, after the timeout otherwise. With `option
+            // redispatch` the last retry goes to the server the balance algorithm picks
+            // instead, with no turn-around (backend.c waits only before retrying the
+            // same server).
+            let redispatch = matches!(frontend, Some(Frontend::Haproxy(cfg)) if cfg.redispatch) && attempts == retries;
             let wait = if reachable { connect_timeout.min(SimDuration::from_secs(1)) } else { connect_timeout };
-            if attempts <= retries {
-                self.queue.push(self.now + wait, Event::LbRetry(id, backend));
+            if attempts <= retries && redispatch {
+                let at = if reachable { self.now } else { self.now + connect_timeout };
+                self.queue.push(at, Event::LbRetry(id, None));
+            } else if attempts <= retries {
+                self.queue.push(self.now + wait, Event::LbRetry(id, Some(backend)));
             } else {
                 let now = self.now;
                 let at = if reachable { now } else { now + wait };
@@ -1132,11 +1140,34 @@ impl Simulation {
         self.connect_backend(id, lb, next);
     }
 
-    pub(super) fn on_lb_retry(&mut self, id: u64, backend: HostId) {
+    /// HAProxy tries again: on `backend`, or (redispatch) on the server its balance
+    /// algorithm picks now.
+    pub(super) fn on_lb_retry(&mut self, id: u64, backend: Option<HostId>) {
         let from = self.request_front(id);
-        if self.hosts[from.index()].up {
-            self.connect_backend(id, from, backend);
+        if !self.hosts[from.index()].up {
+            return;
         }
+        if let Some(backend) = backend {
+            self.connect_backend(id, from, backend);
+            return;
+        }
+        let Some(req) = self.api_requests.get_mut(&id) else { return };
+        let Some(lb_index) = req.lb else { return };
+        // The failed server's connection count goes; the new pick counts its own.
+        if let Some((lb, server)) = req.counted.take() {
+            let generation = self.lbs[lb as usize].generation;
+            self.uncount(Some(lb), generation, server);
+        }
+        let Balancer::Haproxy(h) = &mut self.lbs[lb_index as usize].balancer else { return };
+        let Some(server) = h.pick() else {
+            self.reply_from(id, from, Err(Failure::NoBackend));
+            return;
+        };
+        if let Some(r) = self.api_requests.get_mut(&id) {
+            r.counted = Some((lb_index, server as u16));
+        }
+        let backend = self.cp_hosts[server];
+        self.connect_backend(id, from, backend);
     }
 
     pub(super) fn on_lb_give_up(&mut self, id: u64, failure: Failure) {
@@ -1479,6 +1510,9 @@ impl Simulation {
                 HealthCheck::HttpReadyz => "HTTP /readyz",
             };
             let text = match t.now {
+                ServerState::Down if t.while_fresh => format!(
+                    "{lb_name} marked {name} DOWN after 1 failed {check} check: HAProxy had just started and counts a server UP only until its first check fails"
+                ),
                 ServerState::Down => format!("{lb_name} marked {name} DOWN after {fall} failed {check} checks"),
                 ServerState::Up => format!("{lb_name} marked {name} UP after {rise} good {check} checks"),
             };
@@ -1503,7 +1537,12 @@ impl Simulation {
     /// Boots the LB stack on an LB host: HAProxy with fresh state, keepalived.
     pub(super) fn boot_lb(&mut self, lb_index: u8) {
         let Some(cp) = self.spec.control_plane else { return };
-        let Some(balancer) = Balancer::new(&cp) else { return };
+        let Some(mut balancer) = Balancer::new(&cp) else { return };
+        if let Balancer::Haproxy(h) = &mut balancer
+            && self.now == SimTime::ZERO
+        {
+            h.assume_long_running();
+        }
         let lb = &mut self.lbs[lb_index as usize];
         lb.balancer = balancer;
         lb.generation += 1;

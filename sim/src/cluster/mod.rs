@@ -404,7 +404,8 @@ enum Event {
     LbArrive(u64, u8),
     /// A request on an established session reached the LB.
     LbForward(u64, u8),
-    LbRetry(u64, HostId),
+    /// HAProxy retries on this backend, or (None) redispatches to another.
+    LbRetry(u64, Option<HostId>),
     LbNext(u64, HostId, bool),
     LbGiveUp(u64, Failure),
     LbCheck(u8, u16),

@@ -1,9 +1,10 @@
 //! keepalived's VRRP, which moves the control-plane VIP between two load-balancer hosts.
 //!
 //! The master advertises every `advert_int` (1 s). A backup that hears nothing for
-//! Master_Down_Interval = 3·advert_int + skew, with skew = (256 − priority)/256 ·
-//! advert_int (RFC 5798; about 3.6 s at priority 100), becomes master and claims the
-//! VIP. With preemption (keepalived's default) a backup of higher priority ignores a
+//! Master_Down_Interval = 3·advert_int + skew becomes master and claims the VIP. The
+//! skew is (256 − priority)/256 s: keepalived speaks VRRPv2 unless told otherwise
+//! (`vrrp_version`), and VRRPv2 (RFC 3768) does not scale it by the advert interval
+//! as VRRPv3 does. About 3.6 s at priority 100 and 1 s adverts. With preemption (keepalived's default) a backup of higher priority ignores a
 //! lower-priority master's adverts, so it takes the VIP back once its down timer runs
 //! out; a master that hears a higher priority steps back and releases the VIP. Two
 //! masters at once (the LBs could not hear each other) sort themselves out when they
@@ -30,7 +31,7 @@ impl Default for VrrpConfig {
 
 impl VrrpConfig {
     pub fn skew(&self) -> SimDuration {
-        SimDuration((256 - u64::from(self.priority)) * self.advert_int.as_micros() / 256)
+        SimDuration((256 - u64::from(self.priority)) * 1_000_000 / 256)
     }
 
     /// Master_Down_Interval.

@@ -12,7 +12,10 @@
 //! silent (host powered off, packets dropped) costs a timeout plus `inter` per check:
 //! about (2·fall−1)·inter to 2·fall·inter (10–12 s). New connections go to UP backends
 //! (roundrobin or leastconn); established connections stay on a backend marked DOWN
-//! unless `on-marked-down shutdown-sessions`.
+//! unless `on-marked-down shutdown-sessions`. A freshly started HAProxy counts every
+//! server UP but at the lowest UP health (`health = rise` in server.c): the first
+//! failed check marks it DOWN, the first good one brings it to full health; checks in
+//! that state run at `fastinter`.
 //!
 //! nginx stream (ngx_stream_upstream_round_robin.c): no checks; a failed connect counts
 //! against the server, and after `max_fails` (1) failures it is skipped for
@@ -46,6 +49,9 @@ pub struct HaproxyConfig {
     pub shutdown_sessions: bool,
     /// Connection attempts to the chosen server after a refusal or connect timeout.
     pub retries: u32,
+    /// `option redispatch`: the last retry goes to another server (kubeadm's HA guide
+    /// sets it, with `retries 1`; HAProxy's default is off).
+    pub redispatch: bool,
     pub timeout_connect: SimDuration,
     /// `timeout server`: a session whose backend has sent nothing for this long is
     /// closed. kubeadm's documented haproxy.cfg sets 20 s (HAProxy has no default).
@@ -64,6 +70,7 @@ impl Default for HaproxyConfig {
             balance: Balance::RoundRobin,
             shutdown_sessions: false,
             retries: 3,
+            redispatch: false,
             timeout_connect: SimDuration::from_secs(5),
             timeout_server: SimDuration::from_secs(20),
         }
@@ -82,6 +89,8 @@ struct Server {
     /// Consecutive results against the current state (failures while UP, successes
     /// while DOWN).
     streak: u32,
+    /// UP since HAProxy started, with no check passed yet: one failure marks it DOWN.
+    fresh: bool,
     conns: u32,
 }
 
@@ -90,6 +99,8 @@ struct Server {
 pub struct Transition {
     pub server: usize,
     pub now: ServerState,
+    /// A server still fresh from HAProxy's start went DOWN on its first failed check.
+    pub while_fresh: bool,
 }
 
 /// HAProxy's view of its backends.
@@ -101,9 +112,16 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
-    /// Servers start UP, as HAProxy assumes until checks say otherwise.
+    /// Servers start UP, as HAProxy assumes until checks say otherwise, but fresh.
     pub fn new(cfg: HaproxyConfig, servers: usize) -> Self {
-        Haproxy { cfg, servers: vec![Server { state: ServerState::Up, streak: 0, conns: 0 }; servers], rr_next: 0 }
+        let server = Server { state: ServerState::Up, streak: 0, fresh: true, conns: 0 };
+        Haproxy { cfg, servers: vec![server; servers], rr_next: 0 }
+    }
+
+    /// The run starts with a control plane that has been up for a while: its servers
+    /// are at full health, as after their first good checks.
+    pub fn assume_long_running(&mut self) {
+        self.servers.iter_mut().for_each(|s| s.fresh = false);
     }
 
     pub fn state(&self, server: usize) -> ServerState {
@@ -119,7 +137,7 @@ impl Haproxy {
         let s = &self.servers[server];
         match (s.state, s.streak) {
             (ServerState::Down, 0) => self.cfg.downinter.unwrap_or(self.cfg.inter),
-            (_, 0) => self.cfg.inter,
+            (_, 0) if !s.fresh => self.cfg.inter,
             _ => self.cfg.fastinter.unwrap_or(self.cfg.inter),
         }
     }
@@ -136,14 +154,17 @@ impl Haproxy {
         match (s.state, healthy) {
             (ServerState::Up, true) | (ServerState::Down, false) => {
                 s.streak = 0;
+                s.fresh = false;
                 None
             }
             (ServerState::Up, false) => {
                 s.streak += 1;
-                (s.streak >= fall).then(|| {
+                (s.streak >= fall || s.fresh).then(|| {
+                    let while_fresh = s.fresh && s.streak < fall;
                     s.state = ServerState::Down;
                     s.streak = 0;
-                    Transition { server, now: ServerState::Down }
+                    s.fresh = false;
+                    Transition { server, now: ServerState::Down, while_fresh }
                 })
             }
             (ServerState::Down, true) => {
@@ -151,14 +172,14 @@ impl Haproxy {
                 (s.streak >= rise).then(|| {
                     s.state = ServerState::Up;
                     s.streak = 0;
-                    Transition { server, now: ServerState::Up }
+                    Transition { server, now: ServerState::Up, while_fresh: false }
                 })
             }
         }
     }
 
     /// Chooses the backend for a new connection; None when every backend is DOWN
-    /// (HAProxy answers 503 at once).
+    /// (in TCP mode HAProxy closes the client connection at once).
     pub fn pick(&mut self) -> Option<usize> {
         let n = self.servers.len();
         let up = |s: &Server| s.state == ServerState::Up;
@@ -256,18 +277,32 @@ mod tests {
     #[test]
     fn a_backend_goes_down_after_fall_failures_and_up_after_rise_successes() {
         let mut h = Haproxy::new(HaproxyConfig::default(), 3);
+        assert_eq!(h.on_check(1, true), None, "the first good check brings it to full health");
         assert_eq!(h.on_check(1, false), None);
         assert_eq!(h.next_check_in(1), SimDuration::from_secs(2), "fastinter defaults to inter");
         assert_eq!(h.on_check(1, false), None);
-        assert_eq!(h.on_check(1, false), Some(Transition { server: 1, now: ServerState::Down }));
+        assert_eq!(h.on_check(1, false), Some(Transition { server: 1, now: ServerState::Down, while_fresh: false }));
         assert_eq!(h.on_check(1, true), None);
-        assert_eq!(h.on_check(1, true), Some(Transition { server: 1, now: ServerState::Up }));
+        assert_eq!(h.on_check(1, true), Some(Transition { server: 1, now: ServerState::Up, while_fresh: false }));
         // A success in between restarts the count.
+        h.on_check(2, true);
         h.on_check(2, false);
         h.on_check(2, true);
         h.on_check(2, false);
         h.on_check(2, false);
         assert_eq!(h.state(2), ServerState::Up);
+    }
+
+    #[test]
+    fn after_haproxy_starts_one_failed_check_marks_a_server_down() {
+        let mut h = Haproxy::new(HaproxyConfig::default(), 2);
+        assert_eq!(h.state(0), ServerState::Up);
+        assert_eq!(h.on_check(0, false), Some(Transition { server: 0, now: ServerState::Down, while_fresh: true }));
+        // Once a check has passed, it takes `fall` failures again.
+        h.on_check(1, true);
+        assert_eq!(h.on_check(1, false), None);
+        assert_eq!(h.on_check(1, false), None);
+        assert_eq!(h.on_check(1, false), Some(Transition { server: 1, now: ServerState::Down, while_fresh: false }));
     }
 
     #[test]
@@ -278,6 +313,8 @@ mod tests {
             ..HaproxyConfig::default()
         };
         let mut h = Haproxy::new(cfg, 1);
+        assert_eq!(h.next_check_in(0), SimDuration::from_millis(500), "fresh after start: not at full health");
+        h.on_check(0, true);
         assert_eq!(h.next_check_in(0), SimDuration::from_secs(2));
         h.on_check(0, false);
         assert_eq!(h.next_check_in(0), SimDuration::from_millis(500));
@@ -301,7 +338,7 @@ mod tests {
             h.on_check(0, false);
             h.on_check(2, false);
         }
-        assert_eq!(h.pick(), None, "all DOWN: 503");
+        assert_eq!(h.pick(), None, "all DOWN: nowhere to send it");
 
         let mut lc = Haproxy::new(HaproxyConfig { balance: Balance::LeastConn, ..HaproxyConfig::default() }, 3);
         let a = lc.pick().unwrap();

@@ -165,6 +165,9 @@ pub struct LoadBalancer {
     #[serde(default)]
     pub shutdown_sessions: bool,
     pub retries: Option<u32>,
+    /// `option redispatch`: HAProxy's last retry goes to another server.
+    #[serde(default)]
+    pub redispatch: bool,
     pub timeout_connect: Option<Dur>,
     pub timeout_server: Option<Dur>,
     /// nginx: failures before a server is skipped.

@@ -232,6 +232,15 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
             Some("set `kind: nginx`, or use `fall`/`rise`/`inter` for HAProxy".into()),
         );
     }
+    if lb.redispatch && lb.kind != LbKind::Haproxy {
+        c.error(c.key("redispatch"), "`redispatch` is an HAProxy setting".into(), Some("set `kind: haproxy`".into()));
+    } else if lb.redispatch && lb.retries == Some(0) {
+        c.error(
+            c.key("redispatch"),
+            "`redispatch` moves a retry to another server, so it needs `retries` of at least 1".into(),
+            Some("kubeadm's HA guide uses `retries: 1` with `redispatch: true`".into()),
+        );
+    }
     for (key, v) in [("fall", lb.fall), ("rise", lb.rise)] {
         if v == Some(0) {
             c.error(c.key(key), format!("`{key}` must be at least 1"), None);
@@ -535,6 +544,7 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
                 },
                 shutdown_sessions: lb.shutdown_sessions,
                 retries: lb.retries.unwrap_or(d.retries),
+                redispatch: lb.redispatch,
                 timeout_connect: lb.timeout_connect.map_or(d.timeout_connect, |x| x.0),
                 timeout_server: lb.timeout_server.map_or(d.timeout_server, |x| x.0),
             })
