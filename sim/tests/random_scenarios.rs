@@ -60,6 +60,22 @@ impl Topo {
         }
     }
 
+    /// Whether `node` (a host or a role) runs `PROCESSES[p]`: validation refuses a
+    /// process fault anywhere else. A spare host runs etcd once a member was added there
+    /// (`added`); a role counts when any host it can stand for runs it.
+    fn runs(&self, node: &str, p: usize, added: &[String]) -> bool {
+        let etcd = p == 0;
+        match node {
+            "etcd-leader" | "etcd-follower" => etcd || !self.external,
+            "scheduler-leader" | "controller-manager-leader" => !etcd || !self.external,
+            "lb-active" => false,
+            n if n.starts_with("lb-") => false,
+            n if self.spare_hosts().iter().any(|h| h == n) => etcd && added.iter().any(|h| h == n),
+            n if n.starts_with("etcd-") => etcd,
+            _ => !(etcd && self.external),
+        }
+    }
+
     fn yaml(&self) -> String {
         let mut s = String::from("topology:\n");
         if self.external {
@@ -241,7 +257,27 @@ impl Case {
         let mut entries = Vec::new();
         let mut faults = self.faults.clone();
         faults.sort_by_key(|(at, _, _)| *at);
+        // Spare hosts an earlier entry added a member to: they run etcd from then on.
+        let mut added: Vec<String> = Vec::new();
+        // The process a certificate belongs to (an index into PROCESSES).
+        let owner = |c: usize| [0, 0, 1, 1, 2, 3][c];
         for (at, undo, k) in &faults {
+            let skip = match k {
+                Kind::Stop(i) | Kind::SlowDisk(i, _) | Kind::RemoveMember(i) => !t.runs(&host(*i), 0, &added),
+                Kind::Process(i, _, p) => !t.runs(&node(*i), *p, &added),
+                Kind::ExpireCert(i, c) => !t.runs(&host(*i), owner(*c), &added),
+                Kind::RenewCerts(i) => !(0..PROCESSES.len()).any(|p| t.runs(&host(*i), p, &added)),
+                Kind::PromoteLearner(i) if !spares.is_empty() => !added.contains(&spares[i % spares.len()]),
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
+            if let Kind::AddMember(i, _) = k
+                && !spares.is_empty()
+            {
+                added.push(spares[i % spares.len()].clone());
+            }
             let (line, undoable) = match k {
                 Kind::Crash(i) => (format!("crash: {}", host(*i)), true),
                 Kind::CrashRole(r) if ROLES[*r] == "lb-active" && !t.vip => continue,

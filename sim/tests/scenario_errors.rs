@@ -324,6 +324,96 @@ fn rows() -> Vec<Row> {
             "`add_member` needs a spare host by name",
             Some("spare_hosts"),
         ),
+        // Faults aimed at a process the host does not run.
+        row(
+            "etcd paused on an LB host",
+            with("crash: cp-2", "pause: { node: lb-1, process: etcd }"),
+            (26, 20),
+            "lb-1 runs no etcd (it runs haproxy)",
+            Some("etcd runs on cp-1, cp-2, cp-3"),
+        ),
+        row(
+            "an LB host wiped",
+            with("    for: 60s\n    crash: cp-2\n", "    wipe: lb-1\n"),
+            (25, 11),
+            "lb-1 runs no etcd (it runs haproxy)",
+            Some("to fail `lb-1` itself, use `crash`"),
+        ),
+        row(
+            "a slow disk on an LB host",
+            with("crash: cp-2", "slow_disk: { node: lb-1, fsync: 50ms }"),
+            (26, 24),
+            "lb-1 runs no etcd",
+            None,
+        ),
+        row(
+            "an apiserver certificate expired on an LB host",
+            with("    for: 60s\n    crash: cp-2\n", "    expire_cert: { node: lb-1, cert: apiserver }\n"),
+            (25, 26),
+            "lb-1 has no `apiserver` certificate, which belongs to kube-apiserver (it runs haproxy)",
+            Some("kube-apiserver runs on cp-1, cp-2, cp-3"),
+        ),
+        row(
+            "certificates renewed on an LB host",
+            with("    for: 60s\n    crash: cp-2\n", "    renew_certs: lb-1\n"),
+            (25, 18),
+            "lb-1 has no kubeadm certificates to renew",
+            None,
+        ),
+        row(
+            "a process fault on the active LB",
+            with("crash: cp-2", "kill: { node: lb-active, process: kube-apiserver }"),
+            (26, 19),
+            "`lb-active` is always a load balancer host, which runs no kube-apiserver",
+            None,
+        ),
+        row(
+            "etcd stopped on a control-plane node of an external topology",
+            with("etcd: stacked", "etcd: external\n  etcd_members: 3").replace("crash: cp-2", "stop: cp-1"),
+            (27, 11),
+            "cp-1 runs no etcd (with external etcd it runs kube-apiserver, kube-scheduler and kube-controller-manager)",
+            Some("etcd runs on etcd-1, etcd-2, etcd-3"),
+        ),
+        row(
+            "kube-scheduler killed on an external etcd host",
+            with("etcd: stacked", "etcd: external\n  etcd_members: 3")
+                .replace("crash: cp-2", "kill: { node: etcd-1, process: kube-scheduler }"),
+            (27, 19),
+            "etcd-1 runs no kube-scheduler (it runs etcd only)",
+            Some("kube-scheduler runs on cp-1, cp-2, cp-3"),
+        ),
+        row(
+            "etcd paused on the scheduler leader of an external topology",
+            with("etcd: stacked", "etcd: external\n  etcd_members: 3")
+                .replace("crash: cp-2", "pause: { node: scheduler-leader, process: etcd }"),
+            (27, 20),
+            "`scheduler-leader` is always a control-plane node, which runs no etcd",
+            None,
+        ),
+        row(
+            "kube-apiserver killed on the etcd leader of an external topology",
+            with("etcd: stacked", "etcd: external\n  etcd_members: 3")
+                .replace("crash: cp-2", "kill: { node: etcd-leader, process: kube-apiserver }"),
+            (27, 19),
+            "`etcd-leader` is always an external etcd host, which runs no kube-apiserver",
+            None,
+        ),
+        row(
+            "etcd stopped on a spare host before any member was added",
+            with("  control_planes: 3\n", "  control_planes: 3\n  spare_hosts: 1\n")
+                .replace("crash: cp-2", "stop: cp-4"),
+            (27, 11),
+            "cp-4 runs no etcd (it is a spare host: it runs nothing until an earlier `add_member` adds a member there)",
+            None,
+        ),
+        row(
+            "kube-apiserver killed on a spare host",
+            with("  control_planes: 3\n", "  control_planes: 3\n  spare_hosts: 1\n")
+                .replace("crash: cp-2", "kill: { node: cp-4, process: kube-apiserver }"),
+            (27, 19),
+            "cp-4 runs no kube-apiserver (it is a spare host: it runs etcd only",
+            None,
+        ),
         // Durations.
         row("negative duration", with("at: 30s", "at: -5s"), (24, 9), "a duration cannot be negative", None),
         row("unknown unit", with("at: 30s", "at: 5 parsecs"), (24, 9), "unknown unit ` parsecs`", None),
@@ -581,6 +671,35 @@ fn an_oversized_file_is_refused_before_it_is_read() {
     assert!(started.elapsed() < Duration::from_millis(500));
     assert_eq!((ds[0].line, ds[0].column), (0, 0), "no single place");
     assert!(ds[0].message.contains("limited to"), "{}", ds[0]);
+}
+
+/// Only faults that cannot act are refused: a role that may stand for a host running
+/// the process, a spare host once a member was added there, and power and network
+/// faults on any host all load.
+#[test]
+fn faults_on_hosts_that_run_or_may_run_the_process_load() {
+    let external =
+        |fault: &str| with("etcd: stacked", "etcd: external\n  etcd_members: 3").replace("crash: cp-2", fault);
+    let spare = |faults: &str| {
+        with("  control_planes: 3\n", "  control_planes: 3\n  spare_hosts: 1\n")
+            .replace("  - at: 30s\n    for: 60s\n    crash: cp-2\n", faults)
+    };
+    for text in [
+        with("crash: cp-2", "kill: { node: etcd-leader, process: kube-apiserver }"),
+        with("crash: cp-2", "pause: { node: scheduler-leader, process: etcd }"),
+        with("crash: cp-2", "crash: lb-1"),
+        with("crash: cp-2", "isolate: lb-active"),
+        with("crash: cp-2", "clock_drift: { node: lb-1, rate: 1.5 }"),
+        external("stop: etcd-2"),
+        external("pause: { node: etcd-follower, process: etcd }"),
+        external("kill: { node: controller-manager-leader, process: kube-scheduler }"),
+        external("crash: cp-1"),
+        spare("  - at: 20s\n    add_member: { node: cp-4 }\n  - at: 40s\n    for: 5s\n    stop: cp-4\n"),
+    ] {
+        if let Err(ds) = scenario::load(FILE, &text) {
+            panic!("does not load:\n{}\n{text}", render(&ds));
+        }
+    }
 }
 
 fn loads_with_warning(text: &str) -> Loaded {

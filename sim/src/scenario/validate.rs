@@ -5,7 +5,7 @@
 use serde_saphyr::Location;
 
 use super::diag::{Diagnostic, did_you_mean, token_at};
-use super::faults::{CertName, FaultKind, Node, ProcessName};
+use super::faults::{CertName, FaultEntry, FaultKind, Node, ProcessName};
 use super::*;
 use crate::cluster::{ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Frontend, NginxConfig};
 use crate::engine::{DiskProfile, LinkProfile};
@@ -362,7 +362,8 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
         };
         c.error(node.referenced, format!("unknown node `{n}`"), Some(hint));
     };
-    for f in &s.faults {
+    let hosts = host_kinds(s);
+    for (i, f) in s.faults.iter().enumerate() {
         let at = f.at.value.0;
         if at < last {
             c.error(
@@ -394,6 +395,7 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
         for node in nodes_of(&f.kind) {
             check_node(c, node);
         }
+        check_processes(c, &hosts, f, &s.faults[..i]);
         // The nodes of a link, a one-way cut, a bridge or a partition are sides apart:
         // a node on both sides (or twice in one group) cuts nothing, or is ambiguous.
         // `etcd-follower` may come twice: each mention draws a follower of its own.
@@ -447,6 +449,218 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             }
             _ => {}
         }
+    }
+}
+
+/// What a host runs, as far as a fault aimed at one of its processes is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostKind {
+    /// kube-apiserver, kube-scheduler and kube-controller-manager, and etcd when stacked.
+    ControlPlane { etcd: bool },
+    /// An external etcd member's host.
+    Etcd,
+    /// A host with no member at the start (`spare_hosts`): it runs nothing until an
+    /// `add_member` starts etcd there, and never runs the control-plane components.
+    Spare,
+    /// A load balancer (and keepalived, with a VIP).
+    Lb,
+}
+
+/// Every host a fault may name, with what it runs, in the run's own host layout.
+struct Hosts {
+    hosts: Vec<(String, HostKind)>,
+    /// What an LB host runs, for messages: "haproxy and keepalived".
+    lb_runs: &'static str,
+}
+
+fn host_kinds(s: &Scenario) -> Hosts {
+    let t = &s.topology;
+    let stacked = t.etcd == EtcdTopology::Stacked;
+    let members = usize::from(if stacked { t.control_planes } else { t.etcd_members.unwrap_or(3) }.clamp(1, 7));
+    let n_members = members + usize::from(t.learners);
+    let spec = base_builder(s).spec().clone();
+    // `host_layout` puts the etcd hosts first (members, then spares), then the
+    // control-plane nodes of an external topology, then the LBs and the client.
+    let hosts = spec
+        .host_layout()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, h)| h.name != "client")
+        .map(|(i, h)| {
+            let kind = if h.name.starts_with("lb-") {
+                HostKind::Lb
+            } else if h.control_plane {
+                HostKind::ControlPlane { etcd: stacked }
+            } else if i < n_members {
+                HostKind::Etcd
+            } else {
+                HostKind::Spare
+            };
+            (h.name, kind)
+        })
+        .collect();
+    let lb_runs = match (t.load_balancer.kind, t.vip.is_some()) {
+        (LbKind::Nginx, _) => "nginx",
+        (_, true) => "haproxy and keepalived",
+        _ => "haproxy",
+    };
+    Hosts { hosts, lb_runs }
+}
+
+fn process_name(p: ProcessName) -> &'static str {
+    match p {
+        ProcessName::Etcd => "etcd",
+        ProcessName::KubeApiserver => "kube-apiserver",
+        ProcessName::KubeScheduler => "kube-scheduler",
+        ProcessName::KubeControllerManager => "kube-controller-manager",
+    }
+}
+
+const EVERY_PROCESS: &[ProcessName] =
+    &[ProcessName::Etcd, ProcessName::KubeApiserver, ProcessName::KubeScheduler, ProcessName::KubeControllerManager];
+
+/// The processes a fault acts on (any one of them will do), and the node it aims at;
+/// None for faults that act on any host (power, network, clock) or on none.
+fn needs(kind: &FaultKind) -> Option<(&Node, &'static [ProcessName])> {
+    const ETCD: &[ProcessName] = &[ProcessName::Etcd];
+    Some(match kind {
+        FaultKind::Stop(n) | FaultKind::Wipe(n) | FaultKind::RemoveMember(n) | FaultKind::PromoteLearner(n) => {
+            (n, ETCD)
+        }
+        FaultKind::SlowDisk(d) => (&d.node, ETCD),
+        FaultKind::Kill(p)
+        | FaultKind::Start(p)
+        | FaultKind::StopProcess(p)
+        | FaultKind::Pause(p)
+        | FaultKind::Resume(p) => {
+            let one: &'static [ProcessName] = match p.process {
+                ProcessName::Etcd => ETCD,
+                ProcessName::KubeApiserver => &[ProcessName::KubeApiserver],
+                ProcessName::KubeScheduler => &[ProcessName::KubeScheduler],
+                ProcessName::KubeControllerManager => &[ProcessName::KubeControllerManager],
+            };
+            (&p.node, one)
+        }
+        // Each certificate belongs to the process that presents it.
+        FaultKind::ExpireCert(d) => (
+            &d.node,
+            match d.cert {
+                CertName::EtcdPeer | CertName::EtcdServer => ETCD,
+                CertName::ApiserverEtcdClient | CertName::Apiserver => &[ProcessName::KubeApiserver],
+                CertName::SchedulerKubeconfig => &[ProcessName::KubeScheduler],
+                CertName::ControllerManagerKubeconfig => &[ProcessName::KubeControllerManager],
+            },
+        ),
+        FaultKind::RenewCerts(n) => (n, EVERY_PROCESS),
+        _ => return None,
+    })
+}
+
+impl HostKind {
+    /// Whether a host of this kind runs `p` (a spare host: once a member was added).
+    fn runs(self, p: ProcessName, member_added: bool) -> bool {
+        match self {
+            HostKind::ControlPlane { etcd } => p != ProcessName::Etcd || etcd,
+            HostKind::Etcd => p == ProcessName::Etcd,
+            HostKind::Spare => p == ProcessName::Etcd && member_added,
+            HostKind::Lb => false,
+        }
+    }
+
+    /// What it runs, in words: "it runs haproxy and keepalived" (a spare host's story
+    /// depends on whether etcd is what the fault wanted).
+    fn describe(self, lb_runs: &str, member_added: bool, etcd_wanted: bool) -> String {
+        match self {
+            HostKind::ControlPlane { etcd: true } => {
+                "it runs etcd, kube-apiserver, kube-scheduler and kube-controller-manager".into()
+            }
+            HostKind::ControlPlane { etcd: false } => {
+                "with external etcd it runs kube-apiserver, kube-scheduler and kube-controller-manager".into()
+            }
+            HostKind::Etcd => "it runs etcd only".into(),
+            HostKind::Spare if member_added || !etcd_wanted => {
+                "it is a spare host: it runs etcd only, once `add_member` adds a member there".into()
+            }
+            HostKind::Spare => {
+                "it is a spare host: it runs nothing until an earlier `add_member` adds a member there".into()
+            }
+            HostKind::Lb => format!("it runs {lb_runs}"),
+        }
+    }
+}
+
+/// A fault that acts on a process (etcd, an apiserver, an elected component, or the
+/// files and disk they use) must aim at a host that runs it: elsewhere it would do
+/// nothing, or print an effect that cannot happen. A role is refused only when every
+/// host it can stand for lacks the process.
+fn check_processes(c: &mut Checker, hosts: &Hosts, f: &FaultEntry, earlier: &[FaultEntry]) {
+    let Some((node, wanted)) = needs(&f.kind) else { return };
+    let added = |name: &str| {
+        earlier.iter().any(|e| matches!(&e.kind, FaultKind::AddMember(a) if a.node.value == name))
+            || ROLES.contains(&name)
+    };
+    let kind_of = |name: &str| hosts.hosts.iter().find(|(n, _)| n == name).map(|(_, k)| *k);
+    let runs = |name: &str| kind_of(name).is_some_and(|k| wanted.iter().any(|&p| k.runs(p, added(name))));
+    // "lb-1 runs no etcd", "lb-1 has no `apiserver` certificate (kube-apiserver's)".
+    let (lacks, short) = match (&f.kind, wanted) {
+        (FaultKind::RenewCerts(_), _) => {
+            ("has no kubeadm certificates to renew".to_string(), "kubeadm certificates are on".to_string())
+        }
+        (FaultKind::ExpireCert(d), _) => {
+            let owner = process_name(wanted[0]);
+            (format!("has no `{}` certificate, which belongs to {owner}", cert_key(d.cert)), format!("{owner} runs on"))
+        }
+        _ => {
+            let p = process_name(wanted[0]);
+            (format!("runs no {p}"), format!("{p} runs on"))
+        }
+    };
+    let where_runs: Vec<&str> = hosts.hosts.iter().filter(|(n, _)| runs(n)).map(|(n, _)| n.as_str()).collect();
+    let hint = if where_runs.is_empty() {
+        None
+    } else {
+        let mut h = format!("{short} {}", where_runs.join(", "));
+        if matches!(f.kind, FaultKind::Wipe(_) | FaultKind::Stop(_)) {
+            h.push_str(&format!("; to fail `{}` itself, use `crash`", node.value));
+        }
+        Some(h)
+    };
+    let etcd_wanted = wanted.contains(&ProcessName::Etcd);
+    let n = node.value.as_str();
+    let message = match n {
+        "etcd-leader" | "etcd-follower" => {
+            if hosts.hosts.iter().any(|(name, k)| k.runs(ProcessName::Etcd, true) && runs(name)) {
+                return;
+            }
+            format!("`{n}` is always an external etcd host, which {lacks} (it runs etcd only)")
+        }
+        "scheduler-leader" | "controller-manager-leader" => {
+            if hosts.hosts.iter().any(|(name, k)| matches!(k, HostKind::ControlPlane { .. }) && runs(name)) {
+                return;
+            }
+            format!(
+                "`{n}` is always a control-plane node, which {lacks} (with external etcd it runs kube-apiserver, kube-scheduler and kube-controller-manager)"
+            )
+        }
+        "lb-active" => format!("`lb-active` is always a load balancer host, which {lacks} (it runs {})", hosts.lb_runs),
+        name => match kind_of(name) {
+            // An unknown name was reported already.
+            None => return,
+            Some(_) if runs(name) => return,
+            Some(k) => format!("{name} {lacks} ({})", k.describe(hosts.lb_runs, added(name), etcd_wanted)),
+        },
+    };
+    c.error(node.referenced, message, hint);
+}
+
+fn cert_key(c: CertName) -> &'static str {
+    match c {
+        CertName::EtcdPeer => "etcd-peer",
+        CertName::EtcdServer => "etcd-server",
+        CertName::ApiserverEtcdClient => "apiserver-etcd-client",
+        CertName::Apiserver => "apiserver",
+        CertName::SchedulerKubeconfig => "scheduler-kubeconfig",
+        CertName::ControllerManagerKubeconfig => "controller-manager-kubeconfig",
     }
 }
 
