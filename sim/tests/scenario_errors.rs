@@ -414,6 +414,42 @@ fn rows() -> Vec<Row> {
             "cp-4 runs no kube-apiserver (it is a spare host: it runs etcd only",
             None,
         ),
+        // Expectations that cannot be measured or met.
+        row(
+            "availability of writes when none are sent",
+            with("  writes_per_sec: 20\n", "  writes_per_sec: 0\n"),
+            (29, 5),
+            "availability.writes bounds writes, but the workload sends none (`writes_per_sec` is 0)",
+            Some("set `workload.writes_per_sec`, or remove this bound"),
+        ),
+        row(
+            "availability when clients start after the end",
+            with("  cache_reads_per_sec: 20\n", "  cache_reads_per_sec: 20\n  start_after: 2m\n"),
+            (30, 5),
+            "availability.writes bounds writes, but none are sent: clients start after 2m",
+            Some("lower `workload.start_after`"),
+        ),
+        row(
+            "longest outage with min above max",
+            with("longest_outage: { max: 13s }", "longest_outage: { max: 10s, min: 20s }"),
+            (31, 3),
+            "longest_outage: min 20.000s is above max 10.000s",
+            None,
+        ),
+        row(
+            "a split-brain count with min above max",
+            with("    etcd_leaders: 0\n", "    etcd_leaders: { min: 2, max: 1 }\n"),
+            (34, 5),
+            "split_brain.etcd_leaders: min 2 is above max 1",
+            None,
+        ),
+        row(
+            "clock drift rate out of range",
+            with("crash: cp-2", "clock_drift: { node: cp-2, rate: -1 }"),
+            (26, 38),
+            "clock rate -1 must be above 0 and at most 10",
+            None,
+        ),
         // Durations.
         row("negative duration", with("at: 30s", "at: -5s"), (24, 9), "a duration cannot be negative", None),
         row("unknown unit", with("at: 30s", "at: 5 parsecs"), (24, 9), "unknown unit ` parsecs`", None),

@@ -77,3 +77,21 @@ fn a_sweep_reports_the_slowest_answer_of_each_plane() {
     let quorum = slowest(PlaneName::QuorumReads);
     assert!(quorum.max < 1.0, "quorum reads are never slow here: {quorum:?}");
 }
+
+/// A plane the workload does send can still send nothing in a short run (one worker
+/// renews its node lease once in 10 s, starting at a random moment): its availability
+/// bound then fails with "none were sent" instead of passing on a share of nothing.
+#[test]
+fn an_availability_bound_on_a_plane_that_sent_nothing_fails() {
+    let text = "name: short\nduration: 6s\ntopology: { control_planes: 3 }\n\
+        workload: { worker_nodes: 1, start_after: 5s }\n\
+        expect:\n  availability: { writes: { min: 0.5 }, node_leases: { min: 0.99 } }\n";
+    let s = scenario::load("short.yaml", text).expect("loads").scenario;
+    let out = scenario::build(&s, None).run_for(s.duration());
+    let results = s.evaluate(&out);
+    let leases = results.iter().find(|r| r.name == "availability.node_leases").expect("evaluated");
+    assert_eq!(leases.actual, "no node lease renewals were sent", "{results:?}");
+    assert!(!leases.held, "{results:?}");
+    let writes = results.iter().find(|r| r.name == "availability.writes").expect("evaluated");
+    assert!(writes.held && writes.actual != "no writes were sent", "{results:?}");
+}

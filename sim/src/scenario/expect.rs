@@ -109,7 +109,7 @@ pub struct Availability {
 
 impl Availability {
     /// Each bound with its key (as written) and the plane it bounds.
-    fn bounds(&self) -> [(&'static str, Plane, &Option<Bound<f64>>); 4] {
+    pub(super) fn bounds(&self) -> [(&'static str, Plane, &Option<Bound<f64>>); 4] {
         [
             ("writes", Plane::Write, &self.writes),
             ("quorum_reads", Plane::QuorumRead, &self.quorum_reads),
@@ -164,6 +164,34 @@ impl Expect {
     /// Bounds that can never hold (min above max, ratios outside 0–1), as (key, message).
     pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
+        // A range no figure can be in: the same check for every kind of bound.
+        fn crossed<T: PartialOrd + fmt::Display + Copy>(
+            out: &mut Vec<(&'static str, String)>,
+            key: &'static str,
+            name: &str,
+            b: Option<&Bound<T>>,
+        ) {
+            if let Some(Bound { min: Some(lo), max: Some(hi) }) = b
+                && lo > hi
+            {
+                out.push((key, format!("{name}: min {lo} is above max {hi}")));
+            }
+        }
+        crossed(&mut out, "longest_outage", "longest_outage", self.longest_outage.as_ref());
+        crossed(&mut out, "recovery", "recovery", self.recovery.as_ref());
+        crossed(&mut out, "outages", "outages", self.outages.as_ref());
+        crossed(&mut out, "leader_changes", "leader_changes", self.leader_changes.as_ref());
+        if let Some(sb) = &self.split_brain {
+            for (key, b) in [
+                ("etcd_leaders", &sb.etcd_leaders),
+                ("scheduler", &sb.scheduler),
+                ("controller_manager", &sb.controller_manager),
+                ("stale_reads", &sb.stale_reads),
+                ("misrouted", &sb.misrouted),
+            ] {
+                crossed(&mut out, key, &format!("split_brain.{key}"), b.as_ref());
+            }
+        }
         if let Some(a) = &self.availability {
             for (key, _, b) in a.bounds() {
                 if let Some(b) = b {
@@ -197,10 +225,17 @@ impl Expect {
         if let Some(a) = &self.availability {
             for (key, plane, b) in a.bounds() {
                 if let Some(b) = b {
-                    let r = cp.map_or(1.0, |c| c.plane(plane).ratio());
+                    let name = format!("availability.{key}");
+                    let stats = cp.map(|c| c.plane(plane)).filter(|p| p.ok + p.failed > 0);
+                    let Some(stats) = stats else {
+                        // With nothing sent there is no share to bound: a bound on it
+                        // would pass or fail by convention, not by what happened.
+                        push(name, b.describe(), format!("no {} were sent", plane.name()), false);
+                        continue;
+                    };
                     // Compared at the precision reports print (4 decimals).
-                    let r = crate::report::round4(r);
-                    push(format!("availability.{key}"), b.describe(), format!("{r:.4}"), b.holds(r));
+                    let r = crate::report::round4(stats.ratio());
+                    push(name, b.describe(), format!("{r:.4}"), b.holds(r));
                 }
             }
         }

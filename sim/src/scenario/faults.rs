@@ -113,8 +113,10 @@ pub struct ClockStepSpec {
 pub struct ClockDriftSpec {
     #[schemars(with = "String")]
     pub node: Node,
-    /// The clock's speed relative to true time: 1.5 runs 50 % fast.
-    pub rate: f64,
+    /// The clock's speed relative to true time: 1.5 runs 50 % fast. (Where it is
+    /// written is kept for the diagnostic of a rate out of range.)
+    #[schemars(with = "f64")]
+    pub rate: Spanned<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]

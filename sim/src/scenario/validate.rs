@@ -7,7 +7,7 @@ use serde_saphyr::Location;
 use super::diag::{Diagnostic, did_you_mean, token_at};
 use super::faults::{CertName, FaultEntry, FaultKind, Node, ProcessName};
 use super::*;
-use crate::cluster::{ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Frontend, NginxConfig};
+use crate::cluster::{ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Frontend, NginxConfig, Plane};
 use crate::engine::{DiskProfile, LinkProfile};
 use crate::fault::{Fault, Process, Target};
 use crate::ids::HostId;
@@ -279,12 +279,51 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
         check_faults(&mut c, s);
     }
     if let Some(e) = &s.expect {
+        check_planes_sent(&mut c, s, e);
         for problem in e.problems() {
             let loc = c.key(problem.0);
             c.error(loc, problem.1, None);
         }
     }
     (c.errors, c.warnings)
+}
+
+/// An availability bound on a plane the workload never sends: the share of nothing
+/// has no value to bound, so such an expectation could only pass by convention.
+fn check_planes_sent(c: &mut Checker, s: &Scenario, e: &Expect) {
+    let Some(a) = &e.availability else { return };
+    let w = &s.workload;
+    let start = w.start_after.map_or(ClientLoad::default().start_after, |d| d.0);
+    for (key, plane, b) in a.bounds() {
+        if b.is_none() {
+            continue;
+        }
+        let (rate_key, rate) = match plane {
+            Plane::Write => ("writes_per_sec", w.writes_per_sec),
+            Plane::QuorumRead => ("quorum_reads_per_sec", w.quorum_reads_per_sec),
+            Plane::CacheRead => ("cache_reads_per_sec", w.cache_reads_per_sec),
+            Plane::NodeLease => ("worker_nodes", w.worker_nodes),
+        };
+        let (message, hint) = if rate == 0 {
+            (
+                format!("availability.{key} bounds {}, but the workload sends none (`{rate_key}` is 0)", plane.name()),
+                format!("set `workload.{rate_key}`, or remove this bound"),
+            )
+        } else if start >= s.duration.0 {
+            (
+                format!(
+                    "availability.{key} bounds {}, but none are sent: clients start after {start}, at or after the end of the run ({})",
+                    plane.name(),
+                    s.duration
+                ),
+                "lower `workload.start_after` or raise `duration`".into(),
+            )
+        } else {
+            continue;
+        };
+        let at = c.key(key);
+        c.error(at, message, Some(hint));
+    }
 }
 
 fn check_timings(c: &mut Checker, s: &Scenario) {
@@ -435,8 +474,8 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             FaultKind::MessageLoss(p) if !(0.0..=1.0).contains(p) => {
                 c.error(f.kind_at, "`message_loss` is a share from 0 to 1".into(), None);
             }
-            FaultKind::ClockDrift(d) if !(d.rate > 0.0 && d.rate <= 10.0) => {
-                c.error(d.node.referenced, format!("clock rate {} must be above 0 and at most 10", d.rate), None);
+            FaultKind::ClockDrift(d) if !(d.rate.value > 0.0 && d.rate.value <= 10.0) => {
+                c.error(d.rate.referenced, format!("clock rate {} must be above 0 and at most 10", d.rate.value), None);
             }
             FaultKind::Link(l) if l.between.len() != 2 => {
                 c.error(f.kind_at, "`link.between` names exactly two nodes".into(), None);
@@ -923,7 +962,7 @@ fn to_fault(kind: &FaultKind, target: &impl Fn(&Node) -> Target) -> Fault {
         },
         FaultKind::ClockStep(d) => Fault::ClockStep { target: target(&d.node), offset_us: d.by.0 },
         FaultKind::ClockDrift(d) => {
-            Fault::ClockRate { target: target(&d.node), rate_ppm: (d.rate * 1e6).round() as u64 }
+            Fault::ClockRate { target: target(&d.node), rate_ppm: (d.rate.value * 1e6).round() as u64 }
         }
         FaultKind::ExpireCert(d) => Fault::ExpireCert { target: target(&d.node), cert: cert(d.cert) },
         FaultKind::RenewCerts(n) => Fault::RenewCerts(target(n)),
