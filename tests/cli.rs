@@ -334,7 +334,9 @@ fn merged_shards_equal_the_unsharded_sweep() {
 
     let missing = hasim(&["merge", &parts[0], &parts[1]]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("shard(s) 3 of 3 are missing"), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("shard 3 of 3 is missing"), "{}", stderr(&missing));
+    let two_missing = hasim(&["merge", &parts[0]]);
+    assert!(stderr(&two_missing).contains("shards 2, 3 of 3 are missing"), "{}", stderr(&two_missing));
     let twice = hasim(&["merge", &parts[0], &parts[0], &parts[1], &parts[2]]);
     assert_eq!(twice.status.code(), Some(2));
     assert!(stderr(&twice).contains("shard 1/3 is given twice"), "{}", stderr(&twice));
@@ -345,6 +347,45 @@ fn merged_shards_equal_the_unsharded_sweep() {
         "{}",
         stderr(&not_json)
     );
+}
+
+/// CI jobs may name the scenario differently (relative here, absolute there): the
+/// shards are of the same file all the same, so they merge.
+#[test]
+fn shards_of_one_scenario_merge_whatever_its_path_was_spelt() {
+    let dir = scratch("shard-paths");
+    let absolute = std::fs::canonicalize(SHIPPED).unwrap();
+    let whole = hasim(&["sweep", SHIPPED, "--seeds", "4", "--format", "json"]);
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    let out = hasim(&["sweep", SHIPPED, "--seeds", "4", "--shard", "1/2", "-o", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out =
+        hasim(&["sweep", absolute.to_str().unwrap(), "--seeds", "4", "--shard", "2/2", "-o", b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let merged = hasim(&["merge", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(merged.stdout, whole.stdout, "named as the first shard names it");
+
+    // Two variants of one file are different scenarios, and the message says which.
+    let (c, d) = (dir.join("c.json"), dir.join("d.json"));
+    for (file, variant, shard) in [(&c, "members-3", "1/2"), (&d, "members-5", "2/2")] {
+        let out = hasim(&[
+            "sweep",
+            VARIANTS,
+            "--variant",
+            variant,
+            "--seeds",
+            "2",
+            "--shard",
+            shard,
+            "-o",
+            file.to_str().unwrap(),
+        ]);
+        assert!(file.exists(), "{}", stderr(&out));
+    }
+    let mixed = hasim(&["merge", c.to_str().unwrap(), d.to_str().unwrap()]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(stderr(&mixed).contains(", variant members-3 vs "), "{}", stderr(&mixed));
 }
 
 #[test]

@@ -408,8 +408,17 @@ pub enum MergeError {
     ShardCounts(String, String, u64, u64),
     #[error("shard {0} is given twice ({1} and {2})")]
     Duplicate(Shard, String, String),
-    #[error("shard(s) {missing} of {of} are missing")]
-    Missing { missing: String, of: u64 },
+    #[error("{}", missing_shards(.missing, *.count, *.of))]
+    Missing { missing: String, count: usize, of: u64 },
+}
+
+/// "shard 3 of 3 is missing", "shards 2, 3 of 3 are missing".
+fn missing_shards(missing: &str, count: usize, of: u64) -> String {
+    if count == 1 {
+        format!("shard {missing} of {of} is missing")
+    } else {
+        format!("shards {missing} of {of} are missing")
+    }
 }
 
 /// Joins shards (each with the name it was read from) into the report one unsharded
@@ -424,10 +433,14 @@ pub fn merge(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, MergeErro
         if p.hasim != first.hasim {
             return Err(MergeError::Versions(first_name.clone(), first.hasim.clone(), name.clone(), p.hasim.clone()));
         }
-        let which = |r: &SweepReport| {
-            format!("{} {}{}", r.scenario.file, r.scenario.fingerprint, r.scenario.variant.as_deref().unwrap_or(""))
+        let which = |r: &SweepReport| match &r.scenario.variant {
+            Some(v) => format!("{} {}, variant {v}", r.scenario.file, r.scenario.fingerprint),
+            None => format!("{} {}", r.scenario.file, r.scenario.fingerprint),
         };
-        if p.scenario != first.scenario {
+        // The same file's bytes and variant make the same runs, however its path was
+        // spelt (relative in one CI job, absolute in another).
+        let same = |a: &ScenarioInfo, b: &ScenarioInfo| a.fingerprint == b.fingerprint && a.variant == b.variant;
+        if !same(&p.scenario, &first.scenario) {
             return Err(MergeError::Scenarios(first_name.clone(), name.clone(), which(first), which(p)));
         }
         if p.seeds != first.seeds {
@@ -448,7 +461,7 @@ pub fn merge(parts: Vec<(String, SweepReport)>) -> Result<SweepReport, MergeErro
     let missing: Vec<String> =
         seen.iter().enumerate().filter(|(_, s)| s.is_none()).map(|(i, _)| (i + 1).to_string()).collect();
     if !missing.is_empty() {
-        return Err(MergeError::Missing { missing: missing.join(", "), of: seen.len() as u64 });
+        return Err(MergeError::Missing { missing: missing.join(", "), count: missing.len(), of: seen.len() as u64 });
     }
     let info = first.scenario.clone();
     let seeds = first.seeds;
