@@ -27,8 +27,8 @@ use hasim_sim::sweep::Shard;
     long_about = "Deterministic simulator of highly available Kubernetes control planes.\n\n\
         Scenarios are YAML files (see `hasim schema scenario` and the scenarios/ directory). \
         The same scenario and seed always give the same report, byte for byte.",
-    after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke; 2 bad input \
-        (unreadable or invalid file, bad flag)."
+    after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke (run, sweep, \
+        merge, compare, check, demo); 2 bad input (unreadable or invalid file, bad flag)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,14 +50,14 @@ struct OutputArgs {
 /// Which seeds a sweep or comparison runs.
 #[derive(Args, Clone)]
 struct SeedArgs {
-    /// How many seeds to run.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    /// How many seeds to run (1 to 100000000).
+    #[arg(long, value_name = "N", value_parser = sweep_seed_count)]
     seeds: u64,
     /// The first seed (then first+1, …). Default: the scenario's `seed`.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = seed)]
     first_seed: Option<u64>,
-    /// Threads to run seeds on (default: every core). The output does not depend on it.
-    #[arg(long, short = 'j', value_name = "K", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    /// Threads to run seeds on (1 to 1024; default: every core). The output does not depend on it.
+    #[arg(long, short = 'j', value_name = "K", value_parser = jobs)]
     jobs: Option<u64>,
 }
 
@@ -68,7 +68,7 @@ enum Command {
         /// The scenario (YAML).
         file: PathBuf,
         /// Override the scenario's seed.
-        #[arg(long)]
+        #[arg(long, value_parser = seed)]
         seed: Option<u64>,
         /// Which of the scenario's `variants:` to run.
         #[arg(long, value_name = "NAME")]
@@ -81,12 +81,14 @@ enum Command {
     },
     /// Run many seeds of a scenario and report distributions and the worst seeds.
     Sweep {
+        /// The scenario (YAML).
         file: PathBuf,
         #[command(flatten)]
         seeds: SeedArgs,
         /// Run only part I of N of the seeds (for a CI matrix); join parts with `hasim merge`.
         #[arg(long, value_name = "I/N")]
         shard: Option<Shard>,
+        /// Which of the scenario's `variants:` to sweep.
         #[arg(long, value_name = "NAME")]
         variant: Option<String>,
         #[command(flatten)]
@@ -101,23 +103,28 @@ enum Command {
         out: OutputArgs,
     },
     /// Run the same seeds against several scenarios or a scenario's variants, side by side.
+    /// Exits 1 when any run fails its expectations, as sweep does.
     Compare {
         /// Scenario files; a file with `variants:` contributes each variant.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// How many seeds per configuration.
-        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        /// How many seeds per configuration (1 to 10000000: a comparison runs them for
+        /// every configuration, so its cap is a tenth of sweep's).
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = compare_seed_count)]
         seeds: u64,
         /// The first seed. Default: the first file's `seed`.
-        #[arg(long, value_name = "S")]
+        #[arg(long, value_name = "S", value_parser = seed)]
         first_seed: Option<u64>,
-        #[arg(long, short = 'j', value_name = "K", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        /// Threads to run seeds on (1 to 1024; default: every core). The output does not depend on it.
+        #[arg(long, short = 'j', value_name = "K", value_parser = jobs)]
         jobs: Option<u64>,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Run scenarios and check their `expect` blocks (files, or directories of *.yaml).
     Check {
+        /// Scenario files, or directories: each directory's *.yaml and *.yml files, not
+        /// those of its subdirectories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Also write the results as JUnit XML to FILE.
@@ -132,10 +139,10 @@ enum Command {
         #[arg(required_unless_present = "report", conflicts_with = "report")]
         file: Option<PathBuf>,
         /// Override the scenario's seed.
-        #[arg(long)]
+        #[arg(long, value_parser = seed, conflicts_with = "report")]
         seed: Option<u64>,
         /// Which of the scenario's `variants:` to run.
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "report")]
         variant: Option<String>,
         /// A JSON report written by `hasim run`, `sweep`, `merge` or `compare`.
         #[arg(long, value_name = "REPORT.json")]
@@ -149,7 +156,7 @@ enum Command {
     /// Run the built-in demo: an etcd cluster under write load loses its leader.
     Demo {
         /// Seed for every random choice; the same seed gives the same run.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = seed)]
         seed: u64,
         /// Number of etcd members (1–7).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=7))]
@@ -157,8 +164,9 @@ enum Command {
         /// Disable etcd's PreVote (the etcd 3.4 default).
         #[arg(long)]
         no_pre_vote: bool,
-        /// Client writes per second, spread over the members.
-        #[arg(long, default_value_t = 100)]
+        /// Client writes per second, spread over the members (0 to 10000, the cap of
+        /// scenario files).
+        #[arg(long, default_value_t = 100, value_parser = writes_per_sec)]
         writes_per_sec: u32,
     },
 }
@@ -179,6 +187,37 @@ enum SchemaOf {
     Sweep,
     /// `hasim compare --format json`.
     Compare,
+}
+
+/// A whole number from `range`, or an error that says what was expected (clap prints
+/// it after "invalid value 'abc' for '--seeds <N>'").
+fn whole(text: &str, range: std::ops::RangeInclusive<u64>, what: &str) -> Result<u64, String> {
+    let expected = || format!("expected {what}: a whole number from {} to {}", range.start(), range.end());
+    match text.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(expected()),
+    }
+}
+
+fn sweep_seed_count(text: &str) -> Result<u64, String> {
+    whole(text, 1..=100_000_000, "how many seeds to run")
+}
+
+fn compare_seed_count(text: &str) -> Result<u64, String> {
+    whole(text, 1..=10_000_000, "how many seeds to run per configuration")
+}
+
+fn seed(text: &str) -> Result<u64, String> {
+    whole(text, 0..=u64::MAX, "a seed")
+}
+
+fn jobs(text: &str) -> Result<u64, String> {
+    whole(text, 1..=1024, "a thread count")
+}
+
+/// The demo keeps every request in memory: the cap of scenario files keeps it small.
+fn writes_per_sec(text: &str) -> Result<u32, String> {
+    whole(text, 0..=10_000, "writes per second").map(|n| n as u32)
 }
 
 /// How a command ended, short of success.

@@ -482,3 +482,57 @@ fn schema_prints_each_document_schema() {
     let out = hasim(&["schema", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compare_exits_1_when_a_run_fails_its_expectations() {
+    let dir = scratch("compare-unmet");
+    let file = dir.join("tight.yaml");
+    std::fs::write(&file, shipped_with("writes: { min: 0.85, max: 0.99 }", "writes: { min: 0.999 }")).unwrap();
+    let out = hasim(&["compare", SHIPPED, file.to_str().unwrap(), "--seeds", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stacked-3-lose-one"), "the table is still printed: {}", stdout(&out));
+    let help = hasim(&["compare", "--help"]);
+    assert!(stdout(&help).contains("Exits 1 when"), "{}", stdout(&help));
+}
+
+/// Seeds past u64::MAX would wrap around to 0, 1, … and silently repeat low seeds.
+#[test]
+fn seeds_past_the_last_seed_and_unreadable_counts_are_refused() {
+    for (cmd, file) in [("sweep", SHIPPED), ("compare", VARIANTS)] {
+        let out = hasim(&[cmd, file, "--first-seed", "18446744073709551615", "--seeds", "3"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+        assert!(stderr(&out).contains("run past the last seed"), "{cmd}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--first-seed 18446744073709551613 or lower"), "{cmd}: {}", stderr(&out));
+        for bad in ["abc", "99999999999999999999", "0"] {
+            let out = hasim(&[cmd, SHIPPED, "--seeds", bad]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} --seeds {bad}");
+            assert!(stderr(&out).contains("expected how many seeds to run"), "{cmd}: {}", stderr(&out));
+            assert!(!stderr(&out).contains("invalid digit"), "{cmd}: {}", stderr(&out));
+        }
+    }
+    let out = hasim(&["sweep", SHIPPED, "--seeds", "2", "--first-seed", "x"]);
+    assert!(
+        stderr(&out).contains("expected a seed: a whole number from 0 to 18446744073709551615"),
+        "{}",
+        stderr(&out)
+    );
+    let help = hasim(&["compare", "--help"]);
+    assert!(stdout(&help).contains("a tenth of sweep's"), "the caps differ, and --help says why");
+}
+
+/// One million writes a second took 7 GB; the demo takes what a scenario file may ask.
+#[test]
+fn demo_refuses_a_write_rate_above_the_scenario_cap() {
+    let out = hasim(&["demo", "--writes-per-sec", "1000000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("expected writes per second: a whole number from 0 to 10000"), "{}", stderr(&out));
+}
+
+#[test]
+fn tui_refuses_a_seed_or_variant_given_with_a_report() {
+    for extra in [["--seed", "2"], ["--variant", "x"]] {
+        let out = hasim(&["tui", "--report", "full.json", extra[0], extra[1]]);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains("cannot be used with"), "{extra:?}: {}", stderr(&out));
+    }
+}
