@@ -87,6 +87,7 @@ pub fn run(
     timeline: bool,
     to: &Destination,
 ) -> Result<(), Failure> {
+    to.not_over(&[path.to_path_buf()])?;
     let source = load(path)?;
     let (info, s) = source.configuration(variant)?;
     let r = run_report(info, &s, seed);
@@ -132,6 +133,7 @@ pub fn sweep(
     variant: Option<&str>,
     to: &Destination,
 ) -> Result<(), Failure> {
+    to.not_over(&[path.to_path_buf()])?;
     let source = load(path)?;
     let (info, s) = source.configuration(variant)?;
     let range = seed_range(seeds.first.unwrap_or(s.seed), seeds.count)?;
@@ -158,6 +160,7 @@ fn not_a(name: &str, e: &serde_json::Error, what: &str, hint: &str) -> Failure {
 }
 
 pub fn merge(paths: &[PathBuf], to: &Destination) -> Result<(), Failure> {
+    to.not_over(paths)?;
     let mut parts = Vec::new();
     for p in paths {
         let name = p.display().to_string();
@@ -172,6 +175,7 @@ pub fn merge(paths: &[PathBuf], to: &Destination) -> Result<(), Failure> {
 }
 
 pub fn compare(paths: &[PathBuf], seeds: &Seeds, to: &Destination) -> Result<(), Failure> {
+    to.not_over(paths)?;
     let mut sources = Vec::new();
     for p in paths {
         sources.push(load(p)?);
@@ -236,6 +240,12 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
 
 pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
     let files = scenario_files(paths)?;
+    // Every scenario runs before the XML is written: a place it cannot go should not
+    // take that long to find out.
+    if let Some(path) = junit {
+        output::not_over(path, &files)?;
+        output::check_writable(path)?;
+    }
     let (mut bad, mut unmet, mut passed) = (0, 0, 0);
     let mut suites = quick_junit::Report::new("hasim check");
     for f in &files {

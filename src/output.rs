@@ -5,7 +5,7 @@
 //! rename would replace the device itself, and a symlink keeps pointing where it did.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{Failure, Format};
 
@@ -15,16 +15,24 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// `-o -` means stdout, as it does for most command-line tools.
     pub fn new(format: Option<Format>, path: Option<PathBuf>) -> Destination {
-        Destination { format, path }
+        Destination { format, path: path.filter(|p| p.as_os_str() != "-") }
     }
 
-    /// As asked, or JSON for a `.json` file, or text.
+    /// As asked, or JSON for a `.json` file (any case: `UP.JSON`), or text.
     pub fn format(&self) -> Format {
         self.format.unwrap_or(match &self.path {
-            Some(p) if p.extension().is_some_and(|e| e == "json") => Format::Json,
+            Some(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) => Format::Json,
             _ => Format::Text,
         })
+    }
+
+    /// Refuses a report that would replace one of the files it was made from (`hasim
+    /// run s.yaml -o s.yaml`), checked before anything runs.
+    pub fn not_over(&self, inputs: &[PathBuf]) -> Result<(), Failure> {
+        let Some(out) = &self.path else { return Ok(()) };
+        not_over(out, inputs)
     }
 
     /// Colour text output only when it goes to a terminal.
@@ -45,12 +53,54 @@ impl Destination {
     }
 }
 
+/// Refuses `out` when it is (after links) one of `inputs`.
+pub fn not_over(out: &Path, inputs: &[PathBuf]) -> Result<(), Failure> {
+    let Ok(target) = follow_links(out).and_then(std::fs::canonicalize) else { return Ok(()) };
+    match inputs.iter().find(|i| std::fs::canonicalize(i).is_ok_and(|i| i == target)) {
+        Some(input) => Err(Failure::bad(format!(
+            "{} is also an input ({}): the report would replace it; write it to another file",
+            out.display(),
+            input.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Fails early (before a long run) when `path` cannot be written: its directory is
+/// missing or read-only, or it is a directory. Creates nothing that stays.
+pub fn check_writable(path: &Path) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {}", path.display(), plain(&e)));
+    if path.is_dir() {
+        return Err(Failure::bad(format!("cannot write {}: it is a directory", path.display())));
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // A device or pipe is written straight through; opening a pipe now would block.
+        return Ok(());
+    }
+    let target = follow_links(path).map_err(fail)?;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new().tempfile_in(&dir).map(drop).map_err(fail)
+}
+
+/// An I/O error without the temporary file's path that tempfile appends ("… at path
+/// \"/dir/.tmpENcNxX\""): the user named the target, not that file.
+fn plain(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at path \"") {
+        Some((head, _)) => head.to_string(),
+        None => text,
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory, or
 /// straight to `path` when it is a device, a pipe or anything under `/dev` or `/proc`
 /// (`-o /dev/stdout` names whatever the shell redirected into: appending to it keeps
 /// what `>>` kept).
-pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
-    let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {e}", path.display()));
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::bad(format!("cannot write {}: {}", path.display(), plain(&e)));
     let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
         || path.starts_with("/dev")
         || path.starts_with("/proc");
@@ -81,7 +131,7 @@ pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> 
 
 /// The file `path` names once every symlink in the way is followed, whether or not
 /// that file exists yet (a relative link is read from the link's own directory).
-fn follow_links(path: &std::path::Path) -> std::io::Result<PathBuf> {
+fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
     let mut at = path.to_path_buf();
     // As many hops as Linux follows before it gives up with ELOOP.
     for _ in 0..40 {

@@ -536,3 +536,55 @@ fn tui_refuses_a_seed_or_variant_given_with_a_report() {
         assert!(stderr(&out).contains("cannot be used with"), "{extra:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_report_is_never_written_over_its_own_scenario() {
+    let dir = scratch("self");
+    let file = dir.join("self.yaml");
+    std::fs::copy(SHIPPED, &file).unwrap();
+    let f = file.to_str().unwrap();
+    for args in [vec!["run", f, "-o", f], vec!["sweep", f, "--seeds", "1", "-o", f], vec!["check", f, "--junit", f]] {
+        let out = hasim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("is also an input"), "{args:?}: {}", stderr(&out));
+        assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(SHIPPED).unwrap(), "{args:?} replaced the scenario");
+    }
+}
+
+#[test]
+fn dash_output_means_stdout_and_the_json_extension_is_read_in_any_case() {
+    let dir = scratch("dash");
+    let out = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(["run", std::fs::canonicalize(SHIPPED).unwrap().to_str().unwrap(), "-o", "-"])
+        .current_dir(&*dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Availability:"), "{}", stdout(&out));
+    assert!(!dir.join("-").exists(), "no file named `-`");
+    let upper = dir.join("up.JSON");
+    let out = hasim(&["run", SHIPPED, "-o", upper.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&upper).unwrap().starts_with('{'), "UP.JSON gets JSON");
+}
+
+#[test]
+fn a_failed_write_names_the_target_not_a_temporary_file() {
+    let dir = scratch("nodir");
+    let target = dir.join("missing/report.txt");
+    let out = hasim(&["run", SHIPPED, "-o", target.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("cannot write {}: No such file or directory", target.display())), "{err}");
+    assert!(!err.contains(".tmp") && !err.contains("at path"), "{err}");
+}
+
+#[test]
+fn an_unwritable_junit_path_is_refused_before_any_scenario_runs() {
+    let dir = scratch("junit-nodir");
+    let xml = dir.join("missing/junit.xml");
+    let out = hasim(&["check", SHIPPED, "--junit", xml.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&format!("cannot write {}", xml.display())), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
+}
