@@ -306,6 +306,8 @@ fn sweep_text_shows_distributions_and_worst_seeds() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("8 of 8 runs met every expectation"), "{text}");
+    let one = hasim(&["sweep", SHIPPED, "--seeds", "1"]);
+    assert!(stdout(&one).contains(": 1 run of seeds 1..1,"), "{}", stdout(&one));
     assert!(text.contains("p99") && text.contains("longest outage per run"), "{text}");
     assert!(text.contains("slowest write") && text.contains("slowest cache read"), "{text}");
     assert!(text.contains("Worst seeds:") && text.contains("--seed"), "{text}");

@@ -520,9 +520,10 @@ pub fn render_sweep_text(r: &SweepReport, colour: bool) -> String {
     let shard = r.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
     let _ = writeln!(
         o,
-        "{}{variant}: {} runs of seeds {}..{}{shard}, {} simulated each",
+        "{}{variant}: {} run{} of seeds {}..{}{shard}, {} simulated each",
         st.bold(&r.scenario.name),
         sum.runs,
+        if sum.runs == 1 { "" } else { "s" },
         r.seeds.first,
         r.seeds.first.wrapping_add(r.seeds.count.saturating_sub(1)),
         seconds(r.scenario.duration)

@@ -749,6 +749,9 @@ fn an_even_member_count_loads_with_a_quorum_warning() {
     assert!(w.message.contains("quorum"), "{w}");
     assert_eq!((w.line, w.column), (15, 3), "at `control_planes`: {w}");
     assert!(w.hint.as_deref().is_some_and(|h| h.contains("use 3")), "{w}");
+    let two = loads_with_warning(&with("control_planes: 3", "control_planes: 2"));
+    let w = two.warnings.first().expect("a warning for 2 stacked members");
+    assert!(w.message.ends_with("tolerate 0 failures, the same as 1 member"), "{w}");
 
     let external = loads_with_warning(&with("etcd: stacked", "etcd: external\n  etcd_members: 4"));
     let w = external.warnings.first().expect("a warning for 4 external members");

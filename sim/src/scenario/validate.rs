@@ -201,9 +201,9 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
         c.warn(
             c.key(if t.etcd == EtcdTopology::Stacked { "control_planes" } else { "etcd_members" }),
             format!(
-                "{members} etcd members need {quorum} for quorum and so tolerate {} failure(s), the same as {} members",
-                members - quorum,
-                members - 1
+                "{members} etcd members need {quorum} for quorum and so tolerate {}, the same as {}",
+                count(members - quorum, "failure", "failures"),
+                count(members - 1, "member", "members")
             ),
             Some(format!("an even member count adds a failure point without adding tolerance; use {}", members - 1)),
         );
@@ -324,6 +324,11 @@ fn check_planes_sent(c: &mut Checker, s: &Scenario, e: &Expect) {
         let at = c.key(key);
         c.error(at, message, Some(hint));
     }
+}
+
+/// "1 member", "3 members".
+fn count(n: u8, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn check_timings(c: &mut Checker, s: &Scenario) {
