@@ -519,11 +519,13 @@ impl Simulation {
         self.stop_apiserver(host, false);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
         let name = self.hosts[host.index()].name.clone();
-        self.note(EventKind::Kubelet,
+        self.note(
+            EventKind::Kubelet,
             Some(host),
             format!(
-                "kubelet killed kube-apiserver on {name}: /livez failed {} times in a row (its etcd check); restart in {delay}",
-                cfg.failure_threshold
+                "kubelet killed kube-apiserver on {name}: /livez failed {} times in a row (its etcd check); {}",
+                cfg.failure_threshold,
+                restart_when(delay)
             ),
         );
         self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc));
@@ -1800,4 +1802,14 @@ pub(super) struct LbState {
     vrrp: Option<Vrrp>,
     /// Bumped at every boot, to ignore timers of an earlier life.
     generation: u32,
+}
+
+/// When the kubelet starts a container again: "restarted at once" for a first exit,
+/// "restart in 20s (CrashLoopBackOff)" after that.
+pub(super) fn restart_when(delay: SimDuration) -> String {
+    if delay == SimDuration::ZERO {
+        "restarted at once (no back-off before a first restart)".to_string()
+    } else {
+        format!("restart in {delay} (CrashLoopBackOff)")
+    }
 }

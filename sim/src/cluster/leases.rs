@@ -3,8 +3,8 @@
 //! lease calls go to the apiserver on their own node (scheduler.conf and
 //! controller-manager.conf point at the local apiserver), which reads with a quorum
 //! read and writes with an optimistic update through etcd. Timers run on the host's
-//! clock; a process that loses its lease exits and the kubelet restarts it after its
-//! crash-loop back-off. Whenever two instances act as leader at once (neither frozen),
+//! monotonic clock; a process that loses its lease exits and the kubelet restarts it,
+//! at once the first time and after its crash-loop back-off later. Whenever two instances act as leader at once (neither frozen),
 //! an overlap window is recorded.
 
 use super::*;

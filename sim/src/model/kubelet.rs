@@ -1,7 +1,11 @@
 //! What the kubelet does to the control plane's static pods: probes that restart a
 //! container after `failureThreshold` consecutive failures, and the crash-loop back-off
-//! before each restart (10 s, doubling, at most 300 s; forgotten once more than
-//! 2 × 300 s pass since it was last raised — flowcontrol.Backoff's expiry).
+//! before each restart. The first exit is restarted at once (`doBackOff` in
+//! kuberuntime_manager.go finds no back-off entry yet, and `Next` creates one of
+//! 10 s); each later exit waits the entry's back-off, counted from the exit, and the
+//! restart doubles it (at most 300 s). An entry is forgotten when a container ran more
+//! than 2 × 300 s since its last restart (flowcontrol.Backoff's expiry). The kubelet's
+//! 1 s PLEG relist, which notices an exit, is not modelled.
 //! Probe settings are kubeadm's (cmd/kubeadm/app/util/staticpod/utils.go).
 
 use crate::time::{SimDuration, SimTime};
@@ -69,13 +73,19 @@ impl RestartBackoff {
     /// The container exited at `now`: how long the kubelet waits before starting it.
     pub fn next_delay(&mut self, now: SimTime) -> SimDuration {
         let expired = now.since(self.last_update) > BACKOFF_MAX.saturating_mul(2);
-        let next = match self.current {
-            Some(d) if !expired => SimDuration((d.as_micros() * 2).min(BACKOFF_MAX.as_micros())),
-            _ => BACKOFF_INITIAL,
-        };
-        self.current = Some(next);
-        self.last_update = now;
-        next
+        match self.current {
+            Some(wait) if !expired => {
+                // The restart, `wait` after the exit, raises the entry.
+                self.current = Some(SimDuration((wait.as_micros() * 2).min(BACKOFF_MAX.as_micros())));
+                self.last_update = now + wait;
+                wait
+            }
+            _ => {
+                self.current = Some(BACKOFF_INITIAL);
+                self.last_update = now;
+                SimDuration::ZERO
+            }
+        }
     }
 }
 
@@ -84,7 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restarts_back_off_10_20_40_up_to_300_s_and_reset_after_10_quiet_minutes() {
+    fn the_first_exit_restarts_at_once_then_back_off_10_20_40_up_to_300_s_and_reset_after_10_running_minutes() {
         let mut b = RestartBackoff::default();
         let mut t = SimTime::ZERO;
         let delays: Vec<u64> = (0..7)
@@ -94,8 +104,10 @@ mod tests {
                 d.as_millis() / 1000
             })
             .collect();
-        assert_eq!(delays, vec![10, 20, 40, 80, 160, 300, 300]);
-        assert_eq!(b.next_delay(t + SimDuration::from_secs(601)), BACKOFF_INITIAL);
+        assert_eq!(delays, vec![0, 10, 20, 40, 80, 160, 300]);
+        // Ran more than 10 minutes since its last restart: the entry is forgotten.
+        assert_eq!(b.next_delay(t + SimDuration::from_secs(601)), SimDuration::ZERO);
+        assert_eq!(b.next_delay(t + SimDuration::from_secs(602)), BACKOFF_INITIAL);
     }
 
     #[test]
