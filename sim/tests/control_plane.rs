@@ -362,7 +362,7 @@ fn the_kubelet_restarts_an_apiserver_whose_etcd_has_been_unreachable_for_about_8
             .seed(seed)
             .control_plane(spec(HealthCheck::Tcp))
             .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![Target::Host(HostId(x))], side_b: others })
-            .run_for(SimDuration::from_secs(300));
+            .run_for(SimDuration::from_secs(650));
         let name = format!("cp-{}", x + 1);
         let kill_lines: Vec<_> = out
             .timeline
@@ -378,13 +378,17 @@ fn the_kubelet_restarts_an_apiserver_whose_etcd_has_been_unreachable_for_about_8
             "first kill after {first}, seed={seed}"
         );
         // The first kill restarts it at once; its etcd is still cut off, so it
-        // crash-loops, waiting 10 s and then 20 s.
+        // crash-loops, waiting 10 s and then 20 s. A restarted apiserver is under the
+        // startup probe, which allows 24 failures, 10 s apart, before the next kill.
         assert!(
             kill_lines[0].text.ends_with("restarted at once (no back-off before a first restart)"),
             "{}, seed={seed}",
             kill_lines[0].text
         );
         assert!(kills.len() >= 3, "seed={seed}");
+        assert!(kill_lines[1].text.contains("startup probe failed 24 times"), "seed={seed}");
+        let apart = kills[1].since(kills[0]);
+        assert!(apart >= SimDuration::from_secs(240) && apart <= SimDuration::from_secs(251), "{apart}, seed={seed}");
         assert!(kill_lines[1].text.ends_with("restart in 10.000s (CrashLoopBackOff)"), "seed={seed}");
         assert!(kill_lines[2].text.ends_with("restart in 20.000s (CrashLoopBackOff)"), "seed={seed}");
     }

@@ -291,8 +291,11 @@ pub(super) struct ApiServerProc {
     /// When the etcd check last passed: a cache that cannot reach a quorum cannot know
     /// what it is missing, so its answers count as stale from then on.
     last_ok: SimTime,
-    /// The kubelet's liveness probe (/livez includes the etcd check).
+    /// The kubelet's liveness probe (/livez includes the etcd check), or its startup
+    /// probe until that has passed once.
     liveness: crate::model::kubelet::Probe,
+    /// The startup probe has passed, so liveness probing has begun.
+    started: bool,
     /// Frozen (SIGSTOP): its kernel still accepts connections, but nothing is answered
     /// and its timers wait.
     pub(super) paused: bool,
@@ -496,22 +499,34 @@ impl Simulation {
             watch_retry: WatchRetry::default(),
             last_ok: self.now,
             liveness: Default::default(),
+            // The apiservers of the cluster the run begins with have long been up.
+            started: self.now == SimTime::ZERO,
             paused: false,
         });
         self.update_holding();
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
+        // The startup and liveness probes wait the same 10 s after a start.
         let first_probe = crate::model::kubelet::ProbeConfig::LIVENESS.initial_delay;
         self.queue.push(self.now + first_probe, Event::LivenessProbe(host, inc));
     }
 
-    /// The kubelet probes the apiserver's /livez; after `failureThreshold` failures in
-    /// a row it kills the container and starts it again after the crash-loop back-off.
+    /// The kubelet probes the apiserver's /livez: with kubeadm's startup probe (every
+    /// 10 s, 24 failures) until it passes once, then with the liveness probe (every
+    /// 10 s, 8 failures). After the threshold of failures in a row it kills the
+    /// container and starts it again, at once or after the crash-loop back-off.
     pub(super) fn on_liveness_probe(&mut self, host: HostId, inc: u32) {
         use crate::model::kubelet::ProbeConfig;
-        let cfg = ProbeConfig::LIVENESS;
         let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
+        let (cfg, probe) =
+            if api.started { (ProbeConfig::LIVENESS, "") } else { (ProbeConfig::STARTUP, " startup probe") };
         // A frozen apiserver does not answer the probe within its timeout.
         let ok = api.etcd_ok && !api.paused;
+        if ok && !api.started {
+            api.started = true;
+            api.liveness.reset();
+            self.queue.push(self.now + ProbeConfig::LIVENESS.period, Event::LivenessProbe(host, inc));
+            return;
+        }
         if !api.liveness.record(ok, &cfg) {
             self.queue.push(self.now + cfg.period, Event::LivenessProbe(host, inc));
             return;
@@ -523,7 +538,7 @@ impl Simulation {
             EventKind::Kubelet,
             Some(host),
             format!(
-                "kubelet killed kube-apiserver on {name}: /livez failed {} times in a row (its etcd check); {}",
+                "kubelet killed kube-apiserver on {name}: its /livez{probe} failed {} times in a row (the etcd check); {}",
                 cfg.failure_threshold,
                 restart_when(delay)
             ),

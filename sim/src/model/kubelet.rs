@@ -26,6 +26,15 @@ impl ProbeConfig {
         timeout: SimDuration::from_secs(15),
         failure_threshold: 8,
     };
+    /// kubeadm's startup probe for kube-apiserver: /livez every 10 s, and as many
+    /// failures as fit in the 4-minute control-plane timeout (24). Liveness probing
+    /// begins only once it has passed.
+    pub const STARTUP: ProbeConfig = ProbeConfig {
+        initial_delay: SimDuration::from_secs(10),
+        period: SimDuration::from_secs(10),
+        timeout: SimDuration::from_secs(15),
+        failure_threshold: 24,
+    };
     /// kubeadm's readiness probe for kube-apiserver: /readyz every 1 s, 3 failures.
     pub const READINESS: ProbeConfig = ProbeConfig {
         initial_delay: SimDuration::ZERO,
