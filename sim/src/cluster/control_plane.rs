@@ -1043,23 +1043,28 @@ impl Simulation {
         if !self.hosts[lb.index()].up {
             return;
         }
+        match self.lb_pick(id, lb_index) {
+            Some(backend) => self.connect_backend(id, lb, backend),
+            None => self.reply_from(id, lb, Err(Failure::NoBackend)),
+        }
+    }
+
+    /// The LB picks the backend for request `id`'s new connection, and HAProxy counts
+    /// the connection against it (for leastconn); None when HAProxy has none UP.
+    fn lb_pick(&mut self, id: u64, lb_index: u8) -> Option<HostId> {
         let now = self.now;
-        let picked = match &mut self.lbs[lb_index as usize].balancer {
-            Balancer::Haproxy(h) => h.pick(),
-            Balancer::Nginx(n) => Some(n.pick(now)),
-        };
-        let Some(server) = picked else {
-            self.reply_from(id, lb, Err(Failure::NoBackend));
-            return;
+        let (server, counted) = match &mut self.lbs[lb_index as usize].balancer {
+            Balancer::Haproxy(h) => (h.pick()?, true),
+            Balancer::Nginx(n) => (n.pick(now), false),
         };
         let backend = self.cp_hosts[server];
         if let Some(r) = self.api_requests.get_mut(&id) {
             r.backend = Some(backend);
-            if matches!(self.lbs[lb_index as usize].balancer, Balancer::Haproxy(_)) {
+            if counted {
                 r.counted = Some((lb_index, server as u16));
             }
         }
-        self.connect_backend(id, lb, backend);
+        Some(backend)
     }
 
     /// `from` (the LB, or the client when there is none) opens a connection to the
@@ -1096,7 +1101,7 @@ impl Simulation {
             // same server).
             let redispatch = matches!(frontend, Some(Frontend::Haproxy(cfg)) if cfg.redispatch) && attempts == retries;
             let wait = if reachable { connect_timeout.min(SimDuration::from_secs(1)) } else { connect_timeout };
-            if attempts <= retries && redispatch {
+            if redispatch {
                 let at = if reachable { self.now } else { self.now + connect_timeout };
                 self.queue.push(at, Event::LbRetry(id, None));
             } else if attempts <= retries {
@@ -1175,16 +1180,10 @@ impl Simulation {
             let generation = self.lbs[lb as usize].generation;
             self.uncount(Some(lb), generation, server);
         }
-        let Balancer::Haproxy(h) = &mut self.lbs[lb_index as usize].balancer else { return };
-        let Some(server) = h.pick() else {
-            self.reply_from(id, from, Err(Failure::NoBackend));
-            return;
-        };
-        if let Some(r) = self.api_requests.get_mut(&id) {
-            r.counted = Some((lb_index, server as u16));
+        match self.lb_pick(id, lb_index) {
+            Some(backend) => self.connect_backend(id, from, backend),
+            None => self.reply_from(id, from, Err(Failure::NoBackend)),
         }
-        let backend = self.cp_hosts[server];
-        self.connect_backend(id, from, backend);
     }
 
     pub(super) fn on_lb_give_up(&mut self, id: u64, failure: Failure) {

@@ -4,8 +4,8 @@
 //! controller-manager.conf point at the local apiserver), which reads with a quorum
 //! read and writes with an optimistic update through etcd. Timers run on the host's
 //! monotonic clock; a process that loses its lease exits and the kubelet restarts it,
-//! at once the first time and after its crash-loop back-off later. Whenever two instances act as leader at once (neither frozen),
-//! an overlap window is recorded.
+//! at once the first time and after its crash-loop back-off later. Whenever two
+//! instances act as leader at once (neither frozen), an overlap window is recorded.
 
 use super::*;
 use crate::model::clock::LocalTime;

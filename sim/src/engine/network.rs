@@ -7,8 +7,9 @@
 //! removes a single direction, and a bridge removes the links between the two sides
 //! while keeping both sides' links to the bridge host. Each directed link counts the
 //! cuts that hold it closed, so undoing one timed cut (a fault with `for:`) reopens only
-//! what that cut closed, and a link another fault also cut stays closed. Links behave like etcd's TCP streams: delivery on one
-//! directed link is FIFO, so jitter never reorders two messages on the same link.
+//! what that cut closed, and a link another fault also cut stays closed. Links behave
+//! like etcd's TCP streams: delivery on one directed link is FIFO, so jitter never
+//! reorders two messages on the same link.
 
 use petgraph::graph::NodeIndex;
 

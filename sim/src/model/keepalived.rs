@@ -4,9 +4,9 @@
 //! Master_Down_Interval = 3·advert_int + skew becomes master and claims the VIP. The
 //! skew is (256 − priority)/256 s: keepalived speaks VRRPv2 unless told otherwise
 //! (`vrrp_version`), and VRRPv2 (RFC 3768) does not scale it by the advert interval
-//! as VRRPv3 does. About 3.6 s at priority 100 and 1 s adverts. With preemption (keepalived's default) a backup of higher priority ignores a
-//! lower-priority master's adverts, so it takes the VIP back once its down timer runs
-//! out; a master that hears a higher priority steps back and releases the VIP. Two
+//! as VRRPv3 does. About 3.6 s at priority 100 and 1 s adverts. With preemption
+//! (keepalived's default) a backup of higher priority ignores a lower-priority
+//! master's adverts, so it takes the VIP back once its down timer runs out; a master that hears a higher priority steps back and releases the VIP. Two
 //! masters at once (the LBs could not hear each other) sort themselves out when they
 //! can again: keepalived's master that hears a lower-priority advert answers at once
 //! with its own advert and gratuitous ARPs ("forcing new election" in `vrrp.c`), so the
