@@ -4,92 +4,73 @@
 //! the order of processing never depends on the queue's internal layout or on anything
 //! outside the run.
 //!
-//! Nearly every event of a run is due within a fraction of a second (message deliveries,
-//! fsyncs, ticks), so the near future is a calendar ring: `RING_BUCKETS` buckets of
-//! 128 µs each, with a bitmap of the occupied ones. Each bucket is a small heap of its
-//! own (usually one or two events), so pushing and popping cost a few instructions
-//! instead of a walk down one heap of everything pending. Events beyond the ring's
-//! horizon wait in a heap and move into the ring as time reaches them.
+//! A run has only a few hundred events pending at once apart from its request timeouts,
+//! so the general case is one binary heap of 16-byte keys that fits in the L1 cache.
+//! Each key packs the event's time, sequence number and the slab slot that holds the
+//! event itself; the events stay put in the slab until they are due, so sifting moves
+//! only keys.
 //!
 //! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
 //! all moot because the request finished first) come due in the order they were
 //! scheduled. Each such delay gets its own FIFO lane. All share one sequence counter,
 //! so the processing order is exactly what a single heap would give.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::SimTime;
 
-/// log2 of a bucket's width in microseconds (128 µs).
-const BUCKET_BITS: u32 = 7;
-/// Number of buckets in the ring (a power of two): 2,048 × 128 µs ≈ 262 ms ahead.
-const RING_BUCKETS: usize = 2048;
-const WORDS: usize = RING_BUCKETS / 64;
+/// Bits of a key's low word that hold the slab slot; the sequence number sits above.
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 
-struct Scheduled<E> {
+/// A heap key: time in the high word, then sequence number, then slab slot. Comparing
+/// keys compares (time, sequence number), because sequence numbers are unique.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(u128);
+
+impl Key {
+    fn new(at: SimTime, seq: u64, slot: usize) -> Key {
+        debug_assert!(seq < 1 << (64 - SLOT_BITS) && (slot as u64) <= SLOT_MASK);
+        Key((u128::from(at.0) << 64) | u128::from((seq << SLOT_BITS) | slot as u64))
+    }
+
+    fn at(self) -> SimTime {
+        SimTime((self.0 >> 64) as u64)
+    }
+
+    fn order(self) -> (SimTime, u64) {
+        (self.at(), (self.0 as u64) >> SLOT_BITS)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 as u64 & SLOT_MASK) as usize
+    }
+}
+
+struct Laned<E> {
     at: SimTime,
     seq: u64,
     event: E,
 }
 
-impl<E> Scheduled<E> {
-    fn key(&self) -> (SimTime, u64) {
-        (self.at, self.seq)
-    }
-
-    fn bucket(&self) -> u64 {
-        self.at.0 >> BUCKET_BITS
-    }
-}
-
-impl<E> PartialEq for Scheduled<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-impl<E> Eq for Scheduled<E> {}
-impl<E> PartialOrd for Scheduled<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Scheduled<E> {
-    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key().cmp(&self.key())
-    }
-}
-
 /// Where the earliest pending event waits.
 #[derive(Clone, Copy)]
 enum Place {
-    /// On top of the ring bucket in this slot.
-    Ring(usize),
-    /// On top of the far heap (only when the ring is empty).
-    Far,
+    Heap,
     Lane(usize),
 }
 
 /// Pending events of one simulation run.
 ///
-/// Invariants: every ring entry's bucket number lies in `[base, base + RING_BUCKETS)` and
-/// sits in slot `bucket % RING_BUCKETS`, except entries pushed for an instant already
-/// passed, which sit in `base`'s slot; every far entry's bucket number is at least
-/// `base + RING_BUCKETS`. So the earliest ring entry is in the first occupied slot from
-/// `base` on, and precedes every far entry.
+/// Invariants: every heap key names a slab slot holding `Some` event, and every other
+/// slot is `None` and on the free list; each lane's times never decrease front to back.
 pub struct EventQueue<E> {
-    /// Each bucket is itself a small min-heap, so a crowded bucket (many events due
-    /// within 128 µs) still pops in logarithmic time.
-    ring: Vec<BinaryHeap<Scheduled<E>>>,
-    /// Bit `slot` set = `ring[slot]` is not empty.
-    occupied: [u64; WORDS],
-    ring_len: usize,
-    /// Bucket number of the earliest instant the ring covers.
-    base: u64,
-    far: BinaryHeap<Scheduled<E>>,
+    heap: BinaryHeap<Reverse<Key>>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
-    lanes: Vec<VecDeque<Scheduled<E>>>,
+    lanes: Vec<VecDeque<Laned<E>>>,
     next_seq: u64,
     popped: u64,
 }
@@ -105,14 +86,12 @@ impl<E> EventQueue<E> {
         Self::with_capacity(0)
     }
 
-    /// `n` is a hint for how many events will be pending beyond the ring's horizon.
+    /// `n` is a hint for how many events will be pending outside the lanes.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            ring: std::iter::repeat_with(BinaryHeap::new).take(RING_BUCKETS).collect(),
-            occupied: [0; WORDS],
-            ring_len: 0,
-            base: 0,
-            far: BinaryHeap::with_capacity(n),
+            heap: BinaryHeap::with_capacity(n),
+            slab: Vec::with_capacity(n),
+            free: Vec::with_capacity(n),
             lanes: Vec::new(),
             next_seq: 0,
             popped: 0,
@@ -122,24 +101,24 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, at: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.place(Scheduled { at, seq, event });
-    }
-
-    /// Puts an entry in the ring or, beyond its horizon, in the far heap.
-    fn place(&mut self, s: Scheduled<E>) {
-        let bucket = s.bucket().max(self.base);
-        if bucket - self.base >= RING_BUCKETS as u64 {
-            self.far.push(s);
-            return;
-        }
-        let slot = bucket as usize % RING_BUCKETS;
-        self.ring[slot].push(s);
-        self.occupied[slot / 64] |= 1 << (slot % 64);
-        self.ring_len += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(event);
+                slot as usize
+            }
+            None => {
+                // More than 16 million events pending at once would mean a runaway
+                // scenario; stop loudly rather than let slot numbers alias.
+                assert!(self.slab.len() as u64 <= SLOT_MASK, "event queue overflow");
+                self.slab.push(Some(event));
+                self.slab.len() - 1
+            }
+        };
+        self.heap.push(Reverse(Key::new(at, seq, slot)));
     }
 
     /// Like `push`, for events whose times never decrease from one call to the next
-    /// within `lane` (one fixed delay after "now" per lane). Falls back to the ring if
+    /// within `lane` (one fixed delay after "now" per lane). Falls back to the heap if
     /// that ever fails to hold.
     pub fn push_in_order(&mut self, lane: usize, at: SimTime, event: E) {
         if self.lanes.len() <= lane {
@@ -151,83 +130,42 @@ impl<E> EventQueue<E> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.lanes[lane].push_back(Scheduled { at, seq, event });
+        self.lanes[lane].push_back(Laned { at, seq, event });
     }
 
-    /// The first occupied ring slot at or after `base` (the ring must not be empty).
-    fn first_occupied(&self) -> usize {
-        let start = self.base as usize % RING_BUCKETS;
-        let (word, bit) = (start / 64, start % 64);
-        let first = self.occupied[word] & (!0u64 << bit);
-        if first != 0 {
-            return word * 64 + first.trailing_zeros() as usize;
-        }
-        for step in 1..=WORDS {
-            let w = (word + step) % WORDS;
-            if self.occupied[w] != 0 {
-                return w * 64 + self.occupied[w].trailing_zeros() as usize;
-            }
-        }
-        unreachable!("first_occupied called on an empty ring")
-    }
-
-    /// Where the earliest event waits, with its key.
+    /// Where the earliest event waits, with its time and sequence number.
     fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
-        let mut best = if self.ring_len > 0 {
-            let slot = self.first_occupied();
-            self.ring[slot].peek().map(|s| (Place::Ring(slot), s.key()))
-        } else {
-            self.far.peek().map(|s| (Place::Far, s.key()))
-        };
+        let mut best = self.heap.peek().map(|Reverse(k)| (Place::Heap, k.order()));
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(f) = lane.front()
-                && best.is_none_or(|(_, key)| f.key() < key)
+                && best.is_none_or(|(_, key)| (f.at, f.seq) < key)
             {
-                best = Some((Place::Lane(i), f.key()));
+                best = Some((Place::Lane(i), (f.at, f.seq)));
             }
         }
         best
     }
 
-    fn take(&mut self, place: Place) -> Scheduled<E> {
-        let s = match place {
-            Place::Ring(slot) => {
-                let bucket = &mut self.ring[slot];
-                let s = bucket.pop().expect("earliest saw it");
-                if bucket.is_empty() {
-                    self.occupied[slot / 64] &= !(1 << (slot % 64));
-                }
-                self.ring_len -= 1;
-                s
-            }
-            Place::Far => self.far.pop().expect("earliest saw it"),
-            Place::Lane(lane) => self.lanes[lane].pop_front().expect("earliest saw it"),
-        };
-        self.advance_to(s.bucket());
+    fn take(&mut self, place: Place) -> (SimTime, E) {
         self.popped += 1;
-        s
-    }
-
-    /// Moves the ring's start up to `bucket` (the earliest event's, just popped) and
-    /// brings far events that are now within the horizon into the ring.
-    fn advance_to(&mut self, bucket: u64) {
-        if bucket <= self.base {
-            return;
-        }
-        self.base = bucket;
-        while let Some(top) = self.far.peek()
-            && top.bucket().saturating_sub(self.base) < RING_BUCKETS as u64
-        {
-            let s = self.far.pop().expect("peeked");
-            self.place(s);
+        match place {
+            Place::Heap => {
+                let Reverse(key) = self.heap.pop().expect("earliest saw it");
+                let event = self.slab[key.slot()].take().expect("a heap key names a full slot");
+                self.free.push(key.slot() as u32);
+                (key.at(), event)
+            }
+            Place::Lane(lane) => {
+                let s = self.lanes[lane].pop_front().expect("earliest saw it");
+                (s.at, s.event)
+            }
         }
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let (place, _) = self.earliest()?;
-        let s = self.take(place);
-        Some((s.at, s.event))
+        Some(self.take(place))
     }
 
     /// Removes and returns the earliest event if it is due at or before `end`.
@@ -236,8 +174,7 @@ impl<E> EventQueue<E> {
         if at > end {
             return None;
         }
-        let s = self.take(place);
-        Some((s.at, s.event))
+        Some(self.take(place))
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
@@ -245,7 +182,7 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.ring_len + self.far.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+        self.heap.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
