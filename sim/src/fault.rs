@@ -35,7 +35,9 @@ pub enum Process {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// The process dies (SIGKILL, OOM); the host stays up, so connections to it are
-    /// refused at once.
+    /// refused at once. The kubelet starts it again when its next relist (within 1 s)
+    /// notices, or after the crash-loop back-off if it exited within the last
+    /// 10 minutes.
     Kill {
         target: Target,
         process: Process,
@@ -45,8 +47,9 @@ pub enum Fault {
         target: Target,
         process: Process,
     },
-    /// Graceful stop (SIGTERM) of a scheduler or controller-manager: the scheduler
-    /// releases its lease first, the controller-manager does not.
+    /// Graceful stop (SIGTERM), as when the static pod's manifest is moved away: the
+    /// process stays down until a `Start`. The scheduler releases its lease first, the
+    /// controller-manager does not.
     StopProcess {
         target: Target,
         process: Process,

@@ -121,14 +121,17 @@ fn connections_to_a_powered_off_node_hang_until_haproxys_timeout_server_closes_t
     }
 }
 
-/// Failed writes over the whole run with the apiserver of a non-leader killed at 20 s.
+/// The apiserver of a non-leader crash-loops: killed at 20 s, restarted by the kubelet
+/// within a second, killed again at 21.5 s, and this time started again only after the
+/// 10 s crash-loop back-off.
 fn killed_apiserver(seed: u64, connections: Option<u32>, retries: u32) -> RunOutcome {
     let cp = spec(HealthCheck::Tcp, false, connections, retries);
-    let victim = non_leader(seed, cp, secs(20));
+    let target = Target::Host(non_leader(seed, cp, secs(20)));
     ClusterBuilder::new(3)
         .seed(seed)
         .control_plane(cp)
-        .fault(SimDuration::from_secs(20), Fault::Kill { target: Target::Host(victim), process: Process::Apiserver })
+        .fault(SimDuration::from_secs(20), Fault::Kill { target, process: Process::Apiserver })
+        .fault(SimDuration::from_millis(21_500), Fault::Kill { target, process: Process::Apiserver })
         .run_for(SimDuration::from_secs(40))
 }
 

@@ -88,15 +88,16 @@ fn losing_a_node_costs_writes_until_the_lb_marks_it_down() {
 }
 
 #[test]
-fn a_killed_apiserver_is_detected_within_fall_times_inter() {
+fn a_stopped_apiserver_is_detected_within_fall_times_inter() {
     for seed in 0..5 {
         let kill = secs(20);
+        // Its manifest moved away: the kubelet stops it and does not start it again.
         let out = ClusterBuilder::new(3)
             .seed(seed)
             .control_plane(spec(HealthCheck::Tcp))
             .fault(
                 SimDuration::from_secs(20),
-                Fault::Kill { target: Target::Host(HostId(1)), process: Process::Apiserver },
+                Fault::StopProcess { target: Target::Host(HostId(1)), process: Process::Apiserver },
             )
             .run_for(SimDuration::from_secs(40));
         let down = marked_down(&out, "cp-2", kill).expect("marked DOWN");
@@ -111,6 +112,79 @@ fn a_killed_apiserver_is_detected_within_fall_times_inter() {
         let (after, _) = failed_between(&out, Plane::Write, down + SimDuration::from_secs(4), secs(40));
         assert_eq!(after, 0, "seed={seed}");
     }
+}
+
+/// The run of a stacked 3-node control plane whose apiserver on `host` is killed at
+/// each of `kills` (seconds).
+fn apiserver_killed(seed: u64, host: u32, kills: &[u64], run_s: u64) -> RunOutcome {
+    let target = Target::Host(HostId(host));
+    let mut b = ClusterBuilder::new(3).seed(seed).control_plane(spec(HealthCheck::Tcp));
+    for &at in kills {
+        b = b.fault(SimDuration::from_secs(at), Fault::Kill { target, process: Process::Apiserver });
+    }
+    let out = b.run_for(SimDuration::from_secs(run_s));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn a_killed_apiserver_is_back_within_the_kubelets_relist_and_the_lb_never_marks_it_down() {
+    for seed in 0..5 {
+        let out = apiserver_killed(seed, 1, &[20], 40);
+        let said = out
+            .timeline
+            .iter()
+            .find(|t| t.text.starts_with("fault: kube-apiserver on cp-2 killed"))
+            .unwrap_or_else(|| panic!("no kill in the timeline, seed={seed}"));
+        assert!(said.text.contains("at the kubelet's next container relist"), "{}, seed={seed}", said.text);
+        // One failed check at most before it is back: `fall` (3) is never reached.
+        assert_eq!(marked_down(&out, "cp-2", secs(20)), None, "seed={seed}");
+        // Only what reached it in the second before the restart can have failed.
+        let cp = out.control_plane.as_ref().unwrap();
+        let failed: Vec<SimTime> = cp.failures.iter().map(|&(t, _, _)| t).collect();
+        assert!(failed.iter().all(|&t| t >= secs(20) && t < secs(21)), "failures at {failed:?}, seed={seed}");
+    }
+}
+
+#[test]
+fn an_apiserver_killed_again_soon_after_waits_out_the_crash_loop_back_off_and_is_marked_down() {
+    for seed in 0..5 {
+        let out = apiserver_killed(seed, 1, &[20, 25], 60);
+        let at = |text: &str| out.timeline.iter().find(|t| t.text.contains(text)).map(|t| t.at);
+        assert!(at("killed; the kubelet starts its static pod again: restart in 10.000s (CrashLoopBackOff)").is_some());
+        assert_eq!(
+            at("kubelet started kube-apiserver on cp-2 again after its crash-loop back-off"),
+            Some(secs(35)),
+            "seed={seed}"
+        );
+        let down = marked_down(&out, "cp-2", secs(25)).unwrap_or_else(|| panic!("never marked DOWN, seed={seed}"));
+        assert!(down > secs(29) && down <= secs(31) + SimDuration::from_millis(10), "DOWN at {down}, seed={seed}");
+        let up = out.timeline.iter().find(|t| t.at > down && t.text.contains("marked cp-2 UP")).map(|t| t.at);
+        assert!(
+            up.is_some_and(|t| t > secs(35) && t <= secs(39) + SimDuration::from_millis(10)),
+            "UP at {up:?}, seed={seed}"
+        );
+    }
+}
+
+#[test]
+fn an_outage_whose_first_failed_request_was_sent_just_before_a_kill_is_that_kills_doing() {
+    // Killed at 20 s (back within a second), 25 s (back at 35 s) and 40 s (back at
+    // 60 s). Requests already in flight at 40 s fail because of the third kill, though
+    // they were issued while only the second had been applied.
+    let mut checked = 0;
+    for seed in 0..8 {
+        let out = apiserver_killed(seed, 0, &[20, 25, 40], 70);
+        let cp = out.control_plane.as_ref().unwrap();
+        checked += usize::from(cp.outages.iter().any(|o| o.start < secs(40) && o.start > secs(39)));
+        for at in [25, 40] {
+            let r = cp.recovery.iter().find(|r| r.at == secs(at)).expect("a recovery entry");
+            let after = r.recovered_after.unwrap_or_else(|| panic!("no outage after the kill at {at} s, seed={seed}"));
+            // DOWN after 3 failed checks: 4-6 s, and a little for requests in flight.
+            assert!(after <= SimDuration::from_secs(7), "recovered {after} after the kill at {at} s, seed={seed}");
+        }
+    }
+    assert!(checked > 0, "no seed had an outage begin just before the third kill");
 }
 
 /// cp-X's link to the other control-plane nodes is cut (its etcd member is alone), but
@@ -310,8 +384,8 @@ fn a_restarted_apiserver_refuses_cache_reads_until_its_watch_cache_has_listed_fr
             .seed(seed)
             .control_plane(spec(HealthCheck::Tcp))
             .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![cut], side_b: others })
+            // The kubelet starts it again within a second (its next container relist).
             .fault(SimDuration::from_secs(30), Fault::Kill { target: cut, process: Process::Apiserver })
-            .fault(SimDuration::from_secs(32), Fault::Start { target: cut, process: Process::Apiserver })
             .fault(SimDuration::from_secs(50), Fault::Heal)
             .run_for(SimDuration::from_secs(70));
         out.assert_safe();
@@ -453,10 +527,14 @@ fn etcd_errors_from_a_ready_apiserver_during_an_election_are_not_misrouted() {
             sim.run_until(kill);
             sim.leader().expect("a leader").0
         };
+        // Killed twice: the kubelet restarts it within a second the first time, and
+        // only after the 10 s crash-loop back-off the second.
+        let target = Target::Host(leader);
         let out = ClusterBuilder::new(3)
             .seed(seed)
             .control_plane(spec(HealthCheck::Tcp))
-            .fault(SimDuration::from_secs(20), Fault::Kill { target: Target::EtcdLeader, process: Process::Etcd })
+            .fault(SimDuration::from_secs(20), Fault::Kill { target, process: Process::Etcd })
+            .fault(SimDuration::from_millis(21_500), Fault::Kill { target, process: Process::Etcd })
             .run_for(SimDuration::from_secs(40));
         let cp = out.control_plane.as_ref().unwrap();
         let etcd_errors_elsewhere = cp
@@ -838,15 +916,17 @@ fn after_two_vrrp_masters_hear_each_other_again_the_vip_returns_to_the_higher_pr
     }
 }
 
-/// Failed requests when kube-apiserver on cp-1 is killed at 20 s (its host stays up and
-/// refuses connections), with HAProxy's `retries` and `option redispatch` as given.
-fn failures_after_apiserver_kill(seed: u64, retries: u32, redispatch: bool) -> usize {
+/// Failed requests when kube-apiserver on cp-1 is stopped for good at 20 s (its host
+/// stays up and refuses connections), with HAProxy's `retries` and `option redispatch`
+/// as given.
+fn failures_after_apiserver_stop(seed: u64, retries: u32, redispatch: bool) -> usize {
     let mut cp = spec(HealthCheck::Tcp);
     cp.frontend = Frontend::Haproxy(HaproxyConfig { retries, redispatch, ..HaproxyConfig::default() });
+    let target = Target::Host(HostId(0));
     let out = ClusterBuilder::new(3)
         .seed(seed)
         .control_plane(cp)
-        .fault(SimDuration::from_secs(20), Fault::Kill { target: Target::Host(HostId(0)), process: Process::Apiserver })
+        .fault(SimDuration::from_secs(20), Fault::StopProcess { target, process: Process::Apiserver })
         .run_for(SimDuration::from_secs(40));
     out.assert_safe();
     out.control_plane.as_ref().unwrap().failures.len()
@@ -855,8 +935,8 @@ fn failures_after_apiserver_kill(seed: u64, retries: u32, redispatch: bool) -> u
 #[test]
 fn with_option_redispatch_a_refused_connection_is_retried_on_another_server() {
     for seed in 0..3 {
-        let same_server = failures_after_apiserver_kill(seed, 1, false);
-        let redispatched = failures_after_apiserver_kill(seed, 1, true);
+        let same_server = failures_after_apiserver_stop(seed, 1, false);
+        let redispatched = failures_after_apiserver_stop(seed, 1, true);
         assert!(same_server > 20, "retrying the dead server fails until it is marked DOWN: {same_server}, seed={seed}");
         assert!(
             redispatched * 10 < same_server,
@@ -874,7 +954,7 @@ fn a_rebooted_lb_marks_an_already_dead_backend_down_after_one_failed_check() {
             .control_plane(spec(HealthCheck::Tcp))
             .fault(
                 SimDuration::from_secs(10),
-                Fault::Kill { target: Target::Host(HostId(0)), process: Process::Apiserver },
+                Fault::StopProcess { target: Target::Host(HostId(0)), process: Process::Apiserver },
             )
             .fault(SimDuration::from_secs(30), Fault::Crash(Target::Host(lb1)))
             .fault(SimDuration::from_secs(31), Fault::Restart(Target::Host(lb1)))

@@ -219,3 +219,46 @@ fn a_cut_whose_ends_resolve_to_one_host_is_skipped_and_said_so() {
         assert!(out.network.iter().all(|n| n.cut.is_empty()), "nothing was cut, seed={seed}: {:?}", out.network);
     }
 }
+
+#[test]
+fn a_killed_etcd_follower_is_restarted_by_the_kubelet_within_a_second_and_catches_up() {
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let victim = HostId((leader.0 + 1) % 3);
+        sim.inject(Fault::Kill { target: Target::Host(victim), process: hasim_sim::Process::Etcd });
+        assert!(sim.server(victim).is_none(), "seed={seed}");
+        sim.run_for(SimDuration::from_millis(1_000));
+        assert!(sim.server(victim).is_some(), "not running a second after the kill, seed={seed}");
+        assert!(write_succeeds(&mut sim, leader), "seed={seed}");
+        sim.run_for(secs(2));
+        let caught_up = sim.server(victim).unwrap().raft.log.committed;
+        assert_eq!(caught_up, sim.max_commit(), "seed={seed}");
+        assert_eq!(sim.leader().map(|l| l.0), Some(leader), "a follower's restart moves no leader, seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn etcd_killed_twice_in_a_row_stays_down_for_the_crash_loop_back_off() {
+    for seed in 0..10 {
+        let (mut sim, leader) = started(seed, 3);
+        let victim = HostId((leader.0 + 1) % 3);
+        let kill = Fault::Kill { target: Target::Host(victim), process: hasim_sim::Process::Etcd };
+        sim.inject(kill.clone());
+        sim.run_for(secs(2));
+        assert!(sim.server(victim).is_some(), "seed={seed}");
+        sim.inject(kill);
+        let second = sim.now();
+        sim.run_for(SimDuration::from_millis(9_990));
+        assert!(sim.server(victim).is_none(), "back before its 10 s back-off, seed={seed}");
+        sim.run_for(SimDuration::from_millis(20));
+        assert!(sim.server(victim).is_some(), "not back after its 10 s back-off, seed={seed}");
+        let said = sim.timeline().iter().any(|t| {
+            t.at == second + secs(10)
+                && t.text.contains("kubelet started etcd on")
+                && t.text.contains("crash-loop back-off")
+        });
+        assert!(said, "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}

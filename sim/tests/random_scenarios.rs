@@ -394,19 +394,19 @@ fn check_report(r: &Report) -> Result<(), String> {
             return fail(format!("{:?}: outages 1 s apart or less are not one: {w:?}", p.plane));
         }
     }
-    // Recovery, recomputed from the outages: those that began at or after the fault and
-    // before the next one at a later instant.
+    // Recovery, checked against the outages. An outage belongs to the last fault applied
+    // before its first failure and at most 100 ms after it began (when it failed the
+    // report does not show): so each fault's recovery must end with an outage it may
+    // have caused (or at the fault, if that outage's requests were all sent before it),
+    // and an ongoing one must have one.
     for f in &r.recovery {
         let next = r.recovery.iter().map(|g| g.at).filter(|&t| t > f.at).fold(f64::INFINITY, f64::min);
-        let caused: Vec<_> = r.outages.iter().filter(|o| o.start >= f.at && o.start < next).collect();
-        let ongoing = caused.iter().any(|o| o.ongoing);
-        let over = caused.iter().map(|o| o.end).fold(f64::NEG_INFINITY, f64::max);
-        let want = (!ongoing && !caused.is_empty()).then_some(over - f.at);
-        let agree = match (f.recovered_after, want) {
-            (Some(a), Some(b)) => (a - b).abs() < 1e-5,
-            (a, b) => a.is_none() && b.is_none(),
+        let caused: Vec<_> = r.outages.iter().filter(|o| f.at <= o.start + 0.1 + 1e-6 && o.start < next).collect();
+        let agree = match f.recovered_after {
+            Some(a) => !f.ongoing && caused.iter().any(|o| !o.ongoing && (o.end.max(f.at) - f.at - a).abs() < 1e-5),
+            None => !f.ongoing || caused.iter().any(|o| o.ongoing),
         };
-        if f.ongoing != ongoing || !agree {
+        if !agree {
             return fail(format!("recovery {f:?} disagrees with its outages {caused:?}"));
         }
     }

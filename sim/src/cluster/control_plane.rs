@@ -543,13 +543,51 @@ impl Simulation {
                 restart_when(delay)
             ),
         );
-        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc));
+        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
     }
 
-    pub(super) fn on_apiserver_restart(&mut self, host: HostId, inc: u32) {
-        if self.hosts[host.index()].incarnation_api == inc {
-            self.start_apiserver(host);
+    /// The apiserver was killed (a fault): the kubelet starts it again once it notices,
+    /// or after the crash-loop back-off. Returns how the timeline says when.
+    pub(super) fn kubelet_restarts_apiserver(&mut self, host: HostId, exited: u32) -> String {
+        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
+        let (at, when) = self.restart_after_exit(host, delay);
+        self.queue.push(at, Event::ApiserverRestart(host, exited, delay > SimDuration::ZERO));
+        when
+    }
+
+    /// A container of `host` exited on its own just now and the crash-loop back-off
+    /// asks for `backoff`: when the kubelet starts it again, and how to say so.
+    pub(super) fn restart_after_exit(&self, host: HostId, backoff: SimDuration) -> (SimTime, String) {
+        use crate::model::kubelet;
+        let at = kubelet::restart_after_exit(self.now, self.hosts[host.index()].relist_phase, backoff);
+        let when = if backoff == SimDuration::ZERO {
+            format!(
+                "restarted {} later, at the kubelet's next container relist (no back-off before a first restart)",
+                at.since(self.now)
+            )
+        } else {
+            format!("restart in {backoff} (CrashLoopBackOff)")
+        };
+        (at, when)
+    }
+
+    pub(super) fn on_apiserver_restart(&mut self, host: HostId, inc: u32, delayed: bool) {
+        let h = &self.hosts[host.index()];
+        if h.incarnation_api != inc || !h.up || h.apiserver.is_some() {
+            return;
         }
+        if delayed {
+            self.note_restart_after_backoff(host, "kube-apiserver");
+        }
+        self.start_apiserver(host);
+    }
+
+    /// The kubelet's restart after a crash-loop back-off is a step a learner should
+    /// see in the timeline (a restart at the next relist is told with the exit).
+    pub(super) fn note_restart_after_backoff(&mut self, host: HostId, process: &str) {
+        let name = &self.hosts[host.index()].name;
+        let text = format!("kubelet started {process} on {name} again after its crash-loop back-off");
+        self.note(EventKind::Kubelet, Some(host), text);
     }
 
     /// The periodic etcd readiness check (rate limited to once per timeout/2 = 1 s).
@@ -1458,6 +1496,7 @@ impl Simulation {
                 stats.failed += 1;
                 stats.per_second[second].1 += 1;
                 self.failures.push((req.issued, req.plane, f));
+                self.failed_at.push(self.now);
                 if req.lb.is_some()
                     && let Some(backend) = misrouted_to(f, req.arrived_ready)
                 {
@@ -1698,8 +1737,10 @@ impl Simulation {
             Plane::ALL.iter().map(|&p| (p, self.planes[p as usize].clone())).collect();
         let mut outages = Vec::new();
         for &plane in &Plane::ALL {
-            let mut fails: Vec<(SimTime, Failure)> =
-                self.failures.iter().filter(|(_, p, _)| *p == plane).map(|(t, _, f)| (*t, *f)).collect();
+            let mut fails: Vec<(SimTime, Failure, SimTime)> = (self.failures.iter().zip(&self.failed_at))
+                .filter(|((_, p, _), _)| *p == plane)
+                .map(|(&(t, _, f), &failed)| (t, f, failed))
+                .collect();
             fails.sort();
             let mut oks = self.oks_by_end[plane as usize].clone();
             oks.sort_unstable();
@@ -1708,7 +1749,7 @@ impl Simulation {
             // Failures at most 1 s apart belong to one outage, and so do failures
             // further apart with no success in between (sparse requests, such as node
             // Lease renewals every 10 s, are not a new outage each).
-            let split = |a: &(SimTime, Failure), b: &(SimTime, Failure)| {
+            let split = |a: &(SimTime, Failure, SimTime), b: &(SimTime, Failure, SimTime)| {
                 b.0.since(a.0) > SimDuration::from_secs(1) && {
                     let next_ok = oks.partition_point(|&t| t <= a.0);
                     oks.get(next_ok).is_some_and(|&t| t < b.0)
@@ -1717,7 +1758,7 @@ impl Simulation {
             for run in crate::time::runs_split_where(&fails, split) {
                 let window = &fails[run];
                 let mut counts: BTreeMap<Failure, u64> = BTreeMap::new();
-                for (_, f) in window {
+                for (_, f, _) in window {
                     *counts.entry(*f).or_default() += 1;
                 }
                 let (main, _) = counts.iter().max_by_key(|(f, n)| (**n, std::cmp::Reverse(**f))).expect("non-empty");
@@ -1729,28 +1770,46 @@ impl Simulation {
                 // on, would have joined it (a partial outage: successes and failures
                 // side by side until the end).
                 let ongoing = !ok_after(end) || self.now.since(end) <= SimDuration::from_secs(1);
-                outages.push(Outage {
-                    plane,
-                    start: window[0].0,
-                    // One still going lasted at least until the end (sparse requests
-                    // can leave its last failure well before it).
-                    end: if ongoing { self.now } else { end },
-                    failed: window.len() as u64,
-                    cause: main.describe(self),
-                    ongoing,
-                });
+                let first_failed = window.iter().map(|w| w.2).min().expect("non-empty");
+                outages.push((
+                    first_failed,
+                    Outage {
+                        plane,
+                        start: window[0].0,
+                        // One still going lasted at least until the end (sparse requests
+                        // can leave its last failure well before it).
+                        end: if ongoing { self.now } else { end },
+                        failed: window.len() as u64,
+                        cause: main.describe(self),
+                        ongoing,
+                    },
+                ));
             }
         }
-        outages.sort_by_key(|o| (o.start, o.plane));
+        outages.sort_by_key(|(_, o)| (o.start, o.plane));
+        // The fault behind an outage: the last one applied before its first failure and
+        // at most `IN_FLIGHT` after it began. A request the LB or an apiserver was still
+        // handling when a process was killed fails because of the kill, though it was
+        // sent a moment before; a request through a healthy control plane is answered
+        // within milliseconds, so a fault applied later than that did not catch the
+        // outage's first request in flight (it had run into an earlier one). Faults
+        // applied at the same instant share it.
+        const IN_FLIGHT: SimDuration = SimDuration::from_millis(100);
+        let fault_times: Vec<SimTime> = self.applied_faults.iter().map(|(t, _)| *t).collect();
+        let caused_by: Vec<Option<SimTime>> = outages
+            .iter()
+            .map(|&(first_failed, ref o)| {
+                let by = first_failed.min(o.start + IN_FLIGHT);
+                fault_times.iter().copied().rfind(|&t| t <= by)
+            })
+            .collect();
+        let outages: Vec<Outage> = outages.into_iter().map(|(_, o)| o).collect();
         let recovery = self
             .applied_faults
             .iter()
-            .enumerate()
-            .map(|(i, (at, fault))| {
-                // Faults applied at the same instant share the outages that follow.
-                let next =
-                    self.applied_faults[i + 1..].iter().map(|(t, _)| *t).find(|t| t > at).unwrap_or(SimTime::MAX);
-                let caused: Vec<&Outage> = outages.iter().filter(|o| o.start >= *at && o.start < next).collect();
+            .map(|(at, fault)| {
+                let caused: Vec<&Outage> =
+                    outages.iter().zip(&caused_by).filter(|(_, c)| **c == Some(*at)).map(|(o, _)| o).collect();
                 let ongoing = caused.iter().any(|o| o.ongoing);
                 let end = caused.iter().map(|o| o.end).max().filter(|_| !ongoing);
                 FaultRecovery { at: *at, fault: fault.clone(), recovered_after: end.map(|e| e.since(*at)), ongoing }
@@ -1818,8 +1877,8 @@ pub(super) struct LbState {
     generation: u32,
 }
 
-/// When the kubelet starts a container again: "restarted at once" for a first exit,
-/// "restart in 20s (CrashLoopBackOff)" after that.
+/// When the kubelet starts a container it killed itself again: "restarted at once" for
+/// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
 pub(super) fn restart_when(delay: SimDuration) -> String {
     if delay == SimDuration::ZERO {
         "restarted at once (no back-off before a first restart)".to_string()

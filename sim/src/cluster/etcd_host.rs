@@ -55,14 +55,15 @@ impl Simulation {
         }
         p.server.heard_from(msg.from, now);
         if let Err(lost) = p.server.raft.step(msg) {
+            self.crash_process(host);
+            let when = self.kubelet_restarts_etcd(host);
             let text = format!(
-                "etcd on {} crashed: commit index {} is beyond its last log index {} (raft: \"Was the raft log corrupted, truncated, or lost?\")",
+                "etcd on {} crashed: commit index {} is beyond its last log index {} (raft: \"Was the raft log corrupted, truncated, or lost?\"); kubelet: {when}",
                 self.hosts[host.index()].name,
                 lost.to_commit,
                 lost.last_index
             );
             self.note(EventKind::Etcd, Some(host), text);
-            self.crash_process(host);
             return;
         }
         self.after_step(host);

@@ -135,17 +135,38 @@ impl Simulation {
                 let h = host.expect("single target");
                 match process {
                     Process::Etcd => {
-                        self.note(EventKind::Fault, Some(h), format!("fault: etcd on {name} killed"));
-                        self.crash_process(h);
+                        let text = if self.hosts[h.index()].etcd.is_some() {
+                            self.crash_process(h);
+                            let when = self.kubelet_restarts_etcd(h);
+                            format!("fault: etcd on {name} killed; the kubelet starts its static pod again: {when}")
+                        } else {
+                            format!("fault: kill etcd on {name}: it is not running")
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
                     }
                     Process::Apiserver => {
-                        self.note(EventKind::Fault, Some(h), format!("fault: kube-apiserver on {name} killed"));
-                        self.stop_apiserver(h, true);
+                        let text = if self.hosts[h.index()].apiserver.is_some() {
+                            self.stop_apiserver(h, true);
+                            let exited = self.hosts[h.index()].incarnation_api;
+                            let when = self.kubelet_restarts_apiserver(h, exited);
+                            format!(
+                                "fault: kube-apiserver on {name} killed; the kubelet starts its static pod again: {when}"
+                            )
+                        } else {
+                            format!("fault: kill kube-apiserver on {name}: it is not running")
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
                     }
                     Process::Scheduler | Process::ControllerManager => {
                         let c = component_of(process);
-                        self.note(EventKind::Fault, Some(h), format!("fault: {} on {name} killed", c.name()));
-                        self.kill_component(h, c);
+                        let text = match self.kill_component(h, c) {
+                            Some(when) => format!(
+                                "fault: {} on {name} killed; the kubelet starts its static pod again: {when}",
+                                c.name()
+                            ),
+                            None => format!("fault: kill {} on {name}: it is not running", c.name()),
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
                     }
                 }
             }
@@ -743,6 +764,30 @@ impl Simulation {
         if self.hosts[host.index()].etcd.take().is_some() {
             self.track_etcd_leaders();
         }
+    }
+
+    /// etcd exited on a host that stays up (killed, or it panicked): the kubelet starts
+    /// the static pod again, at once the first time, later after the crash-loop
+    /// back-off. Returns how the timeline says when.
+    pub(super) fn kubelet_restarts_etcd(&mut self, host: HostId) -> String {
+        let h = &mut self.hosts[host.index()];
+        let delay = h.etcd_backoff.next_delay(self.now);
+        let exited = h.incarnation;
+        let (at, when) = self.restart_after_exit(host, delay);
+        self.queue.push(at, Event::EtcdRestart(host, exited, delay > SimDuration::ZERO));
+        when
+    }
+
+    /// Nothing started etcd since the exit (a `start` fault, a reboot): start it now.
+    pub(super) fn on_etcd_restart(&mut self, host: HostId, exited: u32, delayed: bool) {
+        let h = &self.hosts[host.index()];
+        if h.incarnation != exited || !h.up || h.etcd.is_some() {
+            return;
+        }
+        if delayed {
+            self.note_restart_after_backoff(host, "etcd");
+        }
+        self.start_etcd(host);
     }
 
     pub(super) fn resume(&mut self, host: HostId) {

@@ -145,12 +145,12 @@ impl Simulation {
                 Output::StoppedLeading { why } => {
                     self.leading_changed(host, c, false);
                     let name = self.hosts[host.index()].name.clone();
+                    let when = self.exit_component(host, c, true).unwrap_or_default();
                     self.note(
                         EventKind::Lease,
                         Some(host),
-                        format!("{} on {name} lost leadership ({why}) and exits", c.name()),
+                        format!("{} on {name} lost leadership ({why}) and exits; {when}", c.name()),
                     );
-                    self.exit_component(host, c, true);
                     return;
                 }
             }
@@ -318,26 +318,35 @@ impl Simulation {
         }
     }
 
-    /// The process ends. `restart`: it exited on its own (lost lease), so the kubelet
-    /// starts it again after its back-off.
-    fn exit_component(&mut self, host: HostId, c: Component, restart: bool) {
+    /// The process ends. `restart`: it exited on its own (lost lease, killed), so the
+    /// kubelet starts it again once it notices, after its back-off; returns how the
+    /// timeline says when.
+    fn exit_component(&mut self, host: HostId, c: Component, restart: bool) -> Option<String> {
         let h = &mut self.hosts[host.index()];
-        let Some(p) = h.components.procs[c as usize].take() else { return };
+        let p = h.components.procs[c as usize].take()?;
         if p.elector.is_leading() {
             self.leading_changed(host, c, false);
         }
+        let mut when = None;
         if restart {
             let delay = self.hosts[host.index()].components.backoff[c as usize].next_delay(self.now);
-            let inc = p.incarnation;
-            self.queue.push(self.now + delay, Event::ComponentRestart(host, c, inc));
+            let (at, text) = self.restart_after_exit(host, delay);
+            self.queue.push(at, Event::ComponentRestart(host, c, p.incarnation, delay > SimDuration::ZERO));
+            when = Some(text);
         }
         self.update_overlaps(c);
+        when
     }
 
-    pub(super) fn on_component_restart(&mut self, host: HostId, c: Component, inc: u32) {
-        if self.hosts[host.index()].components.incarnations[c as usize] == inc {
-            self.start_component(host, c);
+    pub(super) fn on_component_restart(&mut self, host: HostId, c: Component, inc: u32, delayed: bool) {
+        let h = &self.hosts[host.index()];
+        if h.components.incarnations[c as usize] != inc || !h.up || h.components.procs[c as usize].is_some() {
+            return;
         }
+        if delayed {
+            self.note_restart_after_backoff(host, c.name());
+        }
+        self.start_component(host, c);
     }
 
     /// The host died: every component on it is gone, with no chance to release.
@@ -354,8 +363,8 @@ impl Simulation {
     }
 
     /// The process was killed: the kubelet restarts it after its back-off.
-    pub(super) fn kill_component(&mut self, host: HostId, c: Component) {
-        self.exit_component(host, c, true);
+    pub(super) fn kill_component(&mut self, host: HostId, c: Component) -> Option<String> {
+        self.exit_component(host, c, true)
     }
 
     /// Graceful stop (SIGTERM): the scheduler releases its lease first.

@@ -414,10 +414,14 @@ enum Event {
     VrrpAdvert(u8, u8, u32),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
-    ApiserverRestart(HostId, u32),
+    /// The kubelet starts a container again after it exited: the incarnation that
+    /// exited, and whether the crash-loop back-off delayed the restart (then the
+    /// timeline says so when it happens).
+    ApiserverRestart(HostId, u32, bool),
+    EtcdRestart(HostId, u32, bool),
     ElectorTimer(HostId, Component, u32, u64),
     ElectorCallTimeout(HostId, Component, u32, u64),
-    ComponentRestart(HostId, Component, u32),
+    ComponentRestart(HostId, Component, u32, bool),
 }
 
 /// Queue lanes for events scheduled a fixed delay ahead (see `EventQueue::push_in_order`).
@@ -467,6 +471,10 @@ struct Host {
     certs: crate::model::certs::NodeCerts,
     /// The kubelet's crash-loop back-off for this node's kube-apiserver.
     api_backoff: crate::model::kubelet::RestartBackoff,
+    /// The same for its etcd (a static pod too, stacked or external with kubeadm).
+    etcd_backoff: crate::model::kubelet::RestartBackoff,
+    /// Where in each second the kubelet's PLEG relists fall.
+    relist_phase: SimDuration,
     /// The whole host is frozen (VM paused): see `Simulation::held_by`.
     frozen: bool,
     /// When it lost power, while it is down.
@@ -538,6 +546,9 @@ pub struct Simulation {
     /// then, not on those `settle_requests` collects after it.
     oks_by_end: [Vec<SimTime>; 4],
     failures: Vec<(SimTime, Plane, Failure)>,
+    /// When each of `failures` failed (its issue time is in `failures`): which fault
+    /// caused an outage depends on what happened while its requests were in flight.
+    failed_at: Vec<SimTime>,
     stale_reads: u64,
     max_staleness: SimDuration,
     stale: Vec<(SimTime, HostId)>,
@@ -601,6 +612,7 @@ impl Simulation {
         }
         let layout = spec.host_layout();
         let n_lb_first = layout.iter().position(|h| h.name.starts_with("lb-")).unwrap_or(layout.len());
+        let mut kubelet_rng = SimRng::new(seed, StreamId::Kubelet);
         let hosts: Vec<Host> = layout
             .into_iter()
             .enumerate()
@@ -622,6 +634,8 @@ impl Simulation {
                     crate::model::certs::LEAF_VALIDITY,
                 ),
                 api_backoff: Default::default(),
+                etcd_backoff: Default::default(),
+                relist_phase: SimDuration(kubelet_rng.below(crate::model::kubelet::PLEG_RELIST_PERIOD.as_micros())),
                 frozen: false,
                 down_since: None,
                 held: Vec::new(),
@@ -679,6 +693,7 @@ impl Simulation {
             planes: Default::default(),
             oks_by_end: Default::default(),
             failures: Vec::new(),
+            failed_at: Vec::new(),
             stale_reads: 0,
             max_staleness: SimDuration::ZERO,
             stale: Vec::new(),
@@ -1026,10 +1041,11 @@ impl Simulation {
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
-            Event::ApiserverRestart(host, inc) => self.on_apiserver_restart(host, inc),
+            Event::ApiserverRestart(host, inc, delayed) => self.on_apiserver_restart(host, inc, delayed),
+            Event::EtcdRestart(host, inc, delayed) => self.on_etcd_restart(host, inc, delayed),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
             Event::ElectorCallTimeout(host, c, inc, seq) => self.on_elector_call_timeout(host, c, inc, seq),
-            Event::ComponentRestart(host, c, inc) => self.on_component_restart(host, c, inc),
+            Event::ComponentRestart(host, c, inc, delayed) => self.on_component_restart(host, c, inc, delayed),
         }
     }
 
@@ -1044,7 +1060,10 @@ impl Simulation {
                     (apiserver, true)
                 }
             },
-            Event::LivenessProbe(h, _) | Event::ApiserverRestart(h, _) | Event::ComponentRestart(h, ..) => (h, false),
+            Event::LivenessProbe(h, _)
+            | Event::ApiserverRestart(h, ..)
+            | Event::EtcdRestart(h, ..)
+            | Event::ComponentRestart(h, ..) => (h, false),
             Event::LbArrive(_, lb)
             | Event::LbForward(_, lb)
             | Event::LbCheck(lb, _)

@@ -26,6 +26,8 @@ pub enum StreamId {
     Boot,
     /// Retry jitter of one leader-election client (host, component, incarnation).
     Elector(u32),
+    /// When each host's kubelet relists its containers.
+    Kubelet,
 }
 
 impl StreamId {
@@ -35,6 +37,7 @@ impl StreamId {
             StreamId::Faults => 2,
             StreamId::Workload => 3,
             StreamId::Boot => 4,
+            StreamId::Kubelet => 5,
             StreamId::Disk(h) => (1 << 32) | u64::from(h),
             StreamId::EtcdMember(m) => (2 << 32) | (m & 0xffff_ffff),
             StreamId::Elector(e) => (3 << 32) | u64::from(e),

@@ -4,8 +4,10 @@
 //! kuberuntime_manager.go finds no back-off entry yet, and `Next` creates one of
 //! 10 s); each later exit waits the entry's back-off, counted from the exit, and the
 //! restart doubles it (at most 300 s). An entry is forgotten when a container ran more
-//! than 2 × 300 s since its last restart (flowcontrol.Backoff's expiry). The kubelet's
-//! 1 s PLEG relist, which notices an exit, is not modelled.
+//! than 2 × 300 s since its last restart (flowcontrol.Backoff's expiry). A container
+//! that exits on its own (killed, crashed, or a component that lost its lease) is
+//! noticed at the kubelet's next PLEG relist, once a second; one the kubelet kills
+//! itself (a failed liveness probe, a renewal) it restarts in the same pod sync.
 //! Probe settings are kubeadm's (cmd/kubeadm/app/util/staticpod/utils.go).
 
 use crate::time::{SimDuration, SimTime};
@@ -68,6 +70,29 @@ impl Probe {
     }
 }
 
+/// How often the kubelet's generic PLEG lists the containers
+/// (genericPlegRelistPeriod in pkg/kubelet/kubelet.go; Evented PLEG is off by default).
+pub const PLEG_RELIST_PERIOD: SimDuration = SimDuration::from_secs(1);
+
+/// The first relist strictly after `exit`, for a kubelet whose relists fall at
+/// `phase + k × PLEG_RELIST_PERIOD`.
+pub fn next_relist(exit: SimTime, phase: SimDuration) -> SimTime {
+    let period = PLEG_RELIST_PERIOD.as_micros();
+    let phase = phase.as_micros() % period;
+    let exit = exit.as_micros();
+    if exit < phase {
+        return SimTime(phase);
+    }
+    SimTime(phase + ((exit - phase) / period + 1) * period)
+}
+
+/// When the kubelet starts a container again that exited on its own at `exit`, the
+/// crash-loop back-off having asked for `backoff`: it must first notice the exit, and
+/// it waits out the back-off counted from the exit.
+pub fn restart_after_exit(exit: SimTime, phase: SimDuration, backoff: SimDuration) -> SimTime {
+    next_relist(exit, phase).max(exit + backoff)
+}
+
 pub const BACKOFF_INITIAL: SimDuration = SimDuration::from_secs(10);
 pub const BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
 
@@ -101,6 +126,18 @@ impl RestartBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exit_is_noticed_at_the_next_relist_and_the_back_off_counts_from_the_exit() {
+        let phase = SimDuration::from_millis(300);
+        let at = |ms: u64| SimTime(ms * 1000);
+        assert_eq!(next_relist(at(100), phase), at(300));
+        // A relist at the very instant of the exit has already listed the container.
+        assert_eq!(next_relist(at(300), phase), at(1300));
+        assert_eq!(next_relist(at(5_900), phase), at(6_300));
+        assert_eq!(restart_after_exit(at(5_900), phase, SimDuration::ZERO), at(6_300));
+        assert_eq!(restart_after_exit(at(5_900), phase, BACKOFF_INITIAL), at(15_900));
+    }
 
     #[test]
     fn the_first_exit_restarts_at_once_then_back_off_10_20_40_up_to_300_s_and_reset_after_10_running_minutes() {

@@ -152,11 +152,14 @@ pub enum FaultKind {
     Wipe(#[schemars(with = "String")] Node),
     /// An LB host fails (a crash of `lb-1`, `lb-2` or `lb-active`).
     LbFailure(#[schemars(with = "String")] Node),
-    /// The process dies (SIGKILL); the node stays up.
+    /// The process dies (SIGKILL); the node stays up. The kubelet starts it again within
+    /// a second, or after its crash-loop back-off (10 s, 20 s, ... 300 s) if it exited
+    /// within the last 10 minutes.
     Kill(OnProcess),
     /// Start a process that is not running.
     Start(OnProcess),
-    /// Graceful stop (SIGTERM) of one process.
+    /// Graceful stop (SIGTERM) of one process, as when its static pod manifest is moved
+    /// away: it stays down until a `start` (or the end of `for`).
     StopProcess(OnProcess),
     /// Freeze one process (SIGSTOP).
     Pause(OnProcess),
