@@ -550,25 +550,29 @@ impl Simulation {
     /// or after the crash-loop back-off. Returns how the timeline says when.
     pub(super) fn kubelet_restarts_apiserver(&mut self, host: HostId, exited: u32) -> String {
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        let (at, when) = self.restart_after_exit(host, delay);
-        self.queue.push(at, Event::ApiserverRestart(host, exited, delay > SimDuration::ZERO));
-        when
+        self.restart_after_exit(host, delay, |delayed| Event::ApiserverRestart(host, exited, delayed))
     }
 
     /// A container of `host` exited on its own just now and the crash-loop back-off
-    /// asks for `backoff`: when the kubelet starts it again, and how to say so.
-    pub(super) fn restart_after_exit(&self, host: HostId, backoff: SimDuration) -> (SimTime, String) {
+    /// asks for `backoff`: schedules the kubelet's restart (`restart` builds the event,
+    /// told whether the back-off delays it) and returns how the timeline says when.
+    pub(super) fn restart_after_exit(
+        &mut self,
+        host: HostId,
+        backoff: SimDuration,
+        restart: impl FnOnce(bool) -> Event,
+    ) -> String {
         use crate::model::kubelet;
         let at = kubelet::restart_after_exit(self.now, self.hosts[host.index()].relist_phase, backoff);
-        let when = if backoff == SimDuration::ZERO {
+        self.queue.push(at, restart(backoff > SimDuration::ZERO));
+        if backoff == SimDuration::ZERO {
             format!(
                 "restarted {} later, at the kubelet's next container relist (no back-off before a first restart)",
                 at.since(self.now)
             )
         } else {
             format!("restart in {backoff} (CrashLoopBackOff)")
-        };
-        (at, when)
+        }
     }
 
     pub(super) fn on_apiserver_restart(&mut self, host: HostId, inc: u32, delayed: bool) {

@@ -773,9 +773,7 @@ impl Simulation {
         let h = &mut self.hosts[host.index()];
         let delay = h.etcd_backoff.next_delay(self.now);
         let exited = h.incarnation;
-        let (at, when) = self.restart_after_exit(host, delay);
-        self.queue.push(at, Event::EtcdRestart(host, exited, delay > SimDuration::ZERO));
-        when
+        self.restart_after_exit(host, delay, |delayed| Event::EtcdRestart(host, exited, delayed))
     }
 
     /// Nothing started etcd since the exit (a `start` fault, a reboot): start it now.

@@ -330,9 +330,8 @@ impl Simulation {
         let mut when = None;
         if restart {
             let delay = self.hosts[host.index()].components.backoff[c as usize].next_delay(self.now);
-            let (at, text) = self.restart_after_exit(host, delay);
-            self.queue.push(at, Event::ComponentRestart(host, c, p.incarnation, delay > SimDuration::ZERO));
-            when = Some(text);
+            let inc = p.incarnation;
+            when = Some(self.restart_after_exit(host, delay, |delayed| Event::ComponentRestart(host, c, inc, delayed)));
         }
         self.update_overlaps(c);
         when

@@ -236,7 +236,7 @@ mod tests {
     /// One step of a random schedule.
     #[derive(Clone, Debug)]
     enum Op {
-        /// Push at now + delay (delays reach past the ring's horizon).
+        /// Push at now + delay (delays from microseconds to seconds).
         Push(u64),
         /// Push at an instant already passed (a fault injected "now" after a run stopped early).
         PushPast(u64),
@@ -299,7 +299,7 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(queue.len(), reference.heap.len());
             }
-            // A lane push that goes backwards falls back to the ring and keeps its order.
+            // A lane push that goes backwards falls back to the heap and keeps its order.
             let back = SimTime(lane_last[0].0.saturating_sub(1));
             queue.push_in_order(0, back, u64::MAX);
             reference.push(back, u64::MAX);
