@@ -965,3 +965,67 @@ fn a_rebooted_lb_marks_an_already_dead_backend_down_after_one_failed_check() {
         assert!(down.since(secs(31)) <= SimDuration::from_millis(2_100), "DOWN at {down}, seed={seed}");
     }
 }
+
+/// How long after `fault` hits cp-2 at 20 s HAProxy, configured as `lb`, marks it DOWN,
+/// and the timeline's words for it.
+fn cp2_marked_down(seed: u64, lb: HaproxyConfig, fault: Fault) -> (SimDuration, String) {
+    let mut cp = spec(lb.check);
+    cp.frontend = Frontend::Haproxy(lb);
+    let out = fault_at_20s_for_80s(seed, cp, fault);
+    let down = marked_down(&out, "cp-2", secs(20)).unwrap_or_else(|| panic!("cp-2 never marked DOWN, seed={seed}"));
+    let text = out.timeline.iter().find(|t| t.at == down).expect("the DOWN entry").text.clone();
+    (down.since(secs(20)), text)
+}
+
+#[test]
+fn with_timeout_check_a_frozen_apiserver_costs_the_whole_timeout_check_per_check() {
+    let freeze = Fault::PauseProcess { target: Target::Host(HostId(1)), process: Process::Apiserver };
+    for seed in 0..3 {
+        let lb = |timeout_check: Option<u64>| HaproxyConfig {
+            check: HealthCheck::HttpReadyz,
+            timeout_check: timeout_check.map(SimDuration::from_secs),
+            ..HaproxyConfig::default()
+        };
+        // HAProxy's default: `inter` (2 s) bounds each whole check, then the next is
+        // `inter` later: DOWN after (2·fall − 1)·inter to 2·fall·inter.
+        let (default, text) = cp2_marked_down(seed, lb(None), freeze.clone());
+        assert!(
+            default >= SimDuration::from_secs(10) && default <= SimDuration::from_secs(12),
+            "{default}, seed={seed}"
+        );
+        assert!(text.contains("its GET got no answer before `inter` (2.000s) ran out"), "{text}");
+        // kubeadm's guide: each check connects at once (the kernel accepts), then its
+        // GET waits 10 s for an answer: about 3·(10 s + 2 s).
+        let (kubeadm, text) = cp2_marked_down(seed, lb(Some(10)), freeze.clone());
+        assert!(
+            kubeadm >= SimDuration::from_secs(34) && kubeadm <= SimDuration::from_secs(37),
+            "{kubeadm}, seed={seed}"
+        );
+        assert!(text.contains("its GET got no answer within `timeout check` (10.000s)"), "{text}");
+    }
+}
+
+#[test]
+fn timeout_check_shortens_a_connect_to_the_lesser_of_inter_and_timeout_connect() {
+    for seed in 0..3 {
+        let lb = |timeout_check: Option<u64>| HaproxyConfig {
+            inter: SimDuration::from_secs(4),
+            timeout_connect: SimDuration::from_secs(1),
+            timeout_check: timeout_check.map(SimDuration::from_secs),
+            ..HaproxyConfig::default()
+        };
+        let power_off = Fault::Crash(Target::Host(HostId(1)));
+        // Without `timeout check` a silent host costs `inter` (4 s) per check plus the
+        // 4 s to the next: 20–24 s.
+        let (default, text) = cp2_marked_down(seed, lb(None), power_off.clone());
+        assert!(
+            default >= SimDuration::from_secs(20) && default <= SimDuration::from_secs(24),
+            "{default}, seed={seed}"
+        );
+        assert!(text.contains("no answer to its connect within `inter` (4.000s)"), "{text}");
+        // With it, each connect gives up after min(4 s, 1 s): 1 s + 4 s per check.
+        let (set, text) = cp2_marked_down(seed, lb(Some(10)), power_off);
+        assert!(set >= SimDuration::from_secs(10) && set <= SimDuration::from_secs(15), "{set}, seed={seed}");
+        assert!(text.contains("no answer to its connect within 1.000s (the lesser of"), "{text}");
+    }
+}

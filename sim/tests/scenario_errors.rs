@@ -630,6 +630,27 @@ fn rows() -> Vec<Row> {
             None,
         ),
         row(
+            "timeout_check with nginx",
+            with_lb("  load_balancer: { kind: nginx, timeout_check: 10s }\n"),
+            (16, 33),
+            "`timeout_check` is an HAProxy setting",
+            Some("set `kind: haproxy`"),
+        ),
+        row(
+            "timeout_check too short",
+            with_lb("  load_balancer: { kind: haproxy, timeout_check: 1ms }\n"),
+            (16, 35),
+            "`timeout_check` must be at least 10ms",
+            None,
+        ),
+        row(
+            "timeout_check misspelt",
+            with_lb("  load_balancer: { kind: haproxy, check_timeout: 10s }\n"),
+            (16, 35),
+            "unknown key `check_timeout`",
+            Some("did you mean `timeout_check`?"),
+        ),
+        row(
             "vip without a load balancer",
             with_lb("  load_balancer:\n    kind: none\n  vip:\n    priority: 100\n"),
             (18, 3),

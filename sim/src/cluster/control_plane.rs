@@ -30,7 +30,7 @@
 use super::*;
 use crate::model::certs::CertKind;
 use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput, VrrpState};
-use crate::model::lb::{Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
+use crate::model::lb::{CheckResult, Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
 use crate::model::reflector::{MAX_INTERNAL_ERROR_RETRY, WatchRetry};
 
 /// Where etcd runs.
@@ -1522,7 +1522,6 @@ impl Simulation {
         let Some(Frontend::Haproxy(cfg)) = self.cp().map(|c| c.frontend) else { return };
         let lb = self.lbs[lb_index as usize].host;
         let Balancer::Haproxy(haproxy) = &self.lbs[lb_index as usize].balancer else { return };
-        let timeout = haproxy.check_timeout();
         if !self.hosts[lb.index()].up {
             // The LB host is down: its checks stop; they resume when it boots.
             self.queue.push(self.now + cfg.inter, Event::LbCheck(lb_index, server as u16));
@@ -1531,29 +1530,30 @@ impl Simulation {
         let backend = self.cp_hosts[server];
         let h = &self.hosts[backend.index()];
         let reachable = h.up && !h.frozen && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
-        let listening = h.apiserver.is_some();
-        let (answered, healthy) = match cfg.check {
-            // The kernel accepts the connection whenever something listens, even for a
-            // frozen process.
-            HealthCheck::Tcp => (reachable, reachable && listening),
-            HealthCheck::HttpReadyz => {
-                // A frozen apiserver accepts the connection but never answers the GET.
-                let paused = h.apiserver.as_ref().is_some_and(|a| a.paused);
-                let ready = h.apiserver.as_ref().is_some_and(|a| a.etcd_ok);
-                (reachable && !paused, reachable && listening && ready && !paused)
+        // The kernel completes the handshake whenever something listens, even for a
+        // frozen process. A reset, a connect or an HTTP answer comes back within about
+        // a millisecond on a LAN.
+        let round_trip = SimDuration::from_millis(1);
+        let (result, done) = match h.apiserver.as_ref() {
+            _ if !reachable => (CheckResult::ConnectTimeout, self.now + haproxy.check_connect_timeout()),
+            None => (CheckResult::Refused, self.now + round_trip),
+            Some(_) if cfg.check == HealthCheck::Tcp => (CheckResult::Passed, self.now + round_trip),
+            Some(a) if a.paused => {
+                let sent = self.now + round_trip;
+                (CheckResult::AnswerTimeout, haproxy.check_answer_deadline(self.now, sent))
             }
+            Some(a) if a.etcd_ok => (CheckResult::Passed, self.now + round_trip),
+            Some(_) => (CheckResult::NotReady, self.now + round_trip),
         };
-        // A refused connect or an HTTP answer comes back after a round trip; silence
-        // counts as a failure once the check times out (`inter`).
-        let done = if answered { self.now + SimDuration::from_millis(1) } else { self.now + timeout };
-        self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, healthy));
+        self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, result));
     }
 
-    pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, healthy: bool) {
+    pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, result: CheckResult) {
         let lb = &mut self.lbs[lb_index as usize];
         let lb_host = lb.host;
         let Balancer::Haproxy(haproxy) = &mut lb.balancer else { return };
-        let transition = haproxy.on_check(server, healthy);
+        let transition = haproxy.on_check(server, result.passed());
+        let why = check_failure_reason(haproxy, result);
         let next = haproxy.next_check_in(server);
         self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
         if let Some(t) = transition {
@@ -1570,9 +1570,11 @@ impl Simulation {
             };
             let text = match t.now {
                 ServerState::Down if t.while_fresh => format!(
-                    "{lb_name} marked {name} DOWN after 1 failed {check} check: HAProxy had just started and counts a server UP only until its first check fails"
+                    "{lb_name} marked {name} DOWN after 1 failed {check} check, which {why}: HAProxy had just started and counts a server UP only until its first check fails"
                 ),
-                ServerState::Down => format!("{lb_name} marked {name} DOWN after {fall} failed {check} checks"),
+                ServerState::Down => {
+                    format!("{lb_name} marked {name} DOWN after {fall} failed {check} checks; the last {why}")
+                }
                 ServerState::Up => format!("{lb_name} marked {name} UP after {rise} good {check} checks"),
             };
             self.note(EventKind::LoadBalancer, Some(backend), text);
@@ -1888,5 +1890,25 @@ pub(super) fn restart_when(delay: SimDuration) -> String {
         "restarted at once (no back-off before a first restart)".to_string()
     } else {
         format!("restart in {delay} (CrashLoopBackOff)")
+    }
+}
+
+/// Why an HAProxy check failed, for the timeline ("the last check …"): which timeout
+/// ran out, and which setting it comes from.
+fn check_failure_reason(haproxy: &Haproxy, result: CheckResult) -> String {
+    let cfg = haproxy.cfg;
+    match result {
+        CheckResult::Passed => "passed".to_string(),
+        CheckResult::Refused => "was refused: nothing listens on :6443".to_string(),
+        CheckResult::ConnectTimeout if cfg.timeout_check.is_some() => format!(
+            "got no answer to its connect within {} (the lesser of `inter` and `timeout connect`)",
+            haproxy.check_connect_timeout()
+        ),
+        CheckResult::ConnectTimeout => format!("got no answer to its connect within `inter` ({})", cfg.inter),
+        CheckResult::AnswerTimeout => match cfg.timeout_check {
+            Some(t) => format!("connected, but its GET got no answer within `timeout check` ({t})"),
+            None => format!("connected, but its GET got no answer before `inter` ({}) ran out", cfg.inter),
+        },
+        CheckResult::NotReady => "got a /readyz answer other than 200: the apiserver's etcd check fails".to_string(),
     }
 }

@@ -36,6 +36,7 @@ use crate::model::etcd::message::{Body, ConfChange, Entry, Message};
 use crate::model::etcd::raft::ProposalError;
 use crate::model::etcd::raft::{Raft, RaftEvent, Role};
 use crate::model::etcd::{Applied, EtcdServer, EtcdSettings, MemberChange, ServerError};
+use crate::model::lb::CheckResult;
 use crate::time::{SimDuration, SimTime};
 
 /// Client load against the cluster, spread round-robin over the members like clientv3's
@@ -409,7 +410,7 @@ enum Event {
     LbNext(u64, HostId, bool),
     LbGiveUp(u64, Failure),
     LbCheck(u8, u16),
-    LbCheckDone(u8, u16, bool),
+    LbCheckDone(u8, u16, CheckResult),
     VrrpTimer(u8, u32, u64),
     VrrpAdvert(u8, u8, u32),
     ApiArrive(u64, HostId),
@@ -1036,7 +1037,7 @@ impl Simulation {
             Event::LbNext(id, failed, tried_all) => self.on_lb_next(id, failed, tried_all),
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
             Event::LbCheck(lb, server) => self.on_lb_check(lb, server as usize),
-            Event::LbCheckDone(lb, server, healthy) => self.on_lb_check_done(lb, server as usize, healthy),
+            Event::LbCheckDone(lb, server, result) => self.on_lb_check_done(lb, server as usize, result),
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),

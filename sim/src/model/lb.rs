@@ -5,8 +5,12 @@
 //! `fastinter` while its state is in transition, or `downinter` while it is DOWN (both
 //! default to `inter`). `fall` (3) consecutive failures mark it DOWN, `rise` (2)
 //! consecutive successes mark it UP. The check is a TCP connect by default, or an HTTP
-//! GET of /readyz with `option httpchk`; with no `timeout check`, `inter` bounds the
-//! whole check. The next check is due `inter` after the previous one *ended* (check.c
+//! GET of /readyz with `option httpchk`. With no `timeout check`, `inter` bounds the
+//! whole check, connect and answer. With `timeout check` set (kubeadm's HA guide sets
+//! 10 s), the connect may take min(`inter`, `timeout connect`) and, once the request is
+//! sent, the answer may take `timeout check` more (check.c/tcpcheck.c re-arm the
+//! check's expiry when the request goes out), so an apiserver that accepts connections
+//! but never answers (a frozen process) costs `timeout check` per check. The next check is due `inter` after the previous one *ended* (check.c
 //! reschedules from the time the result came in), so a backend that refuses at once is
 //! marked DOWN (fall−1)·inter to fall·inter after it died (4–6 s), while one that is
 //! silent (host powered off, packets dropped) costs a timeout plus `inter` per check:
@@ -56,6 +60,9 @@ pub struct HaproxyConfig {
     /// `timeout server`: a session whose backend has sent nothing for this long is
     /// closed. kubeadm's documented haproxy.cfg sets 20 s (HAProxy has no default).
     pub timeout_server: SimDuration,
+    /// `timeout check`: how long a check waits for its answer once connected. Unset by
+    /// default (HAProxy's default), in which case `inter` bounds the whole check.
+    pub timeout_check: Option<SimDuration>,
 }
 
 impl Default for HaproxyConfig {
@@ -73,6 +80,7 @@ impl Default for HaproxyConfig {
             redispatch: false,
             timeout_connect: SimDuration::from_secs(5),
             timeout_server: SimDuration::from_secs(20),
+            timeout_check: None,
         }
     }
 }
@@ -92,6 +100,27 @@ struct Server {
     /// UP since HAProxy started, with no check passed yet: one failure marks it DOWN.
     fresh: bool,
     conns: u32,
+}
+
+/// How one health check ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Connected (TCP check), or /readyz answered 200.
+    Passed,
+    /// The host answered the connect with a reset: nothing listens on the port.
+    Refused,
+    /// No answer to the connect in time: the host is down, frozen or cut off.
+    ConnectTimeout,
+    /// Connected, but the GET got no answer in time: the process is frozen.
+    AnswerTimeout,
+    /// /readyz answered, but not 200: the apiserver's etcd check fails.
+    NotReady,
+}
+
+impl CheckResult {
+    pub fn passed(self) -> bool {
+        self == CheckResult::Passed
+    }
 }
 
 /// A backend changed state after a check.
@@ -142,9 +171,23 @@ impl Haproxy {
         }
     }
 
-    /// How long a check may take before it counts as failed.
-    pub fn check_timeout(&self) -> SimDuration {
-        self.cfg.inter
+    /// How long a check's TCP connect may take before the check fails: `inter`, or
+    /// min(`inter`, `timeout connect`) when `timeout check` is set.
+    pub fn check_connect_timeout(&self) -> SimDuration {
+        match self.cfg.timeout_check {
+            Some(_) => self.cfg.inter.min(self.cfg.timeout_connect),
+            None => self.cfg.inter,
+        }
+    }
+
+    /// When a check that started at `started` and sent its request at `sent` fails for
+    /// want of an answer: `timeout check` after the request, or else `inter` after the
+    /// start.
+    pub fn check_answer_deadline(&self, started: SimTime, sent: SimTime) -> SimTime {
+        match self.cfg.timeout_check {
+            Some(t) => sent + t,
+            None => started + self.cfg.inter,
+        }
     }
 
     /// Records one check result; returns the transition it caused, if any.
@@ -303,6 +346,28 @@ mod tests {
         assert_eq!(h.on_check(1, false), None);
         assert_eq!(h.on_check(1, false), None);
         assert_eq!(h.on_check(1, false), Some(Transition { server: 1, now: ServerState::Down, while_fresh: false }));
+    }
+
+    #[test]
+    fn timeout_check_splits_a_check_into_a_short_connect_and_an_answer_wait() {
+        let at = |ms: u64| SimTime::ZERO + SimDuration::from_millis(ms);
+        // Unset: `inter` bounds connect and answer together, from the check's start.
+        let h = Haproxy::new(HaproxyConfig { inter: SimDuration::from_secs(3), ..HaproxyConfig::default() }, 1);
+        assert_eq!(h.check_connect_timeout(), SimDuration::from_secs(3));
+        assert_eq!(h.check_answer_deadline(at(0), at(1)), at(3_000));
+        // Set: the connect gets min(inter, timeout connect), the answer `timeout check`
+        // from when the request went out.
+        let cfg = HaproxyConfig {
+            inter: SimDuration::from_secs(3),
+            timeout_connect: SimDuration::from_secs(5),
+            timeout_check: Some(SimDuration::from_secs(10)),
+            ..HaproxyConfig::default()
+        };
+        let h = Haproxy::new(cfg, 1);
+        assert_eq!(h.check_connect_timeout(), SimDuration::from_secs(3));
+        assert_eq!(h.check_answer_deadline(at(0), at(1)), at(10_001));
+        let h = Haproxy::new(HaproxyConfig { timeout_connect: SimDuration::from_secs(1), ..cfg }, 1);
+        assert_eq!(h.check_connect_timeout(), SimDuration::from_secs(1));
     }
 
     #[test]

@@ -30,12 +30,24 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The candidate closest to `word`, if it is close enough to be a likely typo.
+/// The candidate closest to `word`, if it is close enough to be a likely typo. The
+/// same words in another order (`check_timeout` for `timeout_check`) count as one
+/// typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_l = word.to_ascii_lowercase().replace('-', "_");
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split('_').map(str::to_string).collect();
+        w.sort();
+        w
+    };
+    let word_words = words(&word_l);
+    let distance = |c: &str| {
+        let c = c.to_ascii_lowercase().replace('-', "_");
+        if c.contains('_') && words(&c) == word_words { 1 } else { strsim::damerau_levenshtein(&word_l, &c) }
+    };
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&word_l, &c.to_ascii_lowercase().replace('-', "_")), c))
+        .map(|c| (distance(c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -277,6 +289,7 @@ mod tests {
         assert_eq!(did_you_mean("crsh", ["crash", "restart", "heal"]), Some("crash"));
         assert_eq!(did_you_mean("controlplanes", ["control_planes", "etcd"]), Some("control_planes"));
         assert_eq!(did_you_mean("zzzzzz", ["crash", "heal"]), None);
+        assert_eq!(did_you_mean("check_timeout", ["timeout_connect", "timeout_check"]), Some("timeout_check"));
     }
 
     #[test]

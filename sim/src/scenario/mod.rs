@@ -170,6 +170,10 @@ pub struct LoadBalancer {
     pub redispatch: bool,
     pub timeout_connect: Option<Dur>,
     pub timeout_server: Option<Dur>,
+    /// HAProxy's `timeout check`: once a check has connected, how long it waits for the
+    /// answer (kubeadm's HA guide sets 10s). Unset, `inter` bounds the whole check; set,
+    /// the connect may take the lesser of `inter` and `timeout_connect`.
+    pub timeout_check: Option<Dur>,
     /// nginx: failures before a server is skipped.
     pub max_fails: Option<u32>,
     /// nginx: how long a failed server is skipped.

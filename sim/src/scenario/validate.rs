@@ -241,6 +241,15 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
             Some("kubeadm's HA guide uses `retries: 1` with `redispatch: true`".into()),
         );
     }
+    if lb.timeout_check.is_some() && lb.kind != LbKind::Haproxy {
+        c.error(
+            c.key("timeout_check"),
+            "`timeout_check` is an HAProxy setting: nginx's stream module does not check actively".into(),
+            Some("set `kind: haproxy`".into()),
+        );
+    } else if lb.timeout_check.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
+        c.error(c.key("timeout_check"), "`timeout_check` must be at least 10ms".into(), None);
+    }
     for (key, v) in [("fall", lb.fall), ("rise", lb.rise)] {
         if v == Some(0) {
             c.error(c.key(key), format!("`{key}` must be at least 1"), None);
@@ -805,6 +814,7 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
                 redispatch: lb.redispatch,
                 timeout_connect: lb.timeout_connect.map_or(d.timeout_connect, |x| x.0),
                 timeout_server: lb.timeout_server.map_or(d.timeout_server, |x| x.0),
+                timeout_check: lb.timeout_check.map(|x| x.0),
             })
         }
         LbKind::Nginx => {

@@ -274,7 +274,8 @@ fn kind_note(kind: EventKind) -> &'static str {
         EventKind::LoadBalancer => {
             "HAProxy checks each backend every 2 s: DOWN after 3 failed checks (fall), UP after 2 good ones \
              (rise). A TCP check only proves the port accepts connections; an HTTP check of /readyz also sees \
-             an apiserver without etcd."
+             an apiserver without etcd. A check may take up to `inter`; with `timeout check` set, the connect \
+             may take min(inter, timeout connect) and the answer up to `timeout check` more."
         }
         EventKind::Vip => {
             "keepalived: a backup takes the VIP about 3.6 s after the last advert from the master \
