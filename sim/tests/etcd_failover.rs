@@ -346,3 +346,61 @@ fn writes_waiting_for_a_quorum_when_the_run_ends_are_answered_by_their_deadline(
         assert!(late.iter().all(|r| r.finished.unwrap() > secs(30)), "answered after the end, seed={seed}");
     }
 }
+
+#[test]
+fn reads_waiting_through_an_election_share_the_new_leaders_read_index_and_only_the_round_in_flight_fails() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(3));
+        let leader = settle(&mut sim);
+        let follower = HostId((leader.0 + 1) % 3);
+        sim.inject(Fault::Crash(Target::Host(leader)));
+        // Linearizable reads keep arriving at a follower every 100 ms until a new
+        // leader is elected.
+        let mut reads = Vec::new();
+        while sim.leader().is_none_or(|l| l.0 == leader) && reads.len() < 50 {
+            reads.push(sim.request(follower, RequestKind::LinearizableRead));
+            sim.run_for(ms(100));
+        }
+        assert!(reads.len() >= 5, "elected after {} reads, seed={seed}", reads.len());
+        sim.run_for(SimDuration::from_secs(2));
+        // etcd's read loop sent one ReadIndex, for the first read, to the dead leader;
+        // that round fails when a new leader appears (ErrLeaderChanged)...
+        assert_eq!(sim.request_result(reads[0]), Some(Err(hasim_sim::RequestError::LeaderChanged)), "seed={seed}");
+        // ...and every read that arrived meanwhile waited for the next round, which the
+        // new leader answers once it has committed an entry of its term.
+        for (i, &r) in reads.iter().enumerate().skip(1) {
+            assert!(matches!(sim.request_result(r), Some(Ok(_))), "read {i}: {:?}, seed={seed}", sim.request_result(r));
+        }
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}
+
+#[test]
+fn a_read_round_without_an_answer_gives_up_after_the_request_timeout_and_the_next_round_waits_for_a_leader() {
+    for seed in 0..10 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).build();
+        sim.run_until(secs(3));
+        let leader = settle(&mut sim);
+        let cut = HostId((leader.0 + 1) % 3);
+        sim.inject(Fault::Isolate(Target::Host(cut)));
+        sim.run_for(SimDuration::from_millis(2_500));
+        assert!(sim.server(cut).unwrap().raft.lead.is_none(), "the cut member lost its leader, seed={seed}");
+        // The first read starts a round of the read loop; raft drops its ReadIndex for
+        // want of a leader. A read 5 s later waits for the next round.
+        let first = sim.request(cut, RequestKind::LinearizableRead);
+        sim.run_for(SimDuration::from_secs(5));
+        let second = sim.request(cut, RequestKind::LinearizableRead);
+        // At 7 s the first round gives up (its client already has, at its own 7 s
+        // deadline) and the second round starts, again with no leader to ask.
+        sim.run_for(SimDuration::from_secs(3));
+        assert_eq!(sim.request_result(first), Some(Err(hasim_sim::RequestError::DeadlineExceeded)), "seed={seed}");
+        assert_eq!(sim.request_result(second), None, "seed={seed}");
+        // When the cut heals, the member hears of a leader: that round fails with
+        // ErrLeaderChanged, though the read has 4 s left.
+        sim.inject(Fault::Heal);
+        sim.run_for(SimDuration::from_secs(2));
+        assert_eq!(sim.request_result(second), Some(Err(hasim_sim::RequestError::LeaderChanged)), "seed={seed}");
+        assert!(sim.violations().is_empty(), "reproduce with seed={seed}");
+    }
+}

@@ -74,8 +74,12 @@ fn a_sweep_reports_the_slowest_answer_of_each_plane() {
     let cache = slowest(PlaneName::CacheReads);
     assert_eq!(cache.count, 3);
     assert!(cache.min >= 5.0 && cache.max < 10.0, "cache reads wait out Retry-After within 10 s: {cache:?}");
+    // Quorum reads that reached cp-1 in the last read-loop round before the heal wait
+    // for it and are answered then; none succeeds later than etcd's 7 s request
+    // timeout, after which it would have failed.
     let quorum = slowest(PlaneName::QuorumReads);
-    assert!(quorum.max < 1.0, "quorum reads are never slow here: {quorum:?}");
+    assert_eq!(quorum.count, 3);
+    assert!(quorum.min >= 1.0 && quorum.max < 7.0, "quorum reads wait less than the request timeout: {quorum:?}");
 }
 
 /// A plane the workload does send can still send nothing in a short run (one worker

@@ -637,6 +637,22 @@ impl Simulation {
         }
     }
 
+    /// The etcd member on `host` reset its connections (its process died on a live
+    /// host): each running apiserver whose watch it fed sees the stream break now, and
+    /// clientv3 resumes the watch through its balancer at once, not at the next look.
+    pub(super) fn watch_streams_reset(&mut self, host: HostId) {
+        let Some(member) = self.hosts[host.index()].member else { return };
+        let fed: Vec<HostId> = (self.cp_hosts.iter().copied())
+            .filter(|&h| {
+                let node = &self.hosts[h.index()];
+                !node.frozen && node.apiserver.as_ref().is_some_and(|a| !a.paused && a.watch_from == Some(member))
+            })
+            .collect();
+        for apiserver in fed {
+            self.tend_watch_cache(apiserver);
+        }
+    }
+
     /// Once a second (with the etcd check): a serving cache whose etcd watch broke moves
     /// it to another member if one would take it, and one whose watch has failed for
     /// longer than the cacher retries it starts over.
@@ -1508,6 +1524,13 @@ impl Simulation {
                 }
             }
         }
+    }
+
+    /// The host of the etcd member whose watch stream feeds the watch cache of the
+    /// apiserver on `host`, once its LIST has succeeded.
+    pub fn watch_source(&self, host: HostId) -> Option<HostId> {
+        let member = self.hosts[host.index()].apiserver.as_ref()?.watch_from?;
+        self.host_of(member)
     }
 
     /// The apiserver on `host` runs, is not frozen, and passes /readyz.

@@ -237,7 +237,7 @@ impl Simulation {
         }
         let mut applied = std::mem::take(&mut self.applied_buf);
         let mut committed = std::mem::take(&mut self.committed_buf);
-        p.server.apply(&mut committed, &mut applied);
+        p.server.apply(now, &mut committed, &mut applied);
         let member = p.server.id();
         let control_plane = self.spec.control_plane.is_some();
         for (i, e) in committed.drain(..) {

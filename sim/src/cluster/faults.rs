@@ -759,10 +759,14 @@ impl Simulation {
         }
     }
 
-    /// The process dies; only what was fsynced survives.
+    /// The process dies; only what was fsynced survives. On a host that stays up the
+    /// kernel resets its connections, which breaks the watch streams it fed at once.
     pub(super) fn crash_process(&mut self, host: HostId) {
         if self.hosts[host.index()].etcd.take().is_some() {
             self.track_etcd_leaders();
+            if self.hosts[host.index()].up {
+                self.watch_streams_reset(host);
+            }
         }
     }
 

@@ -245,6 +245,7 @@ impl From<ServerError> for RequestError {
         match e {
             ServerError::ProposalDropped => RequestError::ProposalDropped,
             ServerError::LeaderChanged => RequestError::LeaderChanged,
+            ServerError::Timeout => RequestError::TimedOut,
         }
     }
 }

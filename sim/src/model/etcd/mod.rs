@@ -1,6 +1,8 @@
 //! etcd: the Raft state machine (`raft`, after etcd-io/raft) and the server layer around
 //! it (this file, after etcd's `etcdserver`): applying committed entries, telling
-//! clients their writes and linearizable reads are done, snapshots and log compaction,
+//! clients their writes and linearizable reads are done (etcd's linearizable read loop:
+//! one ReadIndex at a time serves every read that arrived before it was sent),
+//! snapshots and log compaction,
 //! the strict reconfiguration checks, which peers the transport counts as connected,
 //! and the gRPC layer's leader monitor that cancels watches when there is no leader.
 
@@ -130,6 +132,9 @@ pub enum ServerError {
     /// etcd's ErrLeaderChanged: a new leader appeared while a read waited for its
     /// read index.
     LeaderChanged,
+    /// etcd's ErrTimeout: the read loop's ReadIndex got no answer within the request
+    /// timeout.
+    Timeout,
 }
 
 /// Something the server layer reports back to the world.
@@ -149,6 +154,23 @@ pub enum Applied {
 /// (readIndexRetryTime in etcdserver/v3_server.go).
 const READ_INDEX_RETRY: SimDuration = SimDuration::from_millis(500);
 
+/// One round of etcd's linearizableReadLoop: a single ReadIndex request for every read
+/// that was waiting when it was sent.
+#[derive(Clone, Debug)]
+struct ReadBatch {
+    /// The request id carried by the ReadIndex (and its resends).
+    ctx: ReadId,
+    reads: Vec<ReadId>,
+    started: SimTime,
+    last_sent: SimTime,
+    /// The read index, once the answer came; the batch then waits for apply.
+    index: Option<LogIndex>,
+}
+
+/// Read-loop request ids live in their own range, so they never equal a client
+/// request's id.
+const READ_BATCH_CTX: u64 = 1 << 63;
+
 /// One etcd server process.
 pub struct EtcdServer {
     pub raft: Raft,
@@ -158,10 +180,14 @@ pub struct EtcdServer {
     /// Writes waiting for a leader: raft's node does not accept proposals without one
     /// (its propc is nil), so they wait here until one appears or the client gives up.
     queued_writes: Vec<WriteId>,
-    /// Linearizable reads waiting for their read index, with when it was last asked.
-    asking_reads: Vec<(ReadId, SimTime)>,
-    /// Reads whose index is known and that wait for apply.
-    waiting_reads: Vec<(ReadId, LogIndex)>,
+    /// The read loop's ReadIndex in flight (or confirmed and waiting for apply), with
+    /// the reads it will answer.
+    read_batch: Option<ReadBatch>,
+    /// Reads that arrived while a batch was in flight: they wait for the next one
+    /// (etcd's next readNotifier).
+    next_reads: Vec<ReadId>,
+    /// Request ids of the read loop's ReadIndex messages.
+    read_batches_sent: u64,
     /// Leader as of the last Ready, to notice a new one (etcd's leaderChanged).
     last_lead: Option<MemberId>,
     /// Members whose removal this member has applied: the transport drops their traffic.
@@ -192,8 +218,9 @@ impl EtcdServer {
             settings,
             waiting_writes: BTreeSet::new(),
             queued_writes: Vec::new(),
-            asking_reads: Vec::new(),
-            waiting_reads: Vec::new(),
+            read_batch: None,
+            next_reads: Vec::new(),
+            read_batches_sent: 0,
             last_lead: None,
             removed: BTreeSet::new(),
             peers: BTreeMap::new(),
@@ -282,30 +309,55 @@ impl EtcdServer {
         }
     }
 
-    /// A client's linearizable read arrives at this member.
+    /// A client's linearizable read arrives at this member. It joins the next round of
+    /// the read loop, which starts at once if none is in flight.
     pub fn read_linearizable(&mut self, r: ReadId, now: SimTime) {
-        self.asking_reads.push((r, now));
-        self.raft.read_index_local(r);
+        self.next_reads.push(r);
+        if self.read_batch.is_none() {
+            self.start_read_batch(now);
+        }
     }
 
-    /// A client gave up on a request: forget it.
+    /// The read loop sends one ReadIndex for every read waiting.
+    fn start_read_batch(&mut self, now: SimTime) {
+        let reads = std::mem::take(&mut self.next_reads);
+        self.read_batches_sent += 1;
+        let ctx = ReadId(READ_BATCH_CTX | self.read_batches_sent);
+        self.read_batch = Some(ReadBatch { ctx, reads, started: now, last_sent: now, index: None });
+        self.raft.read_index_local(ctx);
+    }
+
+    /// The batch in flight ended (answered, failed or timed out): the loop goes round
+    /// again if reads arrived meanwhile.
+    fn end_read_batch(&mut self, now: SimTime) -> Option<ReadBatch> {
+        let done = self.read_batch.take();
+        if !self.next_reads.is_empty() {
+            self.start_read_batch(now);
+        }
+        done
+    }
+
+    /// A client gave up on a request: forget it. A read loop round whose reads all gave
+    /// up still runs to its end, as etcd's loop does not know they left.
     pub fn forget(&mut self, w: WriteId) {
         self.waiting_writes.remove(&w);
         self.queued_writes.retain(|&q| q != w);
-        self.asking_reads.retain(|&(r, _)| r.0 != w.0);
-        self.waiting_reads.retain(|&(r, _)| r.0 != w.0);
+        self.next_reads.retain(|r| r.0 != w.0);
+        if let Some(b) = self.read_batch.as_mut() {
+            b.reads.retain(|r| r.0 != w.0);
+        }
     }
 
     /// What etcd's server loop does around raft between Readies: hand queued writes to
-    /// a newly known leader, fail reads when a new leader appears, resend unanswered
-    /// ReadIndex requests every 500 ms.
+    /// a newly known leader; in the read loop, fail the round in flight when a new
+    /// leader appears, resend its ReadIndex every 500 ms, and give up on it after the
+    /// request timeout.
     pub fn poll(&mut self, now: SimTime, out: &mut Vec<Applied>) {
         let lead = self.raft.lead;
+        let unanswered = self.read_batch.as_ref().is_some_and(|b| b.index.is_none());
         if lead != self.last_lead {
-            if lead.is_some() {
-                for (r, _) in self.asking_reads.drain(..) {
-                    out.push(Applied::ReadFailed(r, ServerError::LeaderChanged));
-                }
+            if lead.is_some() && unanswered {
+                self.fail_read_batch(now, ServerError::LeaderChanged, out);
             }
             self.last_lead = lead;
         }
@@ -314,12 +366,21 @@ impl EtcdServer {
                 self.propose_now(w, out);
             }
         }
-        for i in 0..self.asking_reads.len() {
-            let (r, asked) = self.asking_reads[i];
-            if now.since(asked) >= READ_INDEX_RETRY {
-                self.asking_reads[i].1 = now;
-                self.raft.read_index_local(r);
+        let timeout = self.settings.request_timeout();
+        if let Some(b) = self.read_batch.as_mut().filter(|b| b.index.is_none()) {
+            if now.since(b.started) >= timeout {
+                self.fail_read_batch(now, ServerError::Timeout, out);
+            } else if now.since(b.last_sent) >= READ_INDEX_RETRY {
+                b.last_sent = now;
+                let ctx = b.ctx;
+                self.raft.read_index_local(ctx);
             }
+        }
+    }
+
+    fn fail_read_batch(&mut self, now: SimTime, e: ServerError, out: &mut Vec<Applied>) {
+        if let Some(b) = self.end_read_batch(now) {
+            out.extend(b.reads.into_iter().map(|r| Applied::ReadFailed(r, e)));
         }
     }
 
@@ -330,11 +391,11 @@ impl EtcdServer {
 
     /// Applies what raft committed (appended to `committed`) and answers waiting
     /// clients (appended to `out`).
-    pub fn apply(&mut self, committed: &mut Vec<(LogIndex, Entry)>, out: &mut Vec<Applied>) {
+    pub fn apply(&mut self, now: SimTime, committed: &mut Vec<(LogIndex, Entry)>, out: &mut Vec<Applied>) {
         // Most Readies (heartbeats and their answers) bring nothing to apply or answer.
         if self.raft.log.applied >= self.raft.log.committed
             && self.raft.read_states.is_empty()
-            && self.waiting_reads.is_empty()
+            && self.read_batch.as_ref().is_none_or(|b| b.index.is_none())
         {
             return;
         }
@@ -352,21 +413,29 @@ impl EtcdServer {
                 _ => {}
             }
         }
-        for (ctx, index) in self.raft.read_states.drain(..) {
-            // Retries may bring several answers for one read: take the first.
-            if let Some(pos) = self.asking_reads.iter().position(|&(r, _)| r == ctx) {
-                self.asking_reads.swap_remove(pos);
-                self.waiting_reads.push((ctx, index));
+        self.answer_reads(now, out);
+    }
+
+    /// Takes the read index of the round in flight from raft's read states (resends
+    /// may bring several answers: the first counts; answers to an earlier round are
+    /// ignored), and once this member has applied up to it, answers the round's reads
+    /// and starts the next round.
+    fn answer_reads(&mut self, now: SimTime, out: &mut Vec<Applied>) {
+        loop {
+            let Some(b) = self.read_batch.as_mut() else {
+                self.raft.read_states.clear();
+                return;
+            };
+            for (ctx, index) in self.raft.read_states.drain(..) {
+                if ctx == b.ctx && b.index.is_none() {
+                    b.index = Some(index);
+                }
+            }
+            let Some(index) = b.index.filter(|&i| i <= self.raft.log.applied) else { return };
+            if let Some(b) = self.end_read_batch(now) {
+                out.extend(b.reads.into_iter().map(|r| Applied::ReadDone(r, index)));
             }
         }
-        let applied = self.raft.log.applied;
-        self.waiting_reads.retain(|&(ctx, index)| {
-            let ready = index <= applied;
-            if ready {
-                out.push(Applied::ReadDone(ctx, index));
-            }
-            !ready
-        });
     }
 
     /// Takes a snapshot and compacts once `snapshot_count` entries were applied since
