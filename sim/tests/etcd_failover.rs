@@ -293,16 +293,23 @@ fn renewing_the_leaders_certificates_hands_leadership_over_before_etcd_restarts(
     }
 }
 
+/// A 3-member cluster whose follower has been isolated for 2.5 s, long enough to have
+/// given up on its leader; returns the run and that follower's host.
+fn follower_cut_off_until_leaderless(seed: u64) -> (Simulation, HostId) {
+    let mut sim = ClusterBuilder::new(3).seed(seed).build();
+    sim.run_until(secs(3));
+    let leader = settle(&mut sim);
+    let cut = HostId((leader.0 + 1) % 3);
+    sim.inject(Fault::Isolate(Target::Host(cut)));
+    sim.run_for(SimDuration::from_millis(2_500));
+    assert!(sim.server(cut).unwrap().raft.lead.is_none(), "the cut member lost its leader, seed={seed}");
+    (sim, cut)
+}
+
 #[test]
 fn a_write_to_a_member_without_a_leader_waits_for_one_instead_of_failing() {
     for seed in 0..10 {
-        let mut sim = ClusterBuilder::new(3).seed(seed).build();
-        sim.run_until(secs(3));
-        let leader = settle(&mut sim);
-        let cut = HostId((leader.0 + 1) % 3);
-        sim.inject(Fault::Isolate(Target::Host(cut)));
-        sim.run_for(SimDuration::from_millis(2_500));
-        assert!(sim.server(cut).unwrap().raft.lead.is_none(), "the cut member lost its leader, seed={seed}");
+        let (mut sim, cut) = follower_cut_off_until_leaderless(seed);
         let write = sim.request(cut, RequestKind::Write);
         let read = sim.request(cut, RequestKind::LinearizableRead);
         sim.run_for(SimDuration::from_millis(500));
@@ -379,13 +386,7 @@ fn reads_waiting_through_an_election_share_the_new_leaders_read_index_and_only_t
 #[test]
 fn a_read_round_without_an_answer_gives_up_after_the_request_timeout_and_the_next_round_waits_for_a_leader() {
     for seed in 0..10 {
-        let mut sim = ClusterBuilder::new(3).seed(seed).build();
-        sim.run_until(secs(3));
-        let leader = settle(&mut sim);
-        let cut = HostId((leader.0 + 1) % 3);
-        sim.inject(Fault::Isolate(Target::Host(cut)));
-        sim.run_for(SimDuration::from_millis(2_500));
-        assert!(sim.server(cut).unwrap().raft.lead.is_none(), "the cut member lost its leader, seed={seed}");
+        let (mut sim, cut) = follower_cut_off_until_leaderless(seed);
         // The first read starts a round of the read loop; raft drops its ReadIndex for
         // want of a leader. A read 5 s later waits for the next round.
         let first = sim.request(cut, RequestKind::LinearizableRead);
