@@ -1576,7 +1576,11 @@ impl Simulation {
         let lb_host = lb.host;
         let Balancer::Haproxy(haproxy) = &mut lb.balancer else { return };
         let transition = haproxy.on_check(server, result.passed());
-        let why = check_failure_reason(haproxy, result);
+        // Only a DOWN transition tells why the check failed.
+        let why = match transition {
+            Some(t) if t.now == ServerState::Down => check_failure_reason(haproxy, result),
+            _ => String::new(),
+        };
         let next = haproxy.next_check_in(server);
         self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
         if let Some(t) = transition {
@@ -1921,7 +1925,7 @@ pub(super) fn restart_when(delay: SimDuration) -> String {
 fn check_failure_reason(haproxy: &Haproxy, result: CheckResult) -> String {
     let cfg = haproxy.cfg;
     match result {
-        CheckResult::Passed => "passed".to_string(),
+        CheckResult::Passed => String::new(),
         CheckResult::Refused => "was refused: nothing listens on :6443".to_string(),
         CheckResult::ConnectTimeout if cfg.timeout_check.is_some() => format!(
             "got no answer to its connect within {} (the lesser of `inter` and `timeout connect`)",

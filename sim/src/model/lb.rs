@@ -10,8 +10,9 @@
 //! 10 s), the connect may take min(`inter`, `timeout connect`) and, once the request is
 //! sent, the answer may take `timeout check` more (check.c/tcpcheck.c re-arm the
 //! check's expiry when the request goes out), so an apiserver that accepts connections
-//! but never answers (a frozen process) costs `timeout check` per check. The next check is due `inter` after the previous one *ended* (check.c
-//! reschedules from the time the result came in), so a backend that refuses at once is
+//! but never answers (a frozen process) costs `timeout check` per check. The next
+//! check is due `inter` after the previous one *ended* (check.c reschedules from the
+//! time the result came in), so a backend that refuses at once is
 //! marked DOWN (fall−1)·inter to fall·inter after it died (4–6 s), while one that is
 //! silent (host powered off, packets dropped) costs a timeout plus `inter` per check:
 //! about (2·fall−1)·inter to 2·fall·inter (10–12 s). New connections go to UP backends
