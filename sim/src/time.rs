@@ -57,6 +57,9 @@ impl SimDuration {
     pub fn saturating_mul(self, k: u64) -> Self {
         SimDuration(self.0.saturating_mul(k))
     }
+    pub fn saturating_sub(self, d: SimDuration) -> Self {
+        SimDuration(self.0.saturating_sub(d.0))
+    }
 }
 
 impl Add<SimDuration> for SimTime {

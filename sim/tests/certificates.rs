@@ -1,13 +1,30 @@
 //! Certificates checked when connections are made: an expired etcd peer certificate
-//! cuts that member off; quorum survives one, not two; renewal restores it.
+//! cuts that member off; quorum survives one, not two; renewal restores it. Validity is
+//! judged on the verifier's clock, against kubeadm's 5-minute backdate and the age of
+//! the cluster, so clock steps and renewals on a skewed clock matter too.
 
-use hasim_sim::model::certs::CertKind;
+use hasim_sim::model::certs::{CertKind, DEFAULT_CLUSTER_AGE};
 use hasim_sim::{
-    ClusterBuilder, Component, ControlPlaneSpec, Failure, Fault, HostId, Plane, SimDuration, SimTime, Target,
+    ClusterBuilder, Component, ControlPlaneSpec, Failure, Fault, HostId, Plane, RequestError, SimDuration, SimTime,
+    Simulation, Target,
 };
 
 fn secs(s: u64) -> SimDuration {
     SimDuration::from_secs(s)
+}
+
+fn mins(m: u64) -> SimDuration {
+    SimDuration::from_mins(m)
+}
+
+fn step_clock(h: u32, by_secs: i64) -> Fault {
+    Fault::ClockStep { target: Target::Host(HostId(h)), offset_us: by_secs * 1_000_000 }
+}
+
+/// How many entries the member on `h` has committed fewer than the most up-to-date one:
+/// it grows for as long as that member is cut off from its peers.
+fn commit_lag(sim: &Simulation, h: u32) -> u64 {
+    sim.max_commit() - sim.server(HostId(h)).expect("etcd runs").raft.log.committed
 }
 
 fn expire_peer(h: u32) -> Fault {
@@ -94,4 +111,85 @@ fn an_expired_controller_manager_kubeconfig_makes_its_leader_lose_the_lease() {
     assert!(
         sim.timeline().iter().any(|t| t.text.contains("kube-controller-manager") && t.text.contains("lost leadership"))
     );
+}
+
+#[test]
+fn certificates_renewed_on_a_clock_running_ahead_are_refused_by_peers_until_their_clocks_pass_the_backdate() {
+    // kubeadm backdates a certificate 5 minutes, so a signer up to 5 minutes ahead is
+    // harmless; 8 minutes ahead, its peers see the new certificates as not yet valid
+    // for 3 minutes.
+    for (ahead, refused) in [(mins(8), true), (mins(4), false)] {
+        for seed in 0..3 {
+            let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(ControlPlaneSpec::stacked(3)).build();
+            sim.run_until(SimTime::ZERO + secs(20));
+            sim.inject(step_clock(0, ahead.as_micros() as i64 / 1_000_000));
+            sim.inject(Fault::RenewCerts(Target::Host(HostId(0))));
+            sim.run_for(secs(40));
+            let lag = commit_lag(&sim, 0);
+            let context = format!("{ahead} ahead, seed={seed}");
+            if refused {
+                assert!(lag > 100, "cp-1 is cut off: {lag} entries behind, {context}");
+                assert!(sim.leaders().iter().all(|l| l.0 != HostId(0)), "cp-1 does not lead, {context}");
+                // The others' clocks reach the new notBefore 3 minutes after the renewal.
+                sim.run_until(SimTime::ZERO + secs(15) + mins(3));
+                assert!(commit_lag(&sim, 0) > 100, "still cut off just before that, {context}");
+                sim.run_for(secs(20));
+            }
+            assert!(commit_lag(&sim, 0) < 20, "cp-1 keeps up: {} behind, {context}", commit_lag(&sim, 0));
+            sim.finish().assert_safe();
+        }
+    }
+}
+
+#[test]
+fn a_clock_stepped_back_ten_minutes_is_harmless_on_an_old_cluster_but_refuses_every_peer_on_a_new_one() {
+    // kubeadm signed the certificates `cluster_age` before the run, backdated 5
+    // minutes. A month-old cluster's are valid on a clock 10 minutes behind; a cluster
+    // set up 2 minutes ago has certificates that, on cp-3's clock, start 3 minutes in
+    // the future — so cp-3 refuses every peer (and every etcd server) until then.
+    for (age, cut_off) in [(DEFAULT_CLUSTER_AGE, false), (mins(2), true)] {
+        for seed in 0..3 {
+            let mut sim = ClusterBuilder::new(3)
+                .seed(seed)
+                .cluster_age(age)
+                .control_plane(ControlPlaneSpec::stacked(3))
+                .fault(secs(20), step_clock(2, -600))
+                .build();
+            sim.run_until(SimTime::ZERO + secs(60));
+            let context = format!("cluster age {age}, seed={seed}");
+            if cut_off {
+                assert!(commit_lag(&sim, 2) > 100, "cp-3 is cut off, {context}");
+                // On cp-3's clock it is 10 minutes before true time; the certificates
+                // start at (−2 min − 5 min) on it, reached at true time 3 minutes.
+                sim.run_until(SimTime::ZERO + mins(3) + secs(20));
+            }
+            assert!(commit_lag(&sim, 2) < 20, "cp-3 keeps up: {} behind, {context}", commit_lag(&sim, 2));
+            let out = sim.finish();
+            out.assert_safe();
+            let refused_storage = out.control_plane.as_ref().unwrap().failures.iter().any(|(_, _, f)| {
+                matches!(f, Failure::Etcd { backend: HostId(2), error: RequestError::CertificateExpired })
+            });
+            assert_eq!(refused_storage, cut_off, "cp-3's apiserver refuses the etcd servers' certificates, {context}");
+        }
+    }
+}
+
+#[test]
+fn a_clock_stepped_a_year_ahead_sees_every_certificate_expired() {
+    let mut sim = ClusterBuilder::new(3)
+        .seed(5)
+        .control_plane(ControlPlaneSpec::stacked(3))
+        .fault(secs(20), step_clock(1, 366 * 24 * 3600))
+        .build();
+    sim.run_until(SimTime::ZERO + secs(50));
+    assert!(commit_lag(&sim, 1) > 100, "cp-2 refuses its peers' expired certificates");
+    let out = sim.finish();
+    out.assert_safe();
+    let cp = out.control_plane.as_ref().unwrap();
+    let failed_via_cp2 = cp
+        .failures
+        .iter()
+        .filter(|(t, p, f)| *t > SimTime::ZERO + secs(25) && *p == Plane::Write && f.backend() == Some(HostId(1)))
+        .count();
+    assert!(failed_via_cp2 > 20, "writes through cp-2 fail: {failed_via_cp2}");
 }

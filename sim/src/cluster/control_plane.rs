@@ -458,7 +458,10 @@ impl Failure {
             Failure::Etcd { backend, error } => format!("the apiserver on {} got from etcd: {error}", n(backend)),
             Failure::ClientTimeout { backend: Some(b) } => format!("no answer in time from the apiserver on {}", n(b)),
             Failure::ClientTimeout { backend: None } => "no answer in time (request lost on the way)".to_string(),
-            Failure::Tls { backend } => format!("the apiserver certificate of {} has expired: TLS fails", n(backend)),
+            Failure::Tls { backend } => format!(
+                "the apiserver certificate of {} is rejected (x509: certificate has expired or is not yet valid)",
+                n(backend)
+            ),
             Failure::Reset { backend } => format!("the connection to {} was reset", n(backend)),
             Failure::CacheInitializing { backend } => format!(
                 "the watch cache of the apiserver on {} had not listed from etcd yet (429 storage is (re)initializing)",
@@ -821,7 +824,7 @@ impl Simulation {
         }
         // TLS to the member: it checks our apiserver-etcd-client certificate, we check
         // its server certificate.
-        if self.certs_in_play
+        if self.certs_checked()
             && !(self.cert_valid(host, CertKind::ApiserverEtcdClient, target)
                 && self.cert_valid(target, CertKind::EtcdServer, host))
         {
@@ -1265,7 +1268,7 @@ impl Simulation {
             }
             return;
         }
-        if self.certs_in_play && !self.cert_valid(host, CertKind::ApiserverServing, self.client_host()) {
+        if self.certs_checked() && !self.cert_valid(host, CertKind::ApiserverServing, self.client_host()) {
             self.reply_to_client(id, host, Err(Failure::Tls { backend: host }));
             return;
         }
@@ -1860,6 +1863,16 @@ impl Simulation {
             overlaps: self.overlaps.clone(),
             recovery,
         })
+    }
+
+    /// Could a TLS check fail now? (See `certs_checked_from`.)
+    pub(super) fn certs_checked(&self) -> bool {
+        self.now >= self.certs_checked_from
+    }
+
+    /// From now on certificates are checked: a fault touched a certificate or a clock.
+    pub(super) fn check_certs_from_now(&mut self) {
+        self.certs_checked_from = self.certs_checked_from.min(self.now);
     }
 
     /// Would `verifier` accept `host`'s certificate of `kind` now (on its own clock)?

@@ -315,7 +315,7 @@ impl Simulation {
         let to_inc = self.hosts[to_host.index()].incarnation;
         let target_down = self.hosts[to_host.index()].etcd.is_none();
         // Peer TLS: each side checks the other's etcd peer certificate on its own clock.
-        let tls_refused = self.certs_in_play
+        let tls_refused = self.certs_checked()
             && !(self.cert_valid(from_host, CertKind::EtcdPeer, to_host)
                 && self.cert_valid(to_host, CertKind::EtcdPeer, from_host));
         let delivery =

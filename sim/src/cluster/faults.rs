@@ -4,6 +4,32 @@
 use super::*;
 use crate::fault::Process;
 
+/// Why a verifier's clock puts a certificate outside its validity.
+#[derive(Clone, Copy)]
+enum Refusal {
+    /// Its notBefore is this much true time ahead (at the clock's current rate).
+    NotYetValid(SimDuration),
+    Expired,
+}
+
+impl Refusal {
+    /// "not yet valid for another 2m40.000s", "expired", or both, for a set of verdicts.
+    fn describe(all: impl Iterator<Item = Refusal>) -> String {
+        let (mut longest, mut expired) = (None, false);
+        for r in all {
+            match r {
+                Refusal::NotYetValid(d) => longest = longest.max(Some(d)),
+                Refusal::Expired => expired = true,
+            }
+        }
+        match (longest, expired) {
+            (Some(d), false) => format!("not yet valid for another {d} (kubeadm backdates them only 5 minutes)"),
+            (Some(d), true) => format!("expired or not yet valid (for another {d})"),
+            (None, _) => "expired".to_string(),
+        }
+    }
+}
+
 impl Simulation {
     // -------------------------------------------------------------------- faults
 
@@ -211,7 +237,7 @@ impl Simulation {
                 let mut c = self.hosts[h.index()].certs.get(cert);
                 c.not_after = crate::model::clock::LocalTime(local.0 - 1);
                 self.hosts[h.index()].certs.set(cert, c);
-                self.certs_in_play = true;
+                self.check_certs_from_now();
                 self.note(
                     EventKind::Fault,
                     Some(h),
@@ -222,22 +248,28 @@ impl Simulation {
                 let h = host.expect("single target");
                 let local = self.hosts[h.index()].clock.local(self.now);
                 self.hosts[h.index()].certs.renew_all(local, crate::model::certs::LEAF_VALIDITY);
+                // A renewal on a clock that runs ahead can sign certificates the others
+                // do not accept yet.
+                self.check_certs_from_now();
                 self.note(
                     EventKind::Fault,
                     Some(h),
                     format!("fault: kubeadm certs renew on {name}; its static pods restart"),
                 );
+                self.note_certificates_refused(h);
                 self.restart_static_pods(h);
             }
             Fault::ClockStep { offset_us, .. } => {
                 let h = host.expect("single target");
                 let now = self.now;
                 self.hosts[h.index()].clock.step(now, offset_us);
+                self.check_certs_from_now();
                 self.note(
                     EventKind::Fault,
                     Some(h),
                     format!("fault: the clock of {name} jumps by {:+.3}s", offset_us as f64 / 1e6),
                 );
+                self.note_certificates_refused(h);
             }
             Fault::ClockRate { rate_ppm, .. } => {
                 let h = host.expect("single target");
@@ -245,6 +277,7 @@ impl Simulation {
                 let before = self.hosts[h.index()].clock.rate_ppm();
                 undo = Some(Fault::ClockRate { target: Target::Host(h), rate_ppm: before });
                 self.hosts[h.index()].clock.set_rate(now, rate_ppm);
+                self.check_certs_from_now();
                 self.note(
                     EventKind::Fault,
                     Some(h),
@@ -576,6 +609,70 @@ impl Simulation {
     }
 
     /// The kubelet restarts every static pod of a node (after a certificate renewal).
+    /// After a fault moved the clock of `h` or replaced its certificates: which
+    /// certificates its clock now puts outside their validity, and which hosts' clocks
+    /// do that to its own, so the reader sees why TLS to and from it fails. Nothing is
+    /// noted when every certificate is valid everywhere.
+    fn note_certificates_refused(&mut self, h: HostId) {
+        let now = self.now;
+        // Hosts whose certificates anyone checks: etcd members and control-plane nodes.
+        let holders: Vec<HostId> = (0..self.hosts.len())
+            .map(|i| HostId(i as u32))
+            .filter(|x| self.hosts[x.index()].is_control_plane || self.hosts[x.index()].member.is_some())
+            .collect();
+        let name = |x: HostId| self.hosts[x.index()].name.clone();
+        // How `verifier`'s clock sees `holder`'s certificates: whether it has not
+        // reached a notBefore yet (and for how much more true time) or is past a
+        // notAfter, with the holder named, and the certificates too unless it is all.
+        let verdict = |verifier: HostId, holder: HostId| -> Option<(Refusal, String)> {
+            let clock = &self.hosts[verifier.index()].clock;
+            let local = clock.local(now);
+            let certs = &self.hosts[holder.index()].certs;
+            let all = crate::model::certs::CertKind::ALL;
+            let bad: Vec<_> = all.iter().copied().filter(|&k| !certs.get(k).valid_at(local)).collect();
+            let start = bad.iter().map(|&k| certs.get(k).not_before).filter(|&b| b > local).max();
+            let refusal = match start {
+                _ if bad.is_empty() => return None,
+                Some(start) => Refusal::NotYetValid(clock.real_duration(start.since(local))),
+                None => Refusal::Expired,
+            };
+            let label = if bad.len() == all.len() {
+                name(holder)
+            } else {
+                format!("{} ({})", name(holder), bad.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "))
+            };
+            Some((refusal, label))
+        };
+        let mut notes = Vec::new();
+        let refused_by_h: Vec<(Refusal, String)> = holders.iter().filter_map(|&x| verdict(h, x)).collect();
+        if !refused_by_h.is_empty() {
+            let whose: Vec<&str> = refused_by_h.iter().map(|(_, label)| label.as_str()).collect();
+            notes.push(format!(
+                "on the clock of {} the certificates of {} are {}: TLS connections it makes or accepts with them fail (x509: certificate has expired or is not yet valid)",
+                name(h),
+                whose.join(", "),
+                Refusal::describe(refused_by_h.iter().map(|&(r, _)| r)),
+            ));
+        }
+        // The clients check the apiservers' serving certificates too.
+        let clients = self.cp().is_some().then(|| self.client_host());
+        let refusing_h: Vec<(HostId, (Refusal, String))> = (holders.iter().copied().chain(clients))
+            .filter(|&y| y != h)
+            .filter_map(|y| verdict(y, h).map(|v| (y, v)))
+            .collect();
+        if let Some((_, (_, whose))) = refusing_h.first() {
+            let who: Vec<String> = refusing_h.iter().map(|&(y, _)| name(y)).collect();
+            notes.push(format!(
+                "on the clocks of {} the certificates of {whose} are {}: they refuse its TLS connections",
+                who.join(", "),
+                Refusal::describe(refusing_h.iter().map(|(_, (r, _))| *r)),
+            ));
+        }
+        for text in notes {
+            self.note(EventKind::Fault, Some(h), text);
+        }
+    }
+
     fn restart_static_pods(&mut self, host: HostId) {
         if !self.hosts[host.index()].up {
             return;

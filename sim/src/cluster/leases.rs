@@ -172,7 +172,7 @@ impl Simulation {
             Component::Scheduler => crate::model::certs::CertKind::SchedulerKubeconfig,
             Component::ControllerManager => crate::model::certs::CertKind::ControllerManagerKubeconfig,
         };
-        let unauthorized = self.certs_in_play && !self.cert_valid(host, kubeconfig, host);
+        let unauthorized = self.certs_checked() && !self.cert_valid(host, kubeconfig, host);
         if self.hosts[host.index()].apiserver.is_none() || unauthorized {
             // Connection refused by localhost, or 401 for an expired client
             // certificate: the call fails at once.

@@ -61,6 +61,8 @@ pub struct ClusterSpec {
     pub disk: DiskProfile,
     pub workload: Workload,
     pub faults: Vec<(SimTime, Fault)>,
+    /// How long before the run kubeadm signed the certificates (the cluster's age).
+    pub cluster_age: SimDuration,
     /// apiservers, load balancer and clients around etcd; None for an etcd-only run.
     pub control_plane: Option<ControlPlaneSpec>,
 }
@@ -139,6 +141,7 @@ impl ClusterBuilder {
                 disk: DiskProfile::default(),
                 workload: Workload::default(),
                 faults: Vec::new(),
+                cluster_age: crate::model::certs::DEFAULT_CLUSTER_AGE,
                 control_plane: None,
             },
         }
@@ -174,6 +177,11 @@ impl ClusterBuilder {
     }
     pub fn workload(mut self, w: Workload) -> Self {
         self.spec.workload = w;
+        self
+    }
+    /// How long before the run kubeadm signed the certificates.
+    pub fn cluster_age(mut self, age: SimDuration) -> Self {
+        self.spec.cluster_age = age;
         self
     }
     /// A Kubernetes control plane around etcd. Stacked: one member per node (the member
@@ -559,9 +567,11 @@ pub struct Simulation {
     misrouted: Vec<(SimTime, HostId)>,
     client_rng: SimRng,
     leases: LeaseStore,
-    /// Set once any certificate was made to expire: only then are certificates checked
-    /// on every connection (the hot path stays free of it otherwise).
-    certs_in_play: bool,
+    /// Until this time every certificate is valid on every host's clock, so connections
+    /// skip the TLS check (the hot path stays free of it). It starts where the first
+    /// certificate would expire on a true clock, and drops to "now" for good as soon as
+    /// a fault touches a certificate or a clock, because after that any check can fail.
+    certs_checked_from: SimTime,
     spells: Vec<LeadingSpell>,
     overlaps: Vec<Overlap>,
     /// Long-lived client connections: the shared pool, then one per worker kubelet.
@@ -631,8 +641,10 @@ impl Simulation {
                 incarnation_api: 0,
                 clock: crate::model::clock::Clock::default(),
                 components: NodeComponents::default(),
+                // kubeadm signed them when the cluster was set up, `cluster_age` before
+                // the run starts (every clock agrees then).
                 certs: crate::model::certs::NodeCerts::issued(
-                    crate::model::clock::LocalTime(0),
+                    crate::model::clock::LocalTime(0).minus(spec.cluster_age),
                     crate::model::certs::LEAF_VALIDITY,
                 ),
                 api_backoff: Default::default(),
@@ -702,7 +714,7 @@ impl Simulation {
             misrouted: Vec::new(),
             client_rng: SimRng::new(seed, StreamId::Workload),
             leases: LeaseStore::default(),
-            certs_in_play: false,
+            certs_checked_from: SimTime::ZERO + crate::model::certs::LEAF_VALIDITY.saturating_sub(spec.cluster_age),
             spells: Vec::new(),
             overlaps: Vec::new(),
             conns: match spec.control_plane.and_then(|c| c.clients.connections.map(|n| n + c.clients.worker_nodes)) {

@@ -3,12 +3,27 @@
 //! made. Leaf certificates last one year; nodes that joined at different times hold
 //! certificates that expire at different times; `kubeadm certs renew` plus a restart of
 //! the static pods on that node replaces them.
+//!
+//! kubeadm backdates every certificate it signs: notBefore is five minutes before the
+//! signing host's clock (`CertificateBackdate` in its constants.go, "to allow small time
+//! jumps"), and notAfter a year after it. So a verifier whose clock is up to five
+//! minutes behind the signer's accepts a fresh certificate, and one further behind
+//! rejects it as not yet valid — the classic failure after renewing on a node whose
+//! clock runs ahead.
 
 use crate::model::clock::LocalTime;
 use crate::time::SimDuration;
 
 /// kubeadm's leaf certificate lifetime.
 pub const LEAF_VALIDITY: SimDuration = SimDuration::from_secs(365 * 24 * 3600);
+
+/// How long the cluster has been running when a run starts, unless the scenario says
+/// (`topology.cluster_age`): long past the five-minute backdate, so an ordinary clock
+/// step does not touch certificate validity, and far from the one-year expiry.
+pub const DEFAULT_CLUSTER_AGE: SimDuration = SimDuration::from_secs(30 * 24 * 3600);
+
+/// How far kubeadm moves notBefore back from the signing time (`CertificateBackdate`).
+pub const CERTIFICATE_BACKDATE: SimDuration = SimDuration::from_secs(5 * 60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Certificate {
@@ -17,9 +32,10 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    /// Issued at `at` (the issuer's clock) for `validity`.
+    /// Signed by kubeadm when the signing host's clock read `at`, for `validity`:
+    /// backdated by `CERTIFICATE_BACKDATE`, expiring `validity` after `at`.
     pub fn issued(at: LocalTime, validity: SimDuration) -> Certificate {
-        Certificate { not_before: at, not_after: at.plus(validity) }
+        Certificate { not_before: at.minus(CERTIFICATE_BACKDATE), not_after: at.plus(validity) }
     }
 
     /// What a verifier whose clock reads `now` concludes.
@@ -102,7 +118,9 @@ mod tests {
         let c = Certificate::issued(LocalTime(0), SimDuration::from_secs(100));
         assert!(c.valid_at(LocalTime(100_000_000)));
         assert!(!c.valid_at(LocalTime(100_000_001)), "expired one microsecond later");
-        assert!(!c.valid_at(LocalTime(-1)), "a verifier whose clock is behind sees it as not yet valid");
+        let backdate = CERTIFICATE_BACKDATE.as_micros() as i64;
+        assert!(c.valid_at(LocalTime(-backdate)), "a verifier up to five minutes behind accepts it");
+        assert!(!c.valid_at(LocalTime(-backdate - 1)), "one further behind sees it as not yet valid");
     }
 
     #[test]

@@ -23,6 +23,10 @@ impl LocalTime {
         LocalTime(self.0.saturating_add(d.as_micros() as i64))
     }
 
+    pub fn minus(self, d: SimDuration) -> LocalTime {
+        LocalTime(self.0.saturating_sub(d.as_micros() as i64))
+    }
+
     /// Local duration from `earlier` to `self`, zero if negative.
     pub fn since(self, earlier: LocalTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0).max(0) as u64)

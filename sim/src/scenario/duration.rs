@@ -1,6 +1,7 @@
-//! Durations as people write them in scenarios: "250ms", "15s", "2m", "1h", "1m30s",
-//! "1.5s". A bare number is refused (its unit would be a guess), and so is a negative
-//! duration, except where a signed one makes sense (a clock step).
+//! Durations as people write them in scenarios: "250ms", "15s", "2m", "1h", "30d",
+//! "1m30s", "1.5s". A bare number is refused (its unit would be a guess), and so is a
+//! negative duration, except where a signed one makes sense (a clock step). Days are
+//! there for certificate lifetimes and clock steps measured against them.
 
 use std::fmt;
 
@@ -17,7 +18,7 @@ pub struct Dur(pub SimDuration);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SignedDur(pub i64);
 
-const PATTERN: &str = r"^-?([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$";
+const PATTERN: &str = r"^-?([0-9]+(\.[0-9]+)?(us|ms|s|m|h|d))+$";
 
 /// Parses "1m30s" and friends into microseconds (negative with a leading '-').
 pub fn parse_micros(text: &str) -> Result<i64, String> {
@@ -45,9 +46,10 @@ pub fn parse_micros(text: &str) -> Result<i64, String> {
             "s" => 1_000_000,
             "m" => 60_000_000,
             "h" => 3_600_000_000,
+            "d" => 86_400_000_000,
             "" => return Err(format!("`{text}` needs a unit: `{num}s`, `{num}ms`, `{num}m`…")),
             other => {
-                return Err(format!("`{text}` has an unknown unit `{other}`; use us, ms, s, m or h"));
+                return Err(format!("`{text}` has an unknown unit `{other}`; use us, ms, s, m, h or d"));
             }
         };
         let value: f64 = num.parse().map_err(|_| format!("`{text}` is not a duration: `{num}` is not a number"))?;
@@ -156,6 +158,7 @@ mod tests {
         assert_eq!(parse_micros("1.5s"), Ok(1_500_000));
         assert_eq!(parse_micros("2h"), Ok(7_200_000_000));
         assert_eq!(parse_micros("-30s"), Ok(-30_000_000));
+        assert_eq!(parse_micros("-400d"), Ok(-400 * 86_400_000_000));
         assert!(parse_micros("10").unwrap_err().contains("needs a unit"));
         assert!(parse_micros("10 parsecs").unwrap_err().contains("unknown unit"));
         assert!(parse_micros("s").unwrap_err().contains("expected a number"));

@@ -114,6 +114,11 @@ pub struct Topology {
     /// A second LB host with keepalived sharing a VIP (lb-1 gets priority + 1).
     #[serde(default)]
     pub vip: Option<Vip>,
+    /// How long before the run kubeadm signed the certificates (default 30d). A clock
+    /// stepped back further than this plus kubeadm's 5-minute backdate sees them as not
+    /// yet valid; one stepped forward past their 1-year lifetime sees them expired.
+    #[serde(default)]
+    pub cluster_age: Option<Dur>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]

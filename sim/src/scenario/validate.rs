@@ -869,6 +869,7 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
         .control_plane(cp)
         .learners(usize::from(t.learners))
         .spare_hosts(usize::from(t.spare_hosts))
+        .cluster_age(t.cluster_age.map_or(crate::model::certs::DEFAULT_CLUSTER_AGE, |d| d.0))
         .link(LinkProfile {
             base: n.latency.map_or(dl.base, |d| d.0),
             jitter: n.jitter.map_or(dl.jitter, |d| d.0),
