@@ -147,3 +147,15 @@ fn seek_prompt() {
     assert!(screen.contains("not a time"));
     insta::assert_snapshot!("seek_prompt_80x24", screen);
 }
+
+/// certs-staggered-expiry after cp-1's etcd peer certificate expired: the map lists it
+/// among the certificates that are not valid (expired or not yet valid) on their
+/// host's clock.
+#[test]
+fn an_expired_certificate_is_listed_as_invalid() {
+    let mut m = at("certs-staggered-expiry", &[]);
+    seek(&mut m, 25.0);
+    let screen = render(&m, 160, 48);
+    assert!(screen.contains("│invalid   cp-1: etcd/peer"), "the map: {screen}");
+    assert!(screen.contains("invalid   etcd/peer"), "the selected host's state: {screen}");
+}

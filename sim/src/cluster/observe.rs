@@ -90,7 +90,8 @@ pub struct HostState {
     pub scheduler: Option<ElectedView>,
     pub controller_manager: Option<ElectedView>,
     pub lb: Option<LbView>,
-    /// Certificates that are outside their validity on this host's own clock.
+    /// Certificates that are outside their validity on this host's own clock: expired,
+    /// or not yet valid (its clock reads before their notBefore).
     pub expired_certs: Vec<String>,
 }
 

@@ -246,7 +246,7 @@ fn state_lines(s: &HostState) -> Vec<Line<'static>> {
         }
     }
     if !s.expired_certs.is_empty() {
-        out.push(row("expired", s.expired_certs.join(", "), BAD));
+        out.push(row("invalid", s.expired_certs.join(", "), BAD));
     }
     out
 }

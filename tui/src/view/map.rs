@@ -285,7 +285,7 @@ fn summary(run: &RunView, hosts: &[(&str, Option<&HostState>)]) -> Vec<Line<'sta
         })
         .collect();
     if !certs.is_empty() {
-        out.push(Line::from(vec![label("expired"), Span::styled(certs.join("; "), BAD)]));
+        out.push(Line::from(vec![label("invalid"), Span::styled(certs.join("; "), BAD)]));
     }
 
     let mut outages: Vec<(Vec<PlaneName>, &str)> = Vec::new();
