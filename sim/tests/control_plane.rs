@@ -936,6 +936,50 @@ fn after_two_vrrp_masters_hear_each_other_again_the_vip_returns_to_the_higher_pr
     }
 }
 
+/// lb-1, the VIP holder, loses its links to every control-plane node from 20 s to 80 s
+/// while it still hears lb-2, with or without kubeadm's tracked check_apiserver script.
+fn vip_holder_cut_off(seed: u64, track_script: bool) -> RunOutcome {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.vip = Some(VrrpConfig { track_script: track_script.then_some(TrackScript::KUBEADM), ..VrrpConfig::default() });
+    let cps = (0..3).map(|h| Target::Host(HostId(h))).collect();
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), Fault::Bridge { side_a: vec![Target::Host(HostId(3))], side_b: cps })
+        .fault(SimDuration::from_secs(80), Fault::Heal)
+        .run_for(SimDuration::from_secs(120));
+    out.assert_safe();
+    out
+}
+
+#[test]
+fn a_vip_holder_cut_off_from_its_backends_keeps_the_vip_unless_keepalived_tracks_check_apiserver() {
+    for seed in 0..3 {
+        // keepalived alone: lb-1 still advertises, so it keeps the VIP with no backend.
+        let out = vip_holder_cut_off(seed, false);
+        assert_eq!(&out.host_names[3..5], ["lb-1", "lb-2"]);
+        assert!(!out.timeline.iter().any(|t| t.at > secs(20) && t.text.contains("lb-2 became MASTER")), "seed={seed}");
+        let (failed, total) = failed_between(&out, Plane::Write, secs(30), secs(80));
+        assert_eq!(failed, total, "every request fails while lb-1 holds the VIP, seed={seed}");
+
+        // With kubeadm's script (every 3 s, fall 10, weight -2): lb-1 drops to 99 after
+        // ten failed runs (27-30 s), and lb-2 (100) takes over a down interval later.
+        let out = vip_holder_cut_off(seed, true);
+        let at = |text: &str| out.timeline.iter().find(|t| t.at > secs(20) && t.text.contains(text)).map(|t| t.at);
+        let dropped = at("failed 10 times in a row; its priority drops to 99").expect("the script failed");
+        assert!(dropped >= secs(47) && dropped <= secs(50), "priority dropped at {dropped}, seed={seed}");
+        let took_over = at("lb-2 became MASTER and took the VIP from lb-1").expect("lb-2 took the VIP");
+        assert!(took_over.since(dropped) <= SimDuration::from_millis(3_700), "took over at {took_over}, seed={seed}");
+        let (failed, total) = failed_between(&out, Plane::Write, secs(55), secs(80));
+        assert!(total > 0 && failed == 0, "lb-2 serves while lb-1 is still cut off, seed={seed}");
+        // After the heal two good runs restore lb-1's 101, and it preempts.
+        let restored = at("passed 2 times in a row; its priority is back to 101").expect("the script recovered");
+        assert!(restored > secs(80), "seed={seed}");
+        assert!(at("lb-1 became MASTER and took the VIP from lb-2").is_some_and(|t| t > restored), "seed={seed}");
+    }
+}
+
 /// Failed requests when kube-apiserver on cp-1 is stopped for good at 20 s (its host
 /// stays up and refuses connections), with HAProxy's `retries` and `option redispatch`
 /// as given.

@@ -1641,8 +1641,44 @@ impl Simulation {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
             let v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
             lb.vrrp = Some(v);
+            let generation = lb.generation;
+            if let Some(script) = vrrp_cfg.track_script {
+                self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
+            }
             self.drain_vrrp(lb_index);
         }
+    }
+
+    /// keepalived runs kubeadm's check_apiserver.sh: `curl -sfk --max-time 2` of
+    /// /healthz through the HAProxy on its own host. HAProxy sends the GET to the
+    /// server it would pick next; the script succeeds if that server's apiserver
+    /// answers 200 (its /healthz includes the etcd check). With no server UP, HAProxy
+    /// closes the connection and the script fails; so does a server that cannot
+    /// answer, within the 2 s the script waits (the result is taken at once: the
+    /// script's own few seconds at most shift when `fall` is reached).
+    pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
+        let lb = &self.lbs[lb_index as usize];
+        if lb.generation != generation || !self.hosts[lb.host.index()].up {
+            return; // the LB host went down; booting again starts the script over
+        }
+        let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
+        let from = lb.host;
+        let next = match &lb.balancer {
+            Balancer::Haproxy(h) => h.clone().pick(),
+            Balancer::Nginx(n) => Some(n.clone().pick(self.now)),
+        };
+        let good = next.is_some_and(|server| {
+            let backend = self.cp_hosts[server];
+            let h = &self.hosts[backend.index()];
+            let reachable =
+                h.up && !h.frozen && self.network.can_reach(from, backend) && self.network.can_reach(backend, from);
+            reachable && h.apiserver.as_ref().is_some_and(|a| !a.paused && a.etcd_ok)
+        });
+        self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
+        if let Some(v) = self.lbs[lb_index as usize].vrrp.as_mut() {
+            v.on_script_result(good);
+        }
+        self.drain_vrrp(lb_index);
     }
 
     fn drain_vrrp(&mut self, lb_index: u8) {
@@ -1688,6 +1724,22 @@ impl Simulation {
                         );
                         self.note(EventKind::Vip, Some(host), text);
                     }
+                }
+                VrrpOutput::ScriptChanged { good, streak, priority } => {
+                    let name = self.hosts[host.index()].name.clone();
+                    let script = self.lbs[lb_index as usize].vrrp.as_ref().and_then(|v| v.cfg.track_script);
+                    let every = script.map_or(SimDuration::ZERO, |s| s.interval);
+                    let outcome = if good { "passed" } else { "failed" };
+                    let consequence = match priority {
+                        Some(p) if good => format!("its priority is back to {p}"),
+                        Some(p) => format!("its priority drops to {p}"),
+                        None if good => "it leaves FAULT state and waits as BACKUP".to_string(),
+                        None => "it enters FAULT state (weight 0) and gives up the VIP".to_string(),
+                    };
+                    let text = format!(
+                        "keepalived on {name}: check_apiserver (GET /healthz through its HAProxy, every {every}) {outcome} {streak} times in a row; {consequence}"
+                    );
+                    self.note(EventKind::Vip, Some(host), text);
                 }
                 VrrpOutput::BecameBackup => {
                     let name = self.hosts[host.index()].name.clone();

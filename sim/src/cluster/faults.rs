@@ -4,30 +4,41 @@
 use super::*;
 use crate::fault::Process;
 
-/// Why a verifier's clock puts a certificate outside its validity.
-#[derive(Clone, Copy)]
-enum Refusal {
-    /// Its notBefore is this much true time ahead (at the clock's current rate).
-    NotYetValid(SimDuration),
-    Expired,
+/// How a verifier's clock sees some of a host's certificates.
+#[derive(Clone, Default)]
+struct Verdict {
+    /// The longest true time until the verifier's clock reaches a notBefore it is
+    /// still short of (at the clock's current rate).
+    not_yet_valid_for: Option<SimDuration>,
+    /// Some certificate is past its notAfter on that clock.
+    expired: bool,
+    /// The holder, with the certificates named unless all it presents are refused.
+    whose: String,
 }
 
-impl Refusal {
-    /// "not yet valid for another 2m40.000s", "expired", or both, for a set of verdicts.
-    fn describe(all: impl Iterator<Item = Refusal>) -> String {
+impl Verdict {
+    /// "expired", "not yet valid for another 2m40.000s", or both, over several verdicts.
+    fn describe<'a>(all: impl Iterator<Item = &'a Verdict>) -> String {
         let (mut longest, mut expired) = (None, false);
-        for r in all {
-            match r {
-                Refusal::NotYetValid(d) => longest = longest.max(Some(d)),
-                Refusal::Expired => expired = true,
-            }
+        for v in all {
+            longest = longest.max(v.not_yet_valid_for);
+            expired |= v.expired;
         }
         match (longest, expired) {
-            (Some(d), false) => format!("not yet valid for another {d} (kubeadm backdates them only 5 minutes)"),
-            (Some(d), true) => format!("expired or not yet valid (for another {d})"),
+            (Some(d), false) => format!("not yet valid (their notBefore is another {d} away)"),
+            (Some(d), true) => format!("expired or not yet valid (a notBefore is another {d} away)"),
             (None, _) => "expired".to_string(),
         }
     }
+}
+
+/// What made `note_certificates_refused` look.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CertChange {
+    /// The host's clock moved: what it refuses changed, and who refuses it.
+    ClockMoved,
+    /// The host has new certificates: who refuses them.
+    Renewed,
 }
 
 impl Simulation {
@@ -256,7 +267,7 @@ impl Simulation {
                     Some(h),
                     format!("fault: kubeadm certs renew on {name}; its static pods restart"),
                 );
-                self.note_certificates_refused(h);
+                self.note_certificates_refused(h, CertChange::Renewed);
                 self.restart_static_pods(h);
             }
             Fault::ClockStep { offset_us, .. } => {
@@ -269,7 +280,7 @@ impl Simulation {
                     Some(h),
                     format!("fault: the clock of {name} jumps by {:+.3}s", offset_us as f64 / 1e6),
                 );
-                self.note_certificates_refused(h);
+                self.note_certificates_refused(h, CertChange::ClockMoved);
             }
             Fault::ClockRate { rate_ppm, .. } => {
                 let h = host.expect("single target");
@@ -608,64 +619,86 @@ impl Simulation {
         }
     }
 
-    /// The kubelet restarts every static pod of a node (after a certificate renewal).
     /// After a fault moved the clock of `h` or replaced its certificates: which
     /// certificates its clock now puts outside their validity, and which hosts' clocks
-    /// do that to its own, so the reader sees why TLS to and from it fails. Nothing is
-    /// noted when every certificate is valid everywhere.
-    fn note_certificates_refused(&mut self, h: HostId) {
+    /// do that to its own, so the reader sees why TLS to and from it fails. Each
+    /// verifier is judged on what it checks: the clients an apiserver's serving
+    /// certificate, etcd members and control-plane nodes the others; an LB checks none.
+    /// Nothing is noted when every certificate in question is valid.
+    fn note_certificates_refused(&mut self, h: HostId, change: CertChange) {
+        use crate::model::certs::CertKind;
         let now = self.now;
-        // Hosts whose certificates anyone checks: etcd members and control-plane nodes.
-        let holders: Vec<HostId> = (0..self.hosts.len())
+        let clients = self.cp().is_some().then(|| self.client_host());
+        // Hosts that present and check certificates: etcd members and control-plane
+        // nodes; the clients only check.
+        let nodes: Vec<HostId> = (0..self.hosts.len())
             .map(|i| HostId(i as u32))
             .filter(|x| self.hosts[x.index()].is_control_plane || self.hosts[x.index()].member.is_some())
             .collect();
+        let checks = |verifier: HostId| -> &'static [CertKind] {
+            const SERVING: &[CertKind] = &[CertKind::ApiserverServing];
+            const NODE: &[CertKind] = &[
+                CertKind::EtcdPeer,
+                CertKind::EtcdServer,
+                CertKind::ApiserverEtcdClient,
+                CertKind::SchedulerKubeconfig,
+                CertKind::ControllerManagerKubeconfig,
+            ];
+            if Some(verifier) == clients {
+                SERVING
+            } else if nodes.contains(&verifier) {
+                NODE
+            } else {
+                &[]
+            }
+        };
         let name = |x: HostId| self.hosts[x.index()].name.clone();
-        // How `verifier`'s clock sees `holder`'s certificates: whether it has not
-        // reached a notBefore yet (and for how much more true time) or is past a
-        // notAfter, with the holder named, and the certificates too unless it is all.
-        let verdict = |verifier: HostId, holder: HostId| -> Option<(Refusal, String)> {
+        let verdict = |verifier: HostId, holder: HostId| -> Option<Verdict> {
             let clock = &self.hosts[verifier.index()].clock;
             let local = clock.local(now);
             let certs = &self.hosts[holder.index()].certs;
-            let all = crate::model::certs::CertKind::ALL;
-            let bad: Vec<_> = all.iter().copied().filter(|&k| !certs.get(k).valid_at(local)).collect();
+            let kinds = checks(verifier);
+            let bad: Vec<CertKind> = kinds.iter().copied().filter(|&k| !certs.get(k).valid_at(local)).collect();
+            if bad.is_empty() {
+                return None;
+            }
             let start = bad.iter().map(|&k| certs.get(k).not_before).filter(|&b| b > local).max();
-            let refusal = match start {
-                _ if bad.is_empty() => return None,
-                Some(start) => Refusal::NotYetValid(clock.real_duration(start.since(local))),
-                None => Refusal::Expired,
-            };
-            let label = if bad.len() == all.len() {
+            let whose = if bad.len() == kinds.len() {
                 name(holder)
             } else {
                 format!("{} ({})", name(holder), bad.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "))
             };
-            Some((refusal, label))
+            Some(Verdict {
+                not_yet_valid_for: start.map(|b| clock.real_duration(b.since(local))),
+                expired: bad.iter().any(|&k| certs.get(k).not_after < local),
+                whose,
+            })
         };
         let mut notes = Vec::new();
-        let refused_by_h: Vec<(Refusal, String)> = holders.iter().filter_map(|&x| verdict(h, x)).collect();
+        let refused_by_h: Vec<Verdict> = match change {
+            CertChange::ClockMoved => nodes.iter().filter_map(|&x| verdict(h, x)).collect(),
+            CertChange::Renewed => Vec::new(),
+        };
         if !refused_by_h.is_empty() {
-            let whose: Vec<&str> = refused_by_h.iter().map(|(_, label)| label.as_str()).collect();
+            let whose: Vec<&str> = refused_by_h.iter().map(|v| v.whose.as_str()).collect();
             notes.push(format!(
-                "on the clock of {} the certificates of {} are {}: TLS connections it makes or accepts with them fail (x509: certificate has expired or is not yet valid)",
+                "on the clock of {} the certificates of {} are {}: the TLS connections it checks them on fail (x509: certificate has expired or is not yet valid)",
                 name(h),
                 whose.join(", "),
-                Refusal::describe(refused_by_h.iter().map(|&(r, _)| r)),
+                Verdict::describe(refused_by_h.iter()),
             ));
         }
-        // The clients check the apiservers' serving certificates too.
-        let clients = self.cp().is_some().then(|| self.client_host());
-        let refusing_h: Vec<(HostId, (Refusal, String))> = (holders.iter().copied().chain(clients))
+        let refusing_h: Vec<(HostId, Verdict)> = (nodes.iter().copied().chain(clients))
             .filter(|&y| y != h)
             .filter_map(|y| verdict(y, h).map(|v| (y, v)))
             .collect();
-        if let Some((_, (_, whose))) = refusing_h.first() {
+        if !refusing_h.is_empty() {
             let who: Vec<String> = refusing_h.iter().map(|&(y, _)| name(y)).collect();
             notes.push(format!(
-                "on the clocks of {} the certificates of {whose} are {}: they refuse its TLS connections",
+                "on the clocks of {} the certificates of {} are {}: they refuse its TLS connections",
                 who.join(", "),
-                Refusal::describe(refusing_h.iter().map(|(_, (r, _))| *r)),
+                name(h),
+                Verdict::describe(refusing_h.iter().map(|(_, v)| v)),
             ));
         }
         for text in notes {
@@ -673,6 +706,7 @@ impl Simulation {
         }
     }
 
+    /// The kubelet restarts every static pod of a node (after a certificate renewal).
     fn restart_static_pods(&mut self, host: HostId) {
         if !self.hosts[host.index()].up {
             return;

@@ -422,6 +422,8 @@ enum Event {
     LbCheckDone(u8, u16, CheckResult),
     VrrpTimer(u8, u32, u64),
     VrrpAdvert(u8, u8, u32),
+    /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
+    VrrpScript(u8, u32),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
     /// The kubelet starts a container again after it exited: the incarnation that
@@ -1053,6 +1055,7 @@ impl Simulation {
             Event::LbCheckDone(lb, server, result) => self.on_lb_check_done(lb, server as usize, result),
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
+            Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::ApiserverRestart(host, inc, delayed) => self.on_apiserver_restart(host, inc, delayed),
@@ -1083,7 +1086,8 @@ impl Simulation {
             | Event::LbCheck(lb, _)
             | Event::LbCheckDone(lb, ..)
             | Event::VrrpTimer(lb, ..)
-            | Event::VrrpAdvert(lb, ..) => (self.lbs[lb as usize].host, false),
+            | Event::VrrpAdvert(lb, ..)
+            | Event::VrrpScript(lb, _) => (self.lbs[lb as usize].host, false),
             Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => (self.request_front(id), false),
             _ => return None,
         };

@@ -91,7 +91,9 @@ pub struct HostState {
     pub controller_manager: Option<ElectedView>,
     pub lb: Option<LbView>,
     /// Certificates that are outside their validity on this host's own clock: expired,
-    /// or not yet valid (its clock reads before their notBefore).
+    /// or not yet valid (its clock reads before their notBefore). Other hosts judge
+    /// them on their own clocks, so after a renewal on a clock that runs ahead this is
+    /// empty while the peers refuse them; the timeline says so when it happens.
     pub expired_certs: Vec<String>,
 }
 

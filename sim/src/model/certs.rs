@@ -1,15 +1,17 @@
 //! Certificates as kubeadm issues them and as TLS checks them: each has a notBefore and
 //! a notAfter and is verified against the VERIFYING host's clock when a connection is
-//! made. Leaf certificates last one year; nodes that joined at different times hold
-//! certificates that expire at different times; `kubeadm certs renew` plus a restart of
-//! the static pods on that node replaces them.
+//! made. Leaf certificates last one year; every node's are signed `cluster_age` before
+//! the run (an `expire_cert` fault stands in for a node that joined earlier and whose
+//! certificate expires first); `kubeadm certs renew` plus a restart of the static pods
+//! on that node replaces them.
 //!
-//! kubeadm backdates every certificate it signs: notBefore is five minutes before the
-//! signing host's clock (`CertificateBackdate` in its constants.go, "to allow small time
-//! jumps"), and notAfter a year after it. So a verifier whose clock is up to five
-//! minutes behind the signer's accepts a fresh certificate, and one further behind
-//! rejects it as not yet valid — the classic failure after renewing on a node whose
-//! clock runs ahead.
+//! Current kubeadm backdates every certificate it signs: notBefore is five minutes
+//! before the signing host's clock (`CertificateBackdate` in its constants.go, "to
+//! allow small time jumps", set in certs.go and by the renewal manager), and notAfter
+//! a year after it. So a verifier whose clock is up to five minutes behind the
+//! signer's accepts a fresh certificate, and one further behind rejects it as not yet
+//! valid, as after renewing on a node whose clock runs ahead. (Older kubeadm gave a
+//! leaf its CA's notBefore, so a renewal could not produce that failure there.)
 
 use crate::model::clock::LocalTime;
 use crate::time::SimDuration;

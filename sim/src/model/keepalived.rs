@@ -13,19 +13,45 @@
 //! VIP's traffic comes back to it, and the other steps back when that advert arrives.
 //! A master stopping cleanly sends priority 0, and the backup takes over after only the
 //! skew.
+//!
+//! VRRP itself only notices a dead LB host. kubeadm's HA guide therefore tracks a
+//! script (`vrrp_script check_apiserver`, `track_script`): every `interval` it GETs
+//! /healthz through the local HAProxy; `fall` failures in a row mark it failed and
+//! `rise` successes in a row good again (keepalived's vrrp_track.c). While it is failed
+//! a non-zero `weight` is added to the instance's priority — kubeadm's −2 takes its
+//! MASTER from 101 to 99, below the BACKUP's 100, so with preemption the backup takes
+//! over — and weight 0 puts the instance in FAULT state: it leaves MASTER with a
+//! priority-0 advert and stays out until the script is good again.
 
 use crate::time::SimDuration;
+
+/// keepalived's `vrrp_script` as `track_script` uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackScript {
+    pub interval: SimDuration,
+    /// Added to the priority while the script is failed; 0 means FAULT instead.
+    pub weight: i16,
+    pub fall: u32,
+    pub rise: u32,
+}
+
+impl TrackScript {
+    /// kubeadm's HA guide (docs/ha-considerations.md): `interval 3`, `weight -2`,
+    /// `fall 10`, `rise 2`.
+    pub const KUBEADM: TrackScript = TrackScript { interval: SimDuration::from_secs(3), weight: -2, fall: 10, rise: 2 };
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VrrpConfig {
     pub advert_int: SimDuration,
     pub priority: u8,
     pub preempt: bool,
+    pub track_script: Option<TrackScript>,
 }
 
 impl Default for VrrpConfig {
     fn default() -> Self {
-        VrrpConfig { advert_int: SimDuration::from_secs(1), priority: 100, preempt: true }
+        VrrpConfig { advert_int: SimDuration::from_secs(1), priority: 100, preempt: true, track_script: None }
     }
 }
 
@@ -44,6 +70,9 @@ impl VrrpConfig {
 pub enum VrrpState {
     Backup,
     Master,
+    /// A tracked script with weight 0 failed: the instance takes no part until it is
+    /// good again.
+    Fault,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +91,13 @@ pub enum VrrpOutput {
     /// gratuitous ARPs, so the VIP's traffic now reaches it.
     Reasserted,
     BecameBackup,
+    /// The tracked script changed status after `streak` results in a row: `priority`
+    /// is the instance's priority from now on, or None for FAULT.
+    ScriptChanged {
+        good: bool,
+        streak: u32,
+        priority: Option<u8>,
+    },
 }
 
 /// One keepalived VRRP instance.
@@ -72,19 +108,76 @@ pub struct Vrrp {
     pub address_rank: u32,
     state: VrrpState,
     token: u64,
+    /// The tracked script's status (keepalived assumes good at start, without
+    /// `init_fail`), and how many results in a row have disagreed with it.
+    script_good: bool,
+    script_streak: u32,
     pub out: Vec<VrrpOutput>,
 }
 
 impl Vrrp {
     /// Starts as backup, as keepalived does, and waits a down interval.
     pub fn start(cfg: VrrpConfig, address_rank: u32) -> Vrrp {
-        let mut v = Vrrp { cfg, address_rank, state: VrrpState::Backup, token: 0, out: Vec::new() };
+        let mut v = Vrrp {
+            cfg,
+            address_rank,
+            state: VrrpState::Backup,
+            token: 0,
+            script_good: true,
+            script_streak: 0,
+            out: Vec::new(),
+        };
         v.arm(cfg.master_down_interval());
         v
     }
 
     pub fn state(&self) -> VrrpState {
         self.state
+    }
+
+    /// The priority it advertises and compares with: the configured one, plus the
+    /// tracked script's weight while that is failed (kept within 1–254, as keepalived
+    /// does).
+    pub fn priority(&self) -> u8 {
+        match self.cfg.track_script {
+            Some(s) if !self.script_good && s.weight != 0 => {
+                (i16::from(self.cfg.priority) + s.weight).clamp(1, 254) as u8
+            }
+            _ => self.cfg.priority,
+        }
+    }
+
+    /// One run of the tracked script finished.
+    pub fn on_script_result(&mut self, good: bool) {
+        let Some(script) = self.cfg.track_script else { return };
+        if good == self.script_good {
+            self.script_streak = 0;
+            return;
+        }
+        self.script_streak += 1;
+        let needed = if good { script.rise } else { script.fall };
+        if self.script_streak < needed {
+            return;
+        }
+        let streak = std::mem::take(&mut self.script_streak);
+        self.script_good = good;
+        if script.weight != 0 {
+            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: Some(self.priority()) });
+            return;
+        }
+        self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
+        if good {
+            // Out of FAULT: back to BACKUP, waiting a down interval like at start.
+            self.state = VrrpState::Backup;
+            self.arm(self.cfg.master_down_interval());
+        } else {
+            self.token += 1;
+            if self.state == VrrpState::Master {
+                self.out.push(VrrpOutput::Advertise { priority: 0 });
+                self.out.push(VrrpOutput::BecameBackup);
+            }
+            self.state = VrrpState::Fault;
+        }
     }
 
     fn arm(&mut self, after: SimDuration) {
@@ -100,26 +193,27 @@ impl Vrrp {
             VrrpState::Backup => {
                 self.state = VrrpState::Master;
                 self.out.push(VrrpOutput::BecameMaster);
-                self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
+                self.out.push(VrrpOutput::Advertise { priority: self.priority() });
                 self.arm(self.cfg.advert_int);
             }
             VrrpState::Master => {
-                self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
+                self.out.push(VrrpOutput::Advertise { priority: self.priority() });
                 self.arm(self.cfg.advert_int);
             }
+            VrrpState::Fault => {}
         }
     }
 
     /// An advertisement from the peer arrived.
     pub fn on_advert(&mut self, priority: u8, peer_rank: u32) {
-        let peer_wins =
-            priority > self.cfg.priority || (priority == self.cfg.priority && peer_rank > self.address_rank);
+        let own = self.priority();
+        let peer_wins = priority > own || (priority == own && peer_rank > self.address_rank);
         match self.state {
             VrrpState::Backup => {
                 if priority == 0 {
                     // The master is leaving: take over after the skew only.
                     self.arm(self.cfg.skew());
-                } else if !self.cfg.preempt || peer_wins || priority >= self.cfg.priority {
+                } else if !self.cfg.preempt || peer_wins || priority >= own {
                     self.arm(self.cfg.master_down_interval());
                 }
                 // else: a lower-priority master with preemption on: ignore its adverts
@@ -128,7 +222,7 @@ impl Vrrp {
             VrrpState::Master => {
                 if priority == 0 {
                     // RFC 5798 6.4.3: a master hearing a goodbye advertises at once.
-                    self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
+                    self.out.push(VrrpOutput::Advertise { priority: own });
                     self.arm(self.cfg.advert_int);
                 } else if peer_wins {
                     self.state = VrrpState::Backup;
@@ -137,9 +231,10 @@ impl Vrrp {
                 } else {
                     // Its periodic adverts keep their own schedule.
                     self.out.push(VrrpOutput::Reasserted);
-                    self.out.push(VrrpOutput::Advertise { priority: self.cfg.priority });
+                    self.out.push(VrrpOutput::Advertise { priority: own });
                 }
             }
+            VrrpState::Fault => {}
         }
     }
 
@@ -204,5 +299,72 @@ mod tests {
         let mut backup = Vrrp::start(VrrpConfig::default(), 2);
         backup.on_advert(0, 1);
         assert_eq!(timer(&backup).0, VrrpConfig::default().skew());
+    }
+
+    fn with_script(priority: u8, script: TrackScript) -> Vrrp {
+        Vrrp::start(VrrpConfig { priority, track_script: Some(script), ..VrrpConfig::default() }, 1)
+    }
+
+    #[test]
+    fn a_failing_script_lowers_the_priority_after_fall_results_and_restores_it_after_rise() {
+        let mut v = with_script(101, TrackScript::KUBEADM);
+        for i in 1..10 {
+            v.on_script_result(false);
+            assert_eq!(v.priority(), 101, "{i} failures are fewer than fall (10)");
+        }
+        v.on_script_result(true);
+        for _ in 0..9 {
+            v.on_script_result(false);
+        }
+        assert_eq!(v.priority(), 101, "a success in between starts the count again");
+        v.on_script_result(false);
+        assert_eq!(v.priority(), 99, "ten in a row: weight -2");
+        assert!(v.out.contains(&VrrpOutput::ScriptChanged { good: false, streak: 10, priority: Some(99) }));
+        v.on_script_result(true);
+        assert_eq!(v.priority(), 99, "one success is fewer than rise (2)");
+        v.on_script_result(true);
+        assert_eq!(v.priority(), 101);
+    }
+
+    #[test]
+    fn a_master_whose_script_fails_is_preempted_by_the_backup_and_steps_back() {
+        let script = TrackScript { fall: 1, ..TrackScript::KUBEADM };
+        let mut master = with_script(101, script);
+        let (_, t) = timer(&master);
+        master.on_timer(t);
+        assert_eq!(master.state(), VrrpState::Master);
+        master.on_script_result(false);
+        let (_, t) = timer(&master);
+        master.out.clear();
+        master.on_timer(t);
+        assert!(master.out.contains(&VrrpOutput::Advertise { priority: 99 }), "it advertises its lowered priority");
+        let mut backup = Vrrp::start(VrrpConfig::default(), 2);
+        let (_, before) = timer(&backup);
+        backup.on_advert(99, 1);
+        assert_eq!(timer(&backup).1, before, "a preempting backup ignores the lower master's adverts");
+        backup.on_timer(before);
+        assert_eq!(backup.state(), VrrpState::Master);
+        master.on_advert(100, 2);
+        assert_eq!(master.state(), VrrpState::Backup, "the old master hears the higher priority");
+    }
+
+    #[test]
+    fn with_weight_0_a_failing_script_puts_a_master_in_fault_with_a_goodbye() {
+        let script = TrackScript { weight: 0, fall: 1, rise: 1, ..TrackScript::KUBEADM };
+        let mut v = with_script(101, script);
+        let (_, t) = timer(&v);
+        v.on_timer(t);
+        let (_, stale) = timer(&v);
+        v.out.clear();
+        v.on_script_result(false);
+        assert_eq!(v.state(), VrrpState::Fault);
+        assert!(v.out.contains(&VrrpOutput::Advertise { priority: 0 }), "it says goodbye");
+        v.out.clear();
+        v.on_timer(stale);
+        v.on_advert(100, 2);
+        assert!(v.out.is_empty(), "in FAULT it neither advertises nor answers");
+        v.on_script_result(true);
+        assert_eq!(v.state(), VrrpState::Backup);
+        assert_eq!(timer(&v).0, v.cfg.master_down_interval(), "back to BACKUP, waiting a down interval");
     }
 }

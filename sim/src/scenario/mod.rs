@@ -114,9 +114,11 @@ pub struct Topology {
     /// A second LB host with keepalived sharing a VIP (lb-1 gets priority + 1).
     #[serde(default)]
     pub vip: Option<Vip>,
-    /// How long before the run kubeadm signed the certificates (default 30d). A clock
-    /// stepped back further than this plus kubeadm's 5-minute backdate sees them as not
-    /// yet valid; one stepped forward past their 1-year lifetime sees them expired.
+    /// How long before the run kubeadm signed the certificates (default 30d, under
+    /// 365d). Their notBefore is 5 minutes (kubeadm's backdate) before that, their
+    /// notAfter 365 days after it; a verifier whose clock reads outside that window
+    /// refuses them, so a clock stepped back by more than the cluster's age plus 5
+    /// minutes (less the time run so far) sees them as not yet valid.
     #[serde(default)]
     pub cluster_age: Option<Dur>,
 }
@@ -191,6 +193,25 @@ pub struct Vip {
     pub advert_int: Option<Dur>,
     pub priority: Option<u8>,
     pub preempt: Option<bool>,
+    /// keepalived's `track_script` running kubeadm's check_apiserver.sh (GET /healthz
+    /// through the local HAProxy). `track_script: {}` takes kubeadm's values.
+    #[serde(default)]
+    pub track_script: Option<TrackScriptSpec>,
+}
+
+/// kubeadm's HA guide: `interval 3`, `weight -2`, `fall 10`, `rise 2`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackScriptSpec {
+    /// How often the script runs (default 3s).
+    pub interval: Option<Dur>,
+    /// Added to the priority while the script is failed (default -2); 0 puts the
+    /// instance in FAULT state instead.
+    pub weight: Option<i16>,
+    /// Failures in a row that mark the script failed (default 10).
+    pub fall: Option<u32>,
+    /// Successes in a row that mark it good again (default 2).
+    pub rise: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]

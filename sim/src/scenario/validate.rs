@@ -13,7 +13,7 @@ use crate::fault::{Fault, Process, Target};
 use crate::ids::HostId;
 use crate::model::certs::CertKind;
 use crate::model::etcd::EtcdSettings;
-use crate::model::keepalived::VrrpConfig;
+use crate::model::keepalived::{TrackScript, VrrpConfig};
 use crate::model::lb::{Balance, HaproxyConfig, HealthCheck};
 use crate::model::lease::ElectionTimings;
 
@@ -224,6 +224,27 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
     }
     if lb.kind == LbKind::Nginx && t.vip.is_some() {
         c.error(c.key("vip"), "the keepalived pair is modelled with HAProxy only".into(), None);
+    }
+    if let Some(script) = t.vip.as_ref().and_then(|v| v.track_script.as_ref()) {
+        if script.weight.is_some_and(|w| !(-253..=253).contains(&w)) {
+            c.error(c.key("weight"), "a `track_script` weight must be -253 to 253 (keepalived's range)".into(), None);
+        }
+        for (key, v) in [("fall", script.fall), ("rise", script.rise)] {
+            if v == Some(0) {
+                c.error(c.key_of(&["track_script", key]), format!("`track_script.{key}` must be at least 1"), None);
+            }
+        }
+        if script.interval.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
+            c.error(c.key("interval"), "`track_script.interval` must be at least 10ms".into(), None);
+        }
+    }
+    if t.cluster_age.is_some_and(|d| d.0 >= crate::model::certs::LEAF_VALIDITY) {
+        c.error(
+            c.key("cluster_age"),
+            "a cluster this old has had every certificate expire (kubeadm signs them for 365 days) before the run starts"
+                .into(),
+            Some("keep `cluster_age` under 365d; to expire one certificate on purpose use an `expire_cert` fault".into()),
+        );
     }
     if lb.kind != LbKind::Nginx && (lb.max_fails.is_some() || lb.fail_timeout.is_some()) {
         c.error(
@@ -856,6 +877,15 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
                 advert_int: v.advert_int.map_or(d.advert_int, |x| x.0),
                 priority: v.priority.unwrap_or(d.priority),
                 preempt: v.preempt.unwrap_or(d.preempt),
+                track_script: v.track_script.as_ref().map(|s| {
+                    let k = TrackScript::KUBEADM;
+                    TrackScript {
+                        interval: s.interval.map_or(k.interval, |x| x.0),
+                        weight: s.weight.unwrap_or(k.weight),
+                        fall: s.fall.unwrap_or(k.fall),
+                        rise: s.rise.unwrap_or(k.rise),
+                    }
+                }),
             }
         }),
     };

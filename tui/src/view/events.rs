@@ -279,7 +279,9 @@ fn kind_note(kind: EventKind) -> &'static str {
         }
         EventKind::Vip => {
             "keepalived: a backup takes the VIP about 3.6 s after the last advert from the master \
-             (3 x advert_int + skew); with preemption (the default) the preferred LB takes it back when it returns."
+             (3 x advert_int + skew); with preemption (the default) the preferred LB takes it back when it returns. \
+             VRRP alone notices only a dead LB host; kubeadm's tracked check_apiserver script (every 3 s, fall 10) \
+             lowers a master whose HAProxy cannot reach an apiserver by 2, below the backup."
         }
         EventKind::Lease => {
             "client-go leader election: lease 15 s, renew deadline 10 s, retry every 2 s. A standby takes over \
