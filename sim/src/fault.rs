@@ -23,13 +23,16 @@ pub enum Target {
     LbActive,
 }
 
-/// A process on a control-plane or etcd host.
+/// A process on a control-plane or etcd host, or the proxy on an LB host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Process {
     Etcd,
     Apiserver,
     Scheduler,
     ControllerManager,
+    /// HAProxy or nginx on an LB host: a systemd service, not a static pod, so no
+    /// kubelet starts it again (a `Start` does); keepalived beside it keeps running.
+    LoadBalancer,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -967,16 +967,53 @@ fn a_vip_holder_cut_off_from_its_backends_keeps_the_vip_unless_keepalived_tracks
         // ten failed runs (27-30 s), and lb-2 (100) takes over a down interval later.
         let out = vip_holder_cut_off(seed, true);
         let at = |text: &str| out.timeline.iter().find(|t| t.at > secs(20) && t.text.contains(text)).map(|t| t.at);
-        let dropped = at("failed 10 times in a row; its priority drops to 99").expect("the script failed");
+        let dropped = at("failed 10 times in a row; its priority is now 99").expect("the script failed");
         assert!(dropped >= secs(47) && dropped <= secs(50), "priority dropped at {dropped}, seed={seed}");
         let took_over = at("lb-2 became MASTER and took the VIP from lb-1").expect("lb-2 took the VIP");
         assert!(took_over.since(dropped) <= SimDuration::from_millis(3_700), "took over at {took_over}, seed={seed}");
         let (failed, total) = failed_between(&out, Plane::Write, secs(55), secs(80));
         assert!(total > 0 && failed == 0, "lb-2 serves while lb-1 is still cut off, seed={seed}");
         // After the heal two good runs restore lb-1's 101, and it preempts.
-        let restored = at("passed 2 times in a row; its priority is back to 101").expect("the script recovered");
+        let restored = at("passed 2 times in a row; its priority is now 101").expect("the script recovered");
         assert!(restored > secs(80), "seed={seed}");
         assert!(at("lb-1 became MASTER and took the VIP from lb-2").is_some_and(|t| t > restored), "seed={seed}");
+    }
+}
+
+#[test]
+fn a_stopped_haproxy_on_the_vip_holder_refuses_every_connection_until_the_tracked_script_moves_the_vip() {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    for seed in 0..3 {
+        for track in [false, true] {
+            let mut cp = spec(HealthCheck::Tcp);
+            cp.vip = Some(VrrpConfig { track_script: track.then_some(TrackScript::KUBEADM), ..VrrpConfig::default() });
+            let lb1 = Target::Host(HostId(3));
+            let out = ClusterBuilder::new(3)
+                .seed(seed)
+                .control_plane(cp)
+                .fault(SimDuration::from_secs(20), Fault::StopProcess { target: lb1, process: Process::LoadBalancer })
+                .fault(SimDuration::from_secs(80), Fault::Start { target: lb1, process: Process::LoadBalancer })
+                .run_for(SimDuration::from_secs(120));
+            out.assert_safe();
+            let cp = out.control_plane.as_ref().unwrap();
+            let refused = |from: u64, to: u64| {
+                cp.failures
+                    .iter()
+                    .filter(|(t, _, f)| *t >= secs(from) && *t < secs(to) && *f == Failure::LbRefused { lb: HostId(3) })
+                    .count()
+            };
+            assert!(refused(21, 45) > 100, "lb-1 resets every connection, track={track}, seed={seed}");
+            let (failed_late, total_late) = failed_between(&out, Plane::Write, secs(55), secs(80));
+            if track {
+                assert_eq!(failed_late, 0, "lb-2 took the VIP, seed={seed}");
+                assert!(total_late > 0);
+            } else {
+                assert_eq!(failed_late, total_late, "keepalived alone keeps the VIP on lb-1, seed={seed}");
+            }
+            let (after, _) = failed_between(&out, Plane::Write, secs(90), secs(120));
+            assert_eq!(after, 0, "HAProxy is back, track={track}, seed={seed}");
+            assert!(out.timeline.iter().any(|t| t.text.contains("fault: HAProxy started on lb-1")));
+        }
     }
 }
 

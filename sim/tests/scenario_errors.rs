@@ -679,6 +679,20 @@ fn rows() -> Vec<Row> {
             Some("keep `cluster_age` under 365d"),
         ),
         row(
+            "haproxy frozen",
+            with("crash: cp-2", "pause: { node: lb-1, process: haproxy }"),
+            (26, 5),
+            "freezing haproxy is not modelled",
+            Some("kill or stop_process it"),
+        ),
+        row(
+            "haproxy on a control-plane node",
+            with("crash: cp-2", "kill: { node: cp-2, process: haproxy }"),
+            (26, 19),
+            "cp-2 runs no haproxy",
+            Some("haproxy runs on lb-1"),
+        ),
+        row(
             "vip without a load balancer",
             with_lb("  load_balancer:\n    kind: none\n  vip:\n    priority: 100\n"),
             (18, 3),

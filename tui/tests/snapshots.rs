@@ -159,3 +159,13 @@ fn an_expired_certificate_is_listed_as_invalid() {
     assert!(screen.contains("│invalid   cp-1: etcd/peer"), "the map: {screen}");
     assert!(screen.contains("invalid   etcd/peer"), "the selected host's state: {screen}");
 }
+
+/// vip-holder-haproxy-stopped while HAProxy on lb-1 is stopped: the map shows that its
+/// proxy refuses connections while it still holds the VIP.
+#[test]
+fn a_stopped_proxy_is_shown_on_its_lb_host() {
+    let mut m = at("vip-holder-haproxy-stopped", &[]);
+    seek(&mut m, 40.0);
+    let screen = render(&m, 160, 48);
+    assert!(screen.contains("proxy stopped: connections refused  [VIP]"), "{screen}");
+}

@@ -202,6 +202,9 @@ pub enum Failure {
     /// 429 "storage is (re)initializing": a cache read reached an apiserver whose watch
     /// cache has not listed from etcd yet.
     CacheInitializing { backend: HostId },
+    /// The LB host answered with a reset: its HAProxy (or nginx) is not running, or
+    /// was stopped with the connection open.
+    LbRefused { lb: HostId },
 }
 
 /// One attempt of a client request in flight. A retry is a new attempt with a new id
@@ -433,7 +436,7 @@ impl Failure {
     /// The backend the failed request was sent to, if it got that far.
     pub fn backend(self) -> Option<HostId> {
         match self {
-            Failure::NoBackend => None,
+            Failure::NoBackend | Failure::LbRefused { .. } => None,
             Failure::ConnectTimeout { backend } | Failure::Refused { backend } | Failure::Etcd { backend, .. } => {
                 Some(backend)
             }
@@ -463,6 +466,9 @@ impl Failure {
                 n(backend)
             ),
             Failure::Reset { backend } => format!("the connection to {} was reset", n(backend)),
+            Failure::LbRefused { lb } => {
+                format!("the load balancer on {} is not running: its host resets the connection", n(lb))
+            }
             Failure::CacheInitializing { backend } => format!(
                 "the watch cache of the apiserver on {} had not listed from etcd yet (429 storage is (re)initializing)",
                 n(backend)
@@ -1104,6 +1110,11 @@ impl Simulation {
         if !self.hosts[lb.index()].up {
             return;
         }
+        if !self.lbs[lb_index as usize].proxy_up {
+            // The host is up and nothing listens on the port: its kernel resets.
+            self.reply_from(id, lb, Err(Failure::LbRefused { lb }));
+            return;
+        }
         match self.lb_pick(id, lb_index) {
             Some(backend) => self.connect_backend(id, lb, backend),
             None => self.reply_from(id, lb, Err(Failure::NoBackend)),
@@ -1376,7 +1387,7 @@ impl Simulation {
         let front = self.request_front(id);
         let hop = if front == self.client_host() {
             Some((host, self.now))
-        } else if !self.hosts[front.index()].up {
+        } else if !self.hosts[front.index()].up || !self.proxy_running(front) {
             None // the LB died with the connection
         } else {
             match self.network.send(self.now, host, front) {
@@ -1548,8 +1559,9 @@ impl Simulation {
         let Some(Frontend::Haproxy(cfg)) = self.cp().map(|c| c.frontend) else { return };
         let lb = self.lbs[lb_index as usize].host;
         let Balancer::Haproxy(haproxy) = &self.lbs[lb_index as usize].balancer else { return };
-        if !self.hosts[lb.index()].up {
-            // The LB host is down: its checks stop; they resume when it boots.
+        if !self.hosts[lb.index()].up || !self.lbs[lb_index as usize].proxy_up {
+            // The LB host or HAProxy is down: its checks stop; they resume when it
+            // starts again.
             self.queue.push(self.now + cfg.inter, Event::LbCheck(lb_index, server as u16));
             return;
         }
@@ -1637,13 +1649,22 @@ impl Simulation {
         let lb = &mut self.lbs[lb_index as usize];
         lb.balancer = balancer;
         lb.generation += 1;
+        lb.proxy_up = true;
         if let Some(vrrp_cfg) = cp.vip {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
-            let v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
+            let mut v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
+            // keepalived runs a tracked script as soon as it starts, then every
+            // interval; at the start of the run it has been doing so for a while.
+            let first_run = if self.now == SimTime::ZERO {
+                v.assume_long_running();
+                vrrp_cfg.track_script.map(|s| self.now + s.interval)
+            } else {
+                vrrp_cfg.track_script.map(|_| self.now)
+            };
             lb.vrrp = Some(v);
             let generation = lb.generation;
-            if let Some(script) = vrrp_cfg.track_script {
-                self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
+            if let Some(at) = first_run {
+                self.queue.push(at, Event::VrrpScript(lb_index, generation));
             }
             self.drain_vrrp(lb_index);
         }
@@ -1663,7 +1684,9 @@ impl Simulation {
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
         let from = lb.host;
+        // With HAProxy stopped, the script's connection to localhost is refused.
         let next = match &lb.balancer {
+            _ if !lb.proxy_up => None,
             Balancer::Haproxy(h) => h.clone().pick(),
             Balancer::Nginx(n) => Some(n.clone().pick(self.now)),
         };
@@ -1679,6 +1702,44 @@ impl Simulation {
             v.on_script_result(good);
         }
         self.drain_vrrp(lb_index);
+    }
+
+    /// HAProxy (or nginx) on LB host `host` exits (killed, or `systemctl stop`, which
+    /// sends SIGTERM: a hard stop): the kernel resets every connection through it and
+    /// refuses new ones. keepalived keeps running. Returns false if it was not running.
+    pub(super) fn stop_proxy(&mut self, host: HostId) -> bool {
+        let Some(lb_index) = self.lb_index_of(host) else { return false };
+        if !self.lbs[lb_index as usize].proxy_up {
+            return false;
+        }
+        self.lbs[lb_index as usize].proxy_up = false;
+        let through: Vec<u64> =
+            self.api_requests.iter().filter(|(_, r)| r.lb == Some(lb_index)).map(|(id, _)| id).collect();
+        for id in through {
+            self.reply_from(id, host, Err(Failure::LbRefused { lb: host }));
+        }
+        self.close_conns_where(|r| r.lb == Some(lb_index));
+        true
+    }
+
+    /// HAProxy (or nginx) starts again on a live LB host, with fresh state: HAProxy
+    /// counts every server UP until its first check of it fails.
+    pub(super) fn start_proxy(&mut self, host: HostId) -> bool {
+        let Some(lb_index) = self.lb_index_of(host) else { return false };
+        let Some(cp) = self.spec.control_plane else { return false };
+        let lb = &mut self.lbs[lb_index as usize];
+        if lb.proxy_up || !self.hosts[host.index()].up {
+            return false;
+        }
+        let Some(balancer) = Balancer::new(&cp) else { return false };
+        lb.balancer = balancer;
+        lb.proxy_up = true;
+        true
+    }
+
+    /// Whether the proxy on LB host `host` runs (false for any other host).
+    pub(super) fn proxy_running(&self, host: HostId) -> bool {
+        self.lb_index_of(host).is_some_and(|i| self.lbs[i as usize].proxy_up)
     }
 
     fn drain_vrrp(&mut self, lb_index: u8) {
@@ -1731,18 +1792,32 @@ impl Simulation {
                     let every = script.map_or(SimDuration::ZERO, |s| s.interval);
                     let outcome = if good { "passed" } else { "failed" };
                     let consequence = match priority {
-                        Some(p) if good => format!("its priority is back to {p}"),
-                        Some(p) => format!("its priority drops to {p}"),
+                        Some(p) => format!("its priority is now {p}"),
                         None if good => "it leaves FAULT state and waits as BACKUP".to_string(),
-                        None => "it enters FAULT state (weight 0) and gives up the VIP".to_string(),
+                        None => "it enters FAULT state (weight 0)".to_string(),
                     };
+                    let times =
+                        if streak == 1 { "on its first run".to_string() } else { format!("{streak} times in a row") };
                     let text = format!(
-                        "keepalived on {name}: check_apiserver (GET /healthz through its HAProxy, every {every}) {outcome} {streak} times in a row; {consequence}"
+                        "keepalived on {name}: check_apiserver (GET /healthz through its HAProxy, every {every}) {outcome} {times}; {consequence}"
                     );
                     self.note(EventKind::Vip, Some(host), text);
                 }
-                VrrpOutput::BecameBackup => {
+                VrrpOutput::BecameBackup | VrrpOutput::MasterFaulted => {
                     let name = self.hosts[host.index()].name.clone();
+                    if o == VrrpOutput::MasterFaulted {
+                        // Leaving MASTER for FAULT sends priority 0: the backup takes
+                        // over after its skew and claims the VIP.
+                        if self.vip_holder == Some(lb_index) {
+                            self.vip_holder = self.other_vrrp_master(lb_index);
+                        }
+                        self.note(
+                            EventKind::Vip,
+                            Some(host),
+                            format!("keepalived on {name} left MASTER and released the VIP"),
+                        );
+                        continue;
+                    }
                     if self.vip_holder != Some(lb_index) {
                         self.note(EventKind::Vip, Some(host), format!("keepalived on {name} went back to BACKUP"));
                         continue;
@@ -1815,7 +1890,7 @@ impl Simulation {
             })
             .collect();
         let holds_vip = l.vrrp.as_ref().map(|v| v.state() == VrrpState::Master);
-        super::observe::LbView { backends, holds_vip }
+        super::observe::LbView { backends, holds_vip, proxy_stopped: !l.proxy_up }
     }
 
     /// Builds the control-plane part of a report.
@@ -1944,6 +2019,7 @@ impl Simulation {
                     balancer: Balancer::new(&cp)?,
                     vrrp: None,
                     generation: 0,
+                    proxy_up: true,
                 })
             })
             .collect()
@@ -1973,6 +2049,8 @@ pub(super) struct LbState {
     vrrp: Option<Vrrp>,
     /// Bumped at every boot, to ignore timers of an earlier life.
     generation: u32,
+    /// HAProxy (or nginx) runs: false after it was killed or stopped on a live host.
+    proxy_up: bool,
 }
 
 /// When the kubelet starts a container it killed itself again: "restarted at once" for

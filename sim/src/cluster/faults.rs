@@ -205,6 +205,17 @@ impl Simulation {
                         };
                         self.note(EventKind::Fault, Some(h), text);
                     }
+                    Process::LoadBalancer => {
+                        let proxy = self.proxy_name();
+                        let text = if self.stop_proxy(h) {
+                            format!(
+                                "fault: {proxy} on {name} killed: the kernel resets its connections and refuses new ones; it is a systemd service, not a static pod, so it stays down until started"
+                            )
+                        } else {
+                            format!("fault: kill {proxy} on {name}: it is not running")
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
+                    }
                 }
             }
             Fault::StopProcess { process, .. } => {
@@ -215,6 +226,17 @@ impl Simulation {
                     Process::Apiserver => {
                         self.note(EventKind::Fault, Some(h), format!("fault: kube-apiserver on {name} stopped"));
                         self.stop_apiserver(h, false);
+                    }
+                    Process::LoadBalancer => {
+                        let proxy = self.proxy_name();
+                        let text = if self.stop_proxy(h) {
+                            format!(
+                                "fault: {proxy} on {name} stopped (systemctl stop sends SIGTERM, a hard stop): its connections are reset and new ones refused"
+                            )
+                        } else {
+                            format!("fault: stop {proxy} on {name}: it is not running")
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
                     }
                 }
             }
@@ -227,6 +249,10 @@ impl Simulation {
                         let c = component_of(process);
                         self.note(EventKind::Fault, Some(h), format!("fault: {} on {name} {verb}", c.name()));
                         self.pause_component(h, c, pause);
+                    }
+                    Process::LoadBalancer => {
+                        let text = format!("fault skipped: freezing {} is not modelled", self.proxy_name());
+                        self.note(EventKind::Fault, Some(h), text);
                     }
                     Process::Etcd if pause => self.pause_etcd(h),
                     Process::Etcd => self.resume(h),
@@ -304,6 +330,21 @@ impl Simulation {
                     Process::Etcd => self.start_etcd(h),
                     Process::Apiserver => self.start_apiserver(h),
                     Process::Scheduler | Process::ControllerManager => self.start_component(h, component_of(process)),
+                    Process::LoadBalancer => {
+                        let proxy = self.proxy_name();
+                        let text = if self.start_proxy(h) {
+                            let fresh = if proxy == "HAProxy" {
+                                ": it counts every server UP until its first check of it fails"
+                            } else {
+                                ""
+                            };
+                            format!("fault: {proxy} started on {name}{fresh}")
+                        } else {
+                            format!("fault: start {proxy} on {name}: it is already running")
+                        };
+                        self.note(EventKind::Fault, Some(h), text);
+                        return undo;
+                    }
                 }
                 self.note(EventKind::Fault, Some(h), format!("fault: {process:?} started on {name}"));
             }
@@ -500,6 +541,7 @@ impl Simulation {
             Process::Apiserver => "kube-apiserver",
             Process::Scheduler => "kube-scheduler",
             Process::ControllerManager => "kube-controller-manager",
+            Process::LoadBalancer => self.proxy_name(),
         };
         match fault {
             Fault::Kill { process: p, .. } => format!("kill {} on {on}", process(p)),
@@ -703,6 +745,14 @@ impl Simulation {
         }
         for text in notes {
             self.note(EventKind::Fault, Some(h), text);
+        }
+    }
+
+    /// What runs on the LB hosts, as the timeline names it.
+    pub(super) fn proxy_name(&self) -> &'static str {
+        match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Nginx(_)) => "nginx",
+            _ => "HAProxy",
         }
     }
 

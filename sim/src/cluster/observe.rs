@@ -79,6 +79,10 @@ pub struct LbView {
     /// With keepalived: whether this LB holds the VIP.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub holds_vip: Option<bool>,
+    /// HAProxy (or nginx) was killed or stopped on this live host; `backends` is
+    /// what it thought when it stopped.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub proxy_stopped: bool,
 }
 
 /// Everything shown for one host at one moment. Absent processes are `null`.

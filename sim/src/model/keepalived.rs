@@ -29,7 +29,8 @@ use crate::time::SimDuration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrackScript {
     pub interval: SimDuration,
-    /// Added to the priority while the script is failed; 0 means FAULT instead.
+    /// Added to the priority: if negative while the script is failed, if positive
+    /// while it is good; 0 means FAULT while it is failed.
     pub weight: i16,
     pub fall: u32,
     pub rise: u32,
@@ -91,13 +92,26 @@ pub enum VrrpOutput {
     /// gratuitous ARPs, so the VIP's traffic now reaches it.
     Reasserted,
     BecameBackup,
-    /// The tracked script changed status after `streak` results in a row: `priority`
-    /// is the instance's priority from now on, or None for FAULT.
+    /// A master whose tracked script (weight 0) failed went to FAULT, releasing the VIP.
+    MasterFaulted,
+    /// The tracked script changed status after `streak` results in a row (1: its
+    /// first result, which alone decides): `priority` is the instance's priority from
+    /// now on, or None for FAULT (weight 0).
     ScriptChanged {
         good: bool,
         streak: u32,
         priority: Option<u8>,
     },
+}
+
+/// A tracked script's status, as keepalived keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScriptStatus {
+    /// No result yet (keepalived's INIT state): no weight applies, and the first
+    /// result decides either way.
+    Init,
+    Good,
+    Failed,
 }
 
 /// One keepalived VRRP instance.
@@ -108,27 +122,38 @@ pub struct Vrrp {
     pub address_rank: u32,
     state: VrrpState,
     token: u64,
-    /// The tracked script's status (keepalived assumes good at start, without
-    /// `init_fail`), and how many results in a row have disagreed with it.
-    script_good: bool,
+    /// The tracked script's status, and how many results in a row have disagreed
+    /// with it.
+    script: ScriptStatus,
     script_streak: u32,
     pub out: Vec<VrrpOutput>,
 }
 
 impl Vrrp {
-    /// Starts as backup, as keepalived does, and waits a down interval.
+    /// Starts as backup, as keepalived does, and waits a down interval; with a
+    /// weight-0 tracked script it waits in FAULT until the script's first result.
     pub fn start(cfg: VrrpConfig, address_rank: u32) -> Vrrp {
         let mut v = Vrrp {
             cfg,
             address_rank,
             state: VrrpState::Backup,
             token: 0,
-            script_good: true,
+            script: ScriptStatus::Init,
             script_streak: 0,
             out: Vec::new(),
         };
-        v.arm(cfg.master_down_interval());
+        if cfg.track_script.is_some_and(|s| s.weight == 0) {
+            v.state = VrrpState::Fault;
+        } else {
+            v.arm(v.down_interval());
+        }
         v
+    }
+
+    /// Master_Down_Interval at the priority it has now (keepalived skews by the
+    /// effective priority).
+    fn down_interval(&self) -> SimDuration {
+        VrrpConfig { priority: self.priority(), ..self.cfg }.master_down_interval()
     }
 
     pub fn state(&self) -> VrrpState {
@@ -136,45 +161,68 @@ impl Vrrp {
     }
 
     /// The priority it advertises and compares with: the configured one, plus the
-    /// tracked script's weight while that is failed (kept within 1–254, as keepalived
-    /// does).
+    /// tracked script's weight — a negative one while the script is failed, a
+    /// positive one while it is good (keepalived's vrrp_track.c) — kept within 1–254.
     pub fn priority(&self) -> u8 {
+        let applies = |s: TrackScript| match self.script {
+            ScriptStatus::Failed => s.weight < 0,
+            ScriptStatus::Good => s.weight > 0,
+            ScriptStatus::Init => false,
+        };
         match self.cfg.track_script {
-            Some(s) if !self.script_good && s.weight != 0 => {
-                (i16::from(self.cfg.priority) + s.weight).clamp(1, 254) as u8
-            }
+            Some(s) if applies(s) => (i16::from(self.cfg.priority) + s.weight).clamp(1, 254) as u8,
             _ => self.cfg.priority,
+        }
+    }
+
+    /// The run begins with a cluster that has been up for a while: the tracked
+    /// script has long been good (and a weight-0 instance has left FAULT).
+    pub fn assume_long_running(&mut self) {
+        if self.cfg.track_script.is_none() {
+            return;
+        }
+        self.script = ScriptStatus::Good;
+        if self.state == VrrpState::Fault {
+            self.state = VrrpState::Backup;
+            self.arm(self.down_interval());
         }
     }
 
     /// One run of the tracked script finished.
     pub fn on_script_result(&mut self, good: bool) {
         let Some(script) = self.cfg.track_script else { return };
-        if good == self.script_good {
+        let now = if good { ScriptStatus::Good } else { ScriptStatus::Failed };
+        if self.script == now {
             self.script_streak = 0;
             return;
         }
+        let first = self.script == ScriptStatus::Init;
         self.script_streak += 1;
         let needed = if good { script.rise } else { script.fall };
-        if self.script_streak < needed {
+        if !first && self.script_streak < needed {
             return;
         }
         let streak = std::mem::take(&mut self.script_streak);
-        self.script_good = good;
+        let before = self.priority();
+        self.script = now;
         if script.weight != 0 {
-            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: Some(self.priority()) });
+            // A first good result with a negative weight changes nothing worth saying.
+            if self.priority() != before || !first {
+                self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: Some(self.priority()) });
+            }
             return;
         }
-        self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
         if good {
             // Out of FAULT: back to BACKUP, waiting a down interval like at start.
+            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
             self.state = VrrpState::Backup;
-            self.arm(self.cfg.master_down_interval());
-        } else {
+            self.arm(self.down_interval());
+        } else if self.state != VrrpState::Fault {
+            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
             self.token += 1;
             if self.state == VrrpState::Master {
                 self.out.push(VrrpOutput::Advertise { priority: 0 });
-                self.out.push(VrrpOutput::BecameBackup);
+                self.out.push(VrrpOutput::MasterFaulted);
             }
             self.state = VrrpState::Fault;
         }
@@ -212,9 +260,9 @@ impl Vrrp {
             VrrpState::Backup => {
                 if priority == 0 {
                     // The master is leaving: take over after the skew only.
-                    self.arm(self.cfg.skew());
+                    self.arm(VrrpConfig { priority: self.priority(), ..self.cfg }.skew());
                 } else if !self.cfg.preempt || peer_wins || priority >= own {
-                    self.arm(self.cfg.master_down_interval());
+                    self.arm(self.down_interval());
                 }
                 // else: a lower-priority master with preemption on: ignore its adverts
                 // and take over when the down timer runs out.
@@ -227,7 +275,7 @@ impl Vrrp {
                 } else if peer_wins {
                     self.state = VrrpState::Backup;
                     self.out.push(VrrpOutput::BecameBackup);
-                    self.arm(self.cfg.master_down_interval());
+                    self.arm(self.down_interval());
                 } else {
                     // Its periodic adverts keep their own schedule.
                     self.out.push(VrrpOutput::Reasserted);
@@ -308,6 +356,8 @@ mod tests {
     #[test]
     fn a_failing_script_lowers_the_priority_after_fall_results_and_restores_it_after_rise() {
         let mut v = with_script(101, TrackScript::KUBEADM);
+        v.on_script_result(true);
+        assert!(v.out.iter().all(|o| !matches!(o, VrrpOutput::ScriptChanged { .. })), "nothing changed");
         for i in 1..10 {
             v.on_script_result(false);
             assert_eq!(v.priority(), 101, "{i} failures are fewer than fall (10)");
@@ -349,22 +399,41 @@ mod tests {
     }
 
     #[test]
-    fn with_weight_0_a_failing_script_puts_a_master_in_fault_with_a_goodbye() {
+    fn with_weight_0_it_waits_in_fault_for_the_first_result_and_a_failing_master_leaves_with_a_goodbye() {
         let script = TrackScript { weight: 0, fall: 1, rise: 1, ..TrackScript::KUBEADM };
         let mut v = with_script(101, script);
+        assert_eq!(v.state(), VrrpState::Fault, "no result yet");
+        assert!(v.out.is_empty(), "no timer while in FAULT");
+        v.on_script_result(true);
+        assert_eq!(v.state(), VrrpState::Backup);
+        assert_eq!(timer(&v).0, v.cfg.master_down_interval(), "a down interval, as at start");
         let (_, t) = timer(&v);
         v.on_timer(t);
+        assert_eq!(v.state(), VrrpState::Master);
         let (_, stale) = timer(&v);
         v.out.clear();
         v.on_script_result(false);
         assert_eq!(v.state(), VrrpState::Fault);
         assert!(v.out.contains(&VrrpOutput::Advertise { priority: 0 }), "it says goodbye");
+        assert!(v.out.contains(&VrrpOutput::MasterFaulted));
         v.out.clear();
         v.on_timer(stale);
         v.on_advert(100, 2);
         assert!(v.out.is_empty(), "in FAULT it neither advertises nor answers");
-        v.on_script_result(true);
-        assert_eq!(v.state(), VrrpState::Backup);
-        assert_eq!(timer(&v).0, v.cfg.master_down_interval(), "back to BACKUP, waiting a down interval");
+    }
+
+    #[test]
+    fn the_first_result_decides_and_a_positive_weight_applies_while_the_script_is_good() {
+        let mut v = with_script(101, TrackScript::KUBEADM);
+        v.on_script_result(false);
+        assert_eq!(v.priority(), 99, "one failure is enough before any result (keepalived's INIT)");
+        let mut up = with_script(100, TrackScript { weight: 5, ..TrackScript::KUBEADM });
+        assert_eq!(up.priority(), 100, "no weight before a result");
+        up.on_script_result(true);
+        assert_eq!(up.priority(), 105);
+        for _ in 0..10 {
+            up.on_script_result(false);
+        }
+        assert_eq!(up.priority(), 100, "failed: the positive weight no longer applies");
     }
 }

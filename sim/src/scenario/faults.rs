@@ -34,6 +34,12 @@ pub enum ProcessName {
     KubeApiserver,
     KubeScheduler,
     KubeControllerManager,
+    /// The proxy on an LB host (`load_balancer.kind: haproxy`): kill, stop_process
+    /// and start only.
+    Haproxy,
+    /// The proxy on an LB host (`load_balancer.kind: nginx`): kill, stop_process and
+    /// start only.
+    Nginx,
 }
 
 /// A certificate kubeadm issues to a node.

@@ -205,8 +205,9 @@ pub struct Vip {
 pub struct TrackScriptSpec {
     /// How often the script runs (default 3s).
     pub interval: Option<Dur>,
-    /// Added to the priority while the script is failed (default -2); 0 puts the
-    /// instance in FAULT state instead.
+    /// Added to the priority: a negative weight while the script is failed, a
+    /// positive one while it is good (default -2); 0 puts the instance in FAULT state
+    /// while the script is failed.
     pub weight: Option<i16>,
     /// Failures in a row that mark the script failed (default 10).
     pub fall: Option<u32>,

@@ -498,6 +498,15 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             FaultKind::LbFailure(n) if !n.value.starts_with("lb-") => {
                 c.error(n.referenced, format!("`lb_failure` needs an LB host, not `{}`", n.value), None);
             }
+            FaultKind::Pause(p) | FaultKind::Resume(p)
+                if matches!(p.process, ProcessName::Haproxy | ProcessName::Nginx) =>
+            {
+                c.error(
+                    c.key_of(&["pause", "resume"]),
+                    format!("freezing {} is not modelled", process_name(p.process)),
+                    Some("kill or stop_process it (and start it again), or use `pause_host` on the LB host".into()),
+                );
+            }
             // A member is added to a host, not to whoever holds a role.
             FaultKind::AddMember(a) if ROLES.contains(&a.node.value.as_str()) => {
                 c.error(
@@ -536,8 +545,8 @@ enum HostKind {
     /// A host with no member at the start (`spare_hosts`): it runs nothing until an
     /// `add_member` starts etcd there, and never runs the control-plane components.
     Spare,
-    /// A load balancer (and keepalived, with a VIP).
-    Lb,
+    /// A load balancer (and keepalived, with a VIP): HAProxy, or nginx.
+    Lb { nginx: bool },
 }
 
 /// Every host a fault may name, with what it runs, in the run's own host layout.
@@ -562,7 +571,7 @@ fn host_kinds(s: &Scenario) -> Hosts {
         .filter(|(_, h)| h.name != "client")
         .map(|(i, h)| {
             let kind = if h.name.starts_with("lb-") {
-                HostKind::Lb
+                HostKind::Lb { nginx: t.load_balancer.kind == LbKind::Nginx }
             } else if h.control_plane {
                 HostKind::ControlPlane { etcd: stacked }
             } else if i < n_members {
@@ -587,6 +596,8 @@ fn process_name(p: ProcessName) -> &'static str {
         ProcessName::KubeApiserver => "kube-apiserver",
         ProcessName::KubeScheduler => "kube-scheduler",
         ProcessName::KubeControllerManager => "kube-controller-manager",
+        ProcessName::Haproxy => "haproxy",
+        ProcessName::Nginx => "nginx",
     }
 }
 
@@ -612,6 +623,8 @@ fn needs(kind: &FaultKind) -> Option<(&Node, &'static [ProcessName])> {
                 ProcessName::KubeApiserver => &[ProcessName::KubeApiserver],
                 ProcessName::KubeScheduler => &[ProcessName::KubeScheduler],
                 ProcessName::KubeControllerManager => &[ProcessName::KubeControllerManager],
+                ProcessName::Haproxy => &[ProcessName::Haproxy],
+                ProcessName::Nginx => &[ProcessName::Nginx],
             };
             (&p.node, one)
         }
@@ -634,10 +647,14 @@ impl HostKind {
     /// Whether a host of this kind runs `p` (a spare host: once a member was added).
     fn runs(self, p: ProcessName, member_added: bool) -> bool {
         match self {
-            HostKind::ControlPlane { etcd } => p != ProcessName::Etcd || etcd,
+            HostKind::ControlPlane { etcd } => match p {
+                ProcessName::Etcd => etcd,
+                ProcessName::KubeApiserver | ProcessName::KubeScheduler | ProcessName::KubeControllerManager => true,
+                ProcessName::Haproxy | ProcessName::Nginx => false,
+            },
             HostKind::Etcd => p == ProcessName::Etcd,
             HostKind::Spare => p == ProcessName::Etcd && member_added,
-            HostKind::Lb => false,
+            HostKind::Lb { nginx } => p == if nginx { ProcessName::Nginx } else { ProcessName::Haproxy },
         }
     }
 
@@ -658,7 +675,7 @@ impl HostKind {
             HostKind::Spare => {
                 "it is a spare host: it runs nothing until an earlier `add_member` adds a member there".into()
             }
-            HostKind::Lb => format!("it runs {lb_runs}"),
+            HostKind::Lb { .. } => format!("it runs {lb_runs}"),
         }
     }
 }
@@ -716,7 +733,12 @@ fn check_processes(c: &mut Checker, hosts: &Hosts, f: &FaultEntry, earlier: &[Fa
                 "`{n}` is always a control-plane node, which {lacks} (with external etcd it runs kube-apiserver, kube-scheduler and kube-controller-manager)"
             )
         }
-        "lb-active" => format!("`lb-active` is always a load balancer host, which {lacks} (it runs {})", hosts.lb_runs),
+        "lb-active" => {
+            if hosts.hosts.iter().any(|(name, k)| matches!(k, HostKind::Lb { .. }) && runs(name)) {
+                return;
+            }
+            format!("`lb-active` is always a load balancer host, which {lacks} (it runs {})", hosts.lb_runs)
+        }
         name => match kind_of(name) {
             // An unknown name was reported already.
             None => return,
@@ -946,6 +968,7 @@ fn process(p: ProcessName) -> Process {
         ProcessName::KubeApiserver => Process::Apiserver,
         ProcessName::KubeScheduler => Process::Scheduler,
         ProcessName::KubeControllerManager => Process::ControllerManager,
+        ProcessName::Haproxy | ProcessName::Nginx => Process::LoadBalancer,
     }
 }
 

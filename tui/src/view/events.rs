@@ -238,6 +238,9 @@ fn state_lines(s: &HostState) -> Vec<Line<'static>> {
         }
     }
     if let Some(lb) = &s.lb {
+        if lb.proxy_stopped {
+            out.push(row("proxy", "stopped: connections refused".to_string(), BAD));
+        }
         let backends: Vec<String> =
             lb.backends.iter().map(|b| format!("{} {}", b.host, if b.up { "UP" } else { "DOWN" })).collect();
         out.push(row("backends", backends.join(", "), Style::new()));
@@ -281,7 +284,7 @@ fn kind_note(kind: EventKind) -> &'static str {
             "keepalived: a backup takes the VIP about 3.6 s after the last advert from the master \
              (3 x advert_int + skew); with preemption (the default) the preferred LB takes it back when it returns. \
              VRRP alone notices only a dead LB host; kubeadm's tracked check_apiserver script (every 3 s, fall 10) \
-             lowers a master whose HAProxy cannot reach an apiserver by 2, below the backup."
+             lowers by 2, below the backup, a master whose HAProxy reached no healthy apiserver on 10 runs in a row."
         }
         EventKind::Lease => {
             "client-go leader election: lease 15 s, renew deadline 10 s, retry every 2 s. A standby takes over \

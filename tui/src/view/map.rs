@@ -87,6 +87,13 @@ fn lb_spans(s: &HostState) -> Vec<Span<'static>> {
     let Some(lb) = &s.lb else {
         return vec![Span::styled("-", DIM)];
     };
+    if lb.proxy_stopped {
+        let mut spans = vec![Span::styled("proxy stopped: connections refused", BAD)];
+        if lb.holds_vip == Some(true) {
+            spans.push(Span::styled("  [VIP]", LEADER));
+        }
+        return spans;
+    }
     let mut spans = vec![Span::raw("backends ")];
     for (i, b) in lb.backends.iter().enumerate() {
         if i > 0 {
