@@ -1686,9 +1686,9 @@ impl Simulation {
         let from = lb.host;
         // With HAProxy stopped, the script's connection to localhost is refused.
         let next = match &lb.balancer {
-            _ if !lb.proxy_up => None,
-            Balancer::Haproxy(h) => h.clone().pick(),
-            Balancer::Nginx(n) => Some(n.clone().pick(self.now)),
+            Balancer::Haproxy(h) if lb.proxy_up => h.clone().pick(),
+            Balancer::Nginx(n) if lb.proxy_up => Some(n.clone().pick(self.now)),
+            _ => None,
         };
         let good = next.is_some_and(|server| {
             let backend = self.cp_hosts[server];
@@ -1803,21 +1803,21 @@ impl Simulation {
                     );
                     self.note(EventKind::Vip, Some(host), text);
                 }
-                VrrpOutput::BecameBackup | VrrpOutput::MasterFaulted => {
-                    let name = self.hosts[host.index()].name.clone();
-                    if o == VrrpOutput::MasterFaulted {
-                        // Leaving MASTER for FAULT sends priority 0: the backup takes
-                        // over after its skew and claims the VIP.
-                        if self.vip_holder == Some(lb_index) {
-                            self.vip_holder = self.other_vrrp_master(lb_index);
-                        }
-                        self.note(
-                            EventKind::Vip,
-                            Some(host),
-                            format!("keepalived on {name} left MASTER and released the VIP"),
-                        );
-                        continue;
+                VrrpOutput::MasterFaulted => {
+                    // Leaving MASTER for FAULT sends priority 0: the backup takes over
+                    // after its skew and claims the VIP.
+                    if self.vip_holder == Some(lb_index) {
+                        self.vip_holder = self.other_vrrp_master(lb_index);
                     }
+                    let name = self.hosts[host.index()].name.clone();
+                    self.note(
+                        EventKind::Vip,
+                        Some(host),
+                        format!("keepalived on {name} left MASTER and released the VIP"),
+                    );
+                }
+                VrrpOutput::BecameBackup => {
+                    let name = self.hosts[host.index()].name.clone();
                     if self.vip_holder != Some(lb_index) {
                         self.note(EventKind::Vip, Some(host), format!("keepalived on {name} went back to BACKUP"));
                         continue;

@@ -5,7 +5,7 @@ use super::*;
 use crate::fault::Process;
 
 /// How a verifier's clock sees some of a host's certificates.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Verdict {
     /// The longest true time until the verifier's clock reaches a notBefore it is
     /// still short of (at the clock's current rate).
@@ -17,7 +17,8 @@ struct Verdict {
 }
 
 impl Verdict {
-    /// "expired", "not yet valid for another 2m40.000s", or both, over several verdicts.
+    /// "expired", "not yet valid (their notBefore is another 2m40.000s away)", or both,
+    /// over several verdicts.
     fn describe<'a>(all: impl Iterator<Item = &'a Verdict>) -> String {
         let (mut longest, mut expired) = (None, false);
         for v in all {
