@@ -5,28 +5,35 @@
 //! outside the run.
 //!
 //! A run has only a few dozen events pending at once apart from its request timeouts
-//! (about 40 on average in a three-node run, a few hundred at most), and nearly every
-//! new event is due within a couple of milliseconds: a message on the wire, the next
-//! hop of a request. So the general case keeps 16-byte keys in one vector sorted latest
-//! first. Taking the earliest event is a pop from the end, with no sifting and none of
-//! the unpredictable branches a binary heap pays on every pop; placing a new key scans
-//! back from the end past the few events due before it. Far-future keys, or a long
-//! vector, find their place by binary search instead. Each key packs the event's time,
-//! sequence number and the slab slot that holds the event itself; the events stay put
-//! in the slab until they are due, so only keys move.
+//! (about 40 on average in a three-node run), and nearly every new event is due within
+//! a couple of milliseconds: a message on the wire, the next hop of a request. So up to
+//! `NEAR` 16-byte keys are kept in a vector sorted latest first. Taking the earliest
+//! event is a pop from the end, with no sifting and none of the unpredictable branches
+//! a binary heap pays on every pop; placing a new key scans back from the end past the
+//! few events due before it. When more are pending, the latest keys spill into a
+//! binary heap, so a run with thousands of timers pending pays a heap's logarithmic
+//! cost rather than shifting a long vector; each pop takes the earlier of the two.
+//! Each key packs the event's time, sequence number and the slab slot that holds the
+//! event itself; the events stay put in the slab until they are due, so only keys move.
 //!
 //! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
 //! all moot because the request finished first) come due in the order they were
 //! scheduled. Each such delay gets its own FIFO lane. All share one sequence counter,
 //! so the processing order is exactly what a single heap would give.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::SimTime;
 
 /// Bits of a key's low word that hold the slab slot; the sequence number sits above.
 const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+
+/// How many keys the sorted vector holds at most: more than a three-node run usually
+/// has pending, few enough that shifting them is cheap. When it is full, the latest
+/// half spills into the heap at once, so the shift is paid once per `NEAR / 2` keys.
+const NEAR: usize = 128;
 
 /// How many keys `push` compares one by one from the early end before it switches to a
 /// binary search: enough for the events due within the next few milliseconds.
@@ -65,17 +72,21 @@ struct Laned<E> {
 /// Where the earliest pending event waits.
 #[derive(Clone, Copy)]
 enum Place {
-    Sorted,
+    Near,
+    Far,
     Lane(usize),
 }
 
 /// Pending events of one simulation run.
 ///
-/// Invariants: `sorted` is in strictly decreasing key order (the earliest event last);
-/// every key names a slab slot holding `Some` event, and every other slot is `None` and
-/// on the free list; each lane's times never decrease front to back.
+/// Invariants: `near` is in strictly decreasing key order (the earliest event last) and
+/// holds at most `NEAR` keys; every key in `near` or `far` names a slab slot holding
+/// `Some` event, and every other slot is `None` and on the free list; each lane's times
+/// never decrease front to back. A key may be in either `near` or `far` whatever its
+/// time: which one only affects speed, as a pop takes the earlier of the two.
 pub struct EventQueue<E> {
-    sorted: Vec<Key>,
+    near: Vec<Key>,
+    far: BinaryHeap<Reverse<Key>>,
     slab: Vec<Option<E>>,
     free: Vec<u32>,
     /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
@@ -98,7 +109,8 @@ impl<E> EventQueue<E> {
     /// `n` is a hint for how many events will be pending outside the lanes.
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
-            sorted: Vec::with_capacity(n),
+            near: Vec::with_capacity(NEAR + 1),
+            far: BinaryHeap::with_capacity(n),
             slab: Vec::with_capacity(n),
             free: Vec::with_capacity(n),
             lanes: Vec::new(),
@@ -124,20 +136,28 @@ impl<E> EventQueue<E> {
             }
         };
         let key = Key::new(at, seq, slot);
+        if self.near.len() == NEAR && self.near[0] < key {
+            // Later than everything near: it waits in the heap.
+            self.far.push(Reverse(key));
+            return;
+        }
         // Keys after the insertion point are all earlier than `key`.
-        let n = self.sorted.len();
+        let n = self.near.len();
         let window = n.saturating_sub(LINEAR_SCAN);
-        let pos = match self.sorted[window..].iter().rposition(|k| *k > key) {
+        let pos = match self.near[window..].iter().rposition(|k| *k > key) {
             Some(i) => window + i + 1,
             None if window == 0 => 0,
-            None => self.sorted[..window].partition_point(|k| *k > key),
+            None => self.near[..window].partition_point(|k| *k > key),
         };
-        self.sorted.insert(pos, key);
+        self.near.insert(pos, key);
+        if self.near.len() > NEAR {
+            self.far.extend(self.near.drain(..NEAR / 2).map(Reverse));
+        }
     }
 
     /// Like `push`, for events whose times never decrease from one call to the next
-    /// within `lane` (one fixed delay after "now" per lane). Falls back to the sorted
-    /// keys if that ever fails to hold.
+    /// within `lane` (one fixed delay after "now" per lane). Falls back to the keys
+    /// if that ever fails to hold.
     pub fn push_in_order(&mut self, lane: usize, at: SimTime, event: E) {
         if self.lanes.len() <= lane {
             self.lanes.resize_with(lane + 1, VecDeque::new);
@@ -153,7 +173,12 @@ impl<E> EventQueue<E> {
 
     /// Where the earliest event waits, with its time and sequence number.
     fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
-        let mut best = self.sorted.last().map(|k| (Place::Sorted, k.order()));
+        let near = self.near.last().map(|k| (Place::Near, k.order()));
+        let far = self.far.peek().map(|Reverse(k)| (Place::Far, k.order()));
+        let mut best = match (near, far) {
+            (Some(n), Some(f)) => Some(if f.1 < n.1 { f } else { n }),
+            (n, f) => n.or(f),
+        };
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(f) = lane.front()
                 && best.is_none_or(|(_, key)| (f.at, f.seq) < key)
@@ -167,8 +192,12 @@ impl<E> EventQueue<E> {
     fn take(&mut self, place: Place) -> (SimTime, E) {
         self.popped += 1;
         match place {
-            Place::Sorted => {
-                let key = self.sorted.pop().expect("earliest saw it");
+            Place::Near | Place::Far => {
+                let key = match place {
+                    Place::Near => self.near.pop(),
+                    _ => self.far.pop().map(|Reverse(k)| k),
+                }
+                .expect("earliest saw it");
                 let event = self.slab[key.slot()].take().expect("a key names a full slot");
                 self.free.push(key.slot() as u32);
                 (key.at(), event)
@@ -200,7 +229,7 @@ impl<E> EventQueue<E> {
     }
 
     pub fn len(&self) -> usize {
-        self.sorted.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
+        self.near.len() + self.far.len() + self.lanes.iter().map(VecDeque::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,8 +244,6 @@ impl<E> EventQueue<E> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BinaryHeap;
-
     use super::*;
 
     #[test]
@@ -229,6 +256,35 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!["a", "b1", "b2", "b3"]);
         assert_eq!(q.processed(), 4);
+    }
+
+    #[test]
+    fn many_pending_spill_into_the_heap_and_still_pop_in_order() {
+        let mut q = EventQueue::new();
+        let mut reference = Reference::default();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut now = 0;
+        for round in 0..20u64 {
+            // Far more than NEAR pending, at random times, some tied.
+            for v in 0..300 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = SimTime(now + x % 5_000);
+                q.push(at, round * 1_000 + v);
+                reference.push(at, round * 1_000 + v);
+            }
+            assert!(q.far.len() >= NEAR && q.near.len() >= NEAR / 2);
+            now += 2_000;
+            while let Some(got) = reference.pop_until(SimTime(now)) {
+                assert_eq!(q.pop_until(SimTime(now)), Some(got));
+            }
+            assert_eq!(q.pop_until(SimTime(now)), None);
+        }
+        while let Some(got) = q.pop() {
+            assert_eq!(Some(got), reference.pop_until(SimTime(u64::MAX)));
+        }
+        assert!(reference.heap.is_empty());
     }
 
     /// The obvious queue: one binary heap over (time, sequence number).
@@ -319,7 +375,7 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(queue.len(), reference.heap.len());
             }
-            // A lane push that goes backwards falls back to the sorted keys and keeps its order.
+            // A lane push that goes backwards falls back to the keys and keeps its order.
             let back = SimTime(lane_last[0].0.saturating_sub(1));
             queue.push_in_order(0, back, u64::MAX);
             reference.push(back, u64::MAX);
