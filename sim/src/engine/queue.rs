@@ -7,12 +7,14 @@
 //! A run has only a few dozen events pending at once apart from its request timeouts
 //! (about 40 on average in a three-node run), and nearly every new event is due within
 //! a couple of milliseconds: a message on the wire, the next hop of a request. So up to
-//! `NEAR` 16-byte keys are kept in a vector sorted latest first. Taking the earliest
-//! event is a pop from the end, with no sifting and none of the unpredictable branches
-//! a binary heap pays on every pop; placing a new key scans back from the end past the
-//! few events due before it. When more are pending, the latest keys spill into a
-//! binary heap, so a run with thousands of timers pending pays a heap's logarithmic
-//! cost rather than shifting a long vector; each pop takes the earlier of the two.
+//! `NEAR` 16-byte keys are kept in a vector sorted latest first. While nothing earlier
+//! waits in the heap below, taking the earliest event is a pop from the end, with no
+//! sifting and none of the unpredictable branches a binary heap pays on every pop;
+//! placing a new key scans back from the end past the few events due before it (a
+//! binary search when more than a handful are). When more are pending, the latest keys
+//! spill into a binary heap, so a run with thousands of timers pending pays a heap's
+//! logarithmic cost rather than shifting a long vector; each pop takes the earlier of
+//! the two.
 //! Each key packs the event's time, sequence number and the slab slot that holds the
 //! event itself; the events stay put in the slab until they are due, so only keys move.
 //!
@@ -31,8 +33,10 @@ const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 
 /// How many keys the sorted vector holds at most: more than a three-node run usually
-/// has pending, few enough that shifting them is cheap. When it is full, the latest
-/// half spills into the heap at once, so the shift is paid once per `NEAR / 2` keys.
+/// has pending, few enough that shifting them is cheap. When it is full, a key later
+/// than all of it goes straight to the heap; an earlier one goes in, and the vector's
+/// latest half then spills into the heap at once, so the shift is paid once per
+/// `NEAR / 2` keys.
 const NEAR: usize = 128;
 
 /// How many keys `push` compares one by one from the early end before it switches to a
@@ -156,8 +160,8 @@ impl<E> EventQueue<E> {
     }
 
     /// Like `push`, for events whose times never decrease from one call to the next
-    /// within `lane` (one fixed delay after "now" per lane). Falls back to the keys
-    /// if that ever fails to hold.
+    /// within `lane` (one fixed delay after "now" per lane). Falls back to `push` if
+    /// that ever fails to hold.
     pub fn push_in_order(&mut self, lane: usize, at: SimTime, event: E) {
         if self.lanes.len() <= lane {
             self.lanes.resize_with(lane + 1, VecDeque::new);
@@ -318,6 +322,8 @@ mod tests {
         PushPast(u64),
         /// Push into a lane a fixed delay ahead.
         Lane(usize),
+        /// Push many at once at now + these delays, so keys spill into the heap.
+        Burst(Vec<u64>),
         /// Pop everything due within this many microseconds.
         Run(u64),
     }
@@ -329,6 +335,7 @@ mod tests {
             1 => (0..1_000u64).prop_map(Op::PushPast),
             2 => (0..2usize).prop_map(Op::Lane),
             3 => prop_oneof![0..200u64, 0..1_000_000u64].prop_map(Op::Run),
+            1 => proptest::collection::vec(0..3_000_000u64, 100..300).prop_map(Op::Burst),
         ]
     }
 
@@ -348,6 +355,13 @@ mod tests {
                     Op::Push(d) => {
                         queue.push(SimTime(now.0 + d), v);
                         reference.push(SimTime(now.0 + d), v);
+                    }
+                    Op::Burst(delays) => {
+                        for (i, d) in delays.into_iter().enumerate() {
+                            let w = (v << 16) | i as u64;
+                            queue.push(SimTime(now.0 + d), w);
+                            reference.push(SimTime(now.0 + d), w);
+                        }
                     }
                     Op::PushPast(d) => {
                         let at = SimTime(now.0.saturating_sub(d));
@@ -375,7 +389,7 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(queue.len(), reference.heap.len());
             }
-            // A lane push that goes backwards falls back to the keys and keeps its order.
+            // A lane push that goes backwards falls back to `push` and keeps its order.
             let back = SimTime(lane_last[0].0.saturating_sub(1));
             queue.push_in_order(0, back, u64::MAX);
             reference.push(back, u64::MAX);
