@@ -8,7 +8,7 @@
 //! (about 40 on average in a three-node run), and nearly every new event is due within
 //! a couple of milliseconds: a message on the wire, the next hop of a request. So up to
 //! `NEAR` 16-byte keys are kept in a vector sorted latest first. While nothing earlier
-//! waits in the heap below, taking the earliest event is a pop from the end, with no
+//! waits in the heap (below), taking the earliest event is a pop from the end, with no
 //! sifting and none of the unpredictable branches a binary heap pays on every pop;
 //! placing a new key scans back from the end past the few events due before it (a
 //! binary search when more than a handful are). When more are pending, the latest keys
@@ -193,18 +193,23 @@ impl<E> EventQueue<E> {
         best
     }
 
+    /// Empties the slab slot a popped key names.
+    fn take_slot(&mut self, key: Key) -> (SimTime, E) {
+        let event = self.slab[key.slot()].take().expect("a key names a full slot");
+        self.free.push(key.slot() as u32);
+        (key.at(), event)
+    }
+
     fn take(&mut self, place: Place) -> (SimTime, E) {
         self.popped += 1;
         match place {
-            Place::Near | Place::Far => {
-                let key = match place {
-                    Place::Near => self.near.pop(),
-                    _ => self.far.pop().map(|Reverse(k)| k),
-                }
-                .expect("earliest saw it");
-                let event = self.slab[key.slot()].take().expect("a key names a full slot");
-                self.free.push(key.slot() as u32);
-                (key.at(), event)
+            Place::Near => {
+                let key = self.near.pop().expect("earliest saw it");
+                self.take_slot(key)
+            }
+            Place::Far => {
+                let Reverse(key) = self.far.pop().expect("earliest saw it");
+                self.take_slot(key)
             }
             Place::Lane(lane) => {
                 let s = self.lanes[lane].pop_front().expect("earliest saw it");
