@@ -177,12 +177,12 @@ impl<E> EventQueue<E> {
 
     /// Where the earliest event waits, with its time and sequence number.
     fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
-        let near = self.near.last().map(|k| (Place::Near, k.order()));
-        let far = self.far.peek().map(|Reverse(k)| (Place::Far, k.order()));
-        let mut best = match (near, far) {
-            (Some(n), Some(f)) => Some(if f.1 < n.1 { f } else { n }),
-            (n, f) => n.or(f),
-        };
+        let mut best = self.near.last().map(|k| (Place::Near, k.order()));
+        if let Some(Reverse(k)) = self.far.peek()
+            && best.is_none_or(|(_, key)| k.order() < key)
+        {
+            best = Some((Place::Far, k.order()));
+        }
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(f) = lane.front()
                 && best.is_none_or(|(_, key)| (f.at, f.seq) < key)
