@@ -235,32 +235,20 @@ impl Simulation {
         if p.paused || p.writing.is_some() {
             return;
         }
-        let mut applied = std::mem::take(&mut self.applied_buf);
-        let mut committed = std::mem::take(&mut self.committed_buf);
-        p.server.apply(now, &mut committed, &mut applied);
-        let member = p.server.id();
-        let control_plane = self.spec.control_plane.is_some();
-        for (i, e) in committed.drain(..) {
-            self.checker.on_apply(now, member, i, &e);
-            if control_plane {
-                self.apply_lease_writes(i, &e);
-            }
+        if p.server.has_apply_work() {
+            self.apply_ready(host);
+        } else {
+            // A snapshot restore moves the applied index without anything to apply.
+            self.maybe_snapshot(host);
         }
-        self.committed_buf = committed;
-        let p = self.hosts[host.index()].etcd.as_mut().expect("running");
-        if let Some(snap) = p.server.maybe_snapshot()
-            && let Some(d) = self.hosts[host.index()].data.as_mut()
-        {
-            d.compact(&snap);
-        }
-        for a in applied.drain(..) {
-            self.on_applied(host, a);
-        }
-        self.applied_buf = applied;
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        let batch = p.server.raft.take_write();
+        if batch.is_none() && p.server.raft.msgs.is_empty() {
+            // Nothing to persist or send (a leader taking in a heartbeat answer).
+            return;
+        }
         let mut msgs = std::mem::take(&mut self.outbox);
         std::mem::swap(&mut msgs, &mut p.server.raft.msgs);
-        let batch = p.server.raft.take_write();
         match batch {
             Some(batch) => {
                 let leader = p.server.raft.is_leader();
@@ -278,6 +266,42 @@ impl Simulation {
             None => self.send_all(host, &mut msgs),
         }
         self.outbox = msgs;
+    }
+
+    /// The apply half of a Ready: hands committed entries to the checker and the
+    /// lease model, compacts after a snapshot, and answers the clients it finished.
+    fn apply_ready(&mut self, host: HostId) {
+        let now = self.now;
+        let p = self.hosts[host.index()].etcd.as_mut().expect("caller checked");
+        let mut applied = std::mem::take(&mut self.applied_buf);
+        let mut committed = std::mem::take(&mut self.committed_buf);
+        p.server.apply(now, &mut committed, &mut applied);
+        let member = p.server.id();
+        let control_plane = self.spec.control_plane.is_some();
+        for (i, e) in committed.drain(..) {
+            self.checker.on_apply(now, member, i, &e);
+            if control_plane {
+                self.apply_lease_writes(i, &e);
+            }
+        }
+        self.committed_buf = committed;
+        self.maybe_snapshot(host);
+        for a in applied.drain(..) {
+            self.on_applied(host, a);
+        }
+        self.applied_buf = applied;
+    }
+
+    /// Takes a snapshot once enough entries were applied since the last one, and
+    /// compacts the durable log to it.
+    fn maybe_snapshot(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.index()];
+        let p = h.etcd.as_mut().expect("running");
+        if let Some(snap) = p.server.maybe_snapshot()
+            && let Some(d) = h.data.as_mut()
+        {
+            d.compact(&snap);
+        }
     }
 
     pub(super) fn complete_write(&mut self, host: HostId) {

@@ -58,18 +58,15 @@ impl Key {
         SimTime((self.0 >> 64) as u64)
     }
 
-    fn order(self) -> (SimTime, u64) {
-        (self.at(), (self.0 as u64) >> SLOT_BITS)
-    }
-
     fn slot(self) -> usize {
         (self.0 as u64 & SLOT_MASK) as usize
     }
 }
 
+/// An event in a lane, with a key that names no slab slot (slot 0): a lane's events
+/// are stored inline, and sequence numbers alone make keys unique.
 struct Laned<E> {
-    at: SimTime,
-    seq: u64,
+    key: Key,
     event: E,
 }
 
@@ -166,28 +163,29 @@ impl<E> EventQueue<E> {
         if self.lanes.len() <= lane {
             self.lanes.resize_with(lane + 1, VecDeque::new);
         }
-        if self.lanes[lane].back().is_some_and(|last| last.at > at) {
+        if self.lanes[lane].back().is_some_and(|last| last.key.at() > at) {
             self.push(at, event);
             return;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.lanes[lane].push_back(Laned { at, seq, event });
+        self.lanes[lane].push_back(Laned { key: Key::new(at, seq, 0), event });
     }
 
-    /// Where the earliest event waits, with its time and sequence number.
-    fn earliest(&self) -> Option<(Place, (SimTime, u64))> {
-        let mut best = self.near.last().map(|k| (Place::Near, k.order()));
-        if let Some(Reverse(k)) = self.far.peek()
-            && best.is_none_or(|(_, key)| k.order() < key)
+    /// Where the earliest event waits, with its key. Keys compare as (time, sequence
+    /// number) wherever they are kept, since no two share a sequence number.
+    fn earliest(&self) -> Option<(Place, Key)> {
+        let mut best = self.near.last().map(|&k| (Place::Near, k));
+        if let Some(&Reverse(k)) = self.far.peek()
+            && best.is_none_or(|(_, b)| k < b)
         {
-            best = Some((Place::Far, k.order()));
+            best = Some((Place::Far, k));
         }
         for (i, lane) in self.lanes.iter().enumerate() {
             if let Some(f) = lane.front()
-                && best.is_none_or(|(_, key)| (f.at, f.seq) < key)
+                && best.is_none_or(|(_, b)| f.key < b)
             {
-                best = Some((Place::Lane(i), (f.at, f.seq)));
+                best = Some((Place::Lane(i), f.key));
             }
         }
         best
@@ -213,7 +211,7 @@ impl<E> EventQueue<E> {
             }
             Place::Lane(lane) => {
                 let s = self.lanes[lane].pop_front().expect("earliest saw it");
-                (s.at, s.event)
+                (s.key.at(), s.event)
             }
         }
     }
@@ -226,15 +224,15 @@ impl<E> EventQueue<E> {
 
     /// Removes and returns the earliest event if it is due at or before `end`.
     pub fn pop_until(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        let (place, (at, _)) = self.earliest()?;
-        if at > end {
+        let (place, key) = self.earliest()?;
+        if key.at() > end {
             return None;
         }
         Some(self.take(place))
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.earliest().map(|(_, (at, _))| at)
+        self.earliest().map(|(_, key)| key.at())
     }
 
     pub fn len(&self) -> usize {

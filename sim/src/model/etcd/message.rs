@@ -154,8 +154,11 @@ pub enum Body {
         pre: bool,
         reject: bool,
     },
+    /// The snapshot is boxed: it carries the membership sets, and keeping them inline
+    /// would make every message (all moved several times on their way) twice as big
+    /// for a variant sent only to members that fell behind a compaction.
     Snapshot {
-        snapshot: SnapshotMeta,
+        snapshot: Box<SnapshotMeta>,
     },
     /// A proposal forwarded by a follower to the leader.
     Propose {

@@ -389,14 +389,18 @@ impl EtcdServer {
         !self.removed.is_empty() && self.removed.contains(&id)
     }
 
+    /// Whether `apply` has anything to do. Most Readies (heartbeats and their answers)
+    /// bring nothing to apply or answer, and the event loop skips its apply step then.
+    pub fn has_apply_work(&self) -> bool {
+        self.raft.log.applied < self.raft.log.committed
+            || !self.raft.read_states.is_empty()
+            || self.read_batch.as_ref().is_some_and(|b| b.index.is_some())
+    }
+
     /// Applies what raft committed (appended to `committed`) and answers waiting
     /// clients (appended to `out`).
     pub fn apply(&mut self, now: SimTime, committed: &mut Vec<(LogIndex, Entry)>, out: &mut Vec<Applied>) {
-        // Most Readies (heartbeats and their answers) bring nothing to apply or answer.
-        if self.raft.log.applied >= self.raft.log.committed
-            && self.raft.read_states.is_empty()
-            && self.read_batch.as_ref().is_none_or(|b| b.index.is_none())
-        {
+        if !self.has_apply_work() {
             return;
         }
         let from = committed.len();

@@ -533,7 +533,7 @@ impl Raft {
             Body::Snapshot { snapshot } => {
                 self.election_elapsed = 0;
                 self.lead = Some(m.from);
-                self.handle_snapshot(m.from, snapshot);
+                self.handle_snapshot(m.from, *snapshot);
             }
             Body::TransferLeader { transferee } => {
                 if let Some(lead) = self.lead {
@@ -829,7 +829,7 @@ impl Raft {
                 if !pr.recent_active {
                     return false;
                 }
-                let snapshot = self.log.snapshot.clone();
+                let snapshot = Box::new(self.log.snapshot.clone());
                 let pending = snapshot.index;
                 self.send(to, Body::Snapshot { snapshot });
                 self.progress.get_mut(&to).expect("exists").become_snapshot(pending);
