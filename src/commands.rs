@@ -10,7 +10,7 @@ use hasim_sim::scenario::{self, Loaded, Scenario};
 use hasim_sim::sweep::{self, CompareReport, RunSummary, SeedRange, Shard, SweepReport};
 
 use crate::output::{self, Destination};
-use crate::{Failure, Format, parallel};
+use crate::{Failure, Format, crash, parallel};
 
 /// A scenario file as read and validated.
 struct Source {
@@ -76,7 +76,7 @@ impl Source {
 }
 
 fn run_report(info: ScenarioInfo, s: &Scenario, seed: Option<u64>) -> Report {
-    let out = scenario::build(s, seed).run_for(s.duration());
+    let out = crash::simulating(&info, seed.unwrap_or(s.seed), || scenario::build(s, seed).run_for(s.duration()));
     Report::new(info, s, &out)
 }
 
@@ -119,9 +119,15 @@ fn seed_range(first: u64, count: u64) -> Result<SeedRange, Failure> {
 }
 
 /// Runs `seeds` of `s` on threads; one summary per seed, in seed order.
-fn run_seeds(s: &Scenario, seeds: &[u64], jobs: Option<u64>, label: &str) -> Result<Vec<RunSummary>, Failure> {
+fn run_seeds(
+    info: &ScenarioInfo,
+    s: &Scenario,
+    seeds: &[u64],
+    jobs: Option<u64>,
+    label: &str,
+) -> Result<Vec<RunSummary>, Failure> {
     parallel::map_seeds(seeds, jobs, label, |seed| {
-        let out = scenario::build(s, Some(seed)).run_for(s.duration());
+        let out = crash::simulating(info, seed, || scenario::build(s, Some(seed)).run_for(s.duration()));
         RunSummary::of(s, &out)
     })
 }
@@ -138,7 +144,7 @@ pub fn sweep(
     let (info, s) = source.configuration(variant)?;
     let range = seed_range(seeds.first.unwrap_or(s.seed), seeds.count)?;
     let list: Vec<u64> = range.seeds(shard).collect();
-    let runs = run_seeds(&s, &list, seeds.jobs, &s.name)?;
+    let runs = run_seeds(&info, &s, &list, seeds.jobs, &s.name)?;
     let r = SweepReport::from_runs(info, range, shard, runs);
     print_sweep(&r, to)
 }
@@ -204,7 +210,7 @@ pub fn compare(paths: &[PathBuf], seeds: &Seeds, to: &Destination) -> Result<(),
     let list: Vec<u64> = range.seeds(None).collect();
     let mut entries = Vec::new();
     for (label, info, s) in configurations {
-        let runs = run_seeds(&s, &list, seeds.jobs, &label)?;
+        let runs = run_seeds(&info, &s, &list, seeds.jobs, &label)?;
         entries.push((label, info, runs));
     }
     let r = CompareReport::new(range, entries);

@@ -1,9 +1,11 @@
 //! The `hasim` command. Thin: parse arguments, call the simulation core, print what it
 //! produced. Errors are rendered and mapped to exit codes in one place (`main`):
 //! 0 success, 1 an expectation failed or a run broke a safety invariant, 2 bad input
-//! (unreadable file, invalid scenario, bad flag).
+//! (unreadable file, invalid scenario, bad flag). A panic (a bug) exits 101, after
+//! `crash` has named the run and seed that reproduce it.
 
 mod commands;
+mod crash;
 mod demo;
 mod output;
 mod parallel;
@@ -28,7 +30,8 @@ use hasim_sim::sweep::Shard;
         Scenarios are YAML files (see `hasim schema scenario` and the scenarios/ directory). \
         The same scenario and seed always give the same report, byte for byte.",
     after_help = "Exit codes: 0 success; 1 an expectation failed or a safety invariant broke (run, sweep, \
-        merge, compare, check, demo); 2 bad input (unreadable or invalid file, bad flag)."
+        merge, compare, check, demo); 2 bad input (unreadable or invalid file, bad flag); \
+        101 hasim crashed (a bug: the message names the seed and the command that reproduces it)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -236,6 +239,7 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    crash::install_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { file, seed, variant, timeline, out } => {

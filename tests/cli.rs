@@ -590,3 +590,39 @@ fn an_unwritable_junit_path_is_refused_before_any_scenario_runs() {
     assert!(stderr(&out).contains(&format!("cannot write {}", xml.display())), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "nothing ran: {}", stdout(&out));
 }
+
+fn hasim_panicking_at(seed: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .env("HASIM_TEST_PANIC_SEED", seed)
+        .args(args)
+        .output()
+        .expect("hasim runs")
+}
+
+#[test]
+fn a_crash_in_one_seed_of_a_sweep_names_that_seed_and_writes_nothing() {
+    let dir = scratch("crash-sweep");
+    let report = dir.join("out.json");
+    let out = hasim_panicking_at(
+        "12",
+        &["sweep", SHIPPED, "--seeds", "4", "--first-seed", "10", "--jobs", "2", "-o", report.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(101), "a crash is neither a failed expectation nor bad input");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(&format!("hasim crashed simulating {SHIPPED} with seed=12")), "{err}");
+    assert!(err.contains(&format!("reproduce with: hasim run {SHIPPED} --seed 12")), "{err}");
+    assert!(!report.exists(), "no half-written report");
+}
+
+#[test]
+fn a_crash_names_the_variant_and_the_run_that_resolved_the_seed() {
+    // No --seed: the run takes the scenario's own seed (1), and the note says so.
+    let out = hasim_panicking_at("1", &["run", VARIANTS, "--variant", "members-5"]);
+    assert_eq!(out.status.code(), Some(101));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("(variant members-5) with seed=1"), "{err}");
+    assert!(err.contains(&format!("reproduce with: hasim run {VARIANTS} --variant members-5 --seed 1")), "{err}");
+    // Other seeds are untouched by the test switch.
+    let fine = hasim_panicking_at("2", &["run", VARIANTS, "--variant", "members-5", "--format", "json"]);
+    assert_ne!(fine.status.code(), Some(101), "{}", String::from_utf8_lossy(&fine.stderr));
+}
