@@ -78,7 +78,7 @@ impl Simulation {
         for a in notices.drain(..) {
             self.on_applied(host, a);
         }
-        self.applied_buf = notices;
+        put_back(&mut self.applied_buf, notices);
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
         let events = std::mem::take(&mut p.server.raft.events);
         if !events.is_empty() {
@@ -265,7 +265,7 @@ impl Simulation {
             }
             None => self.send_all(host, &mut msgs),
         }
-        self.outbox = msgs;
+        put_back(&mut self.outbox, msgs);
     }
 
     /// The apply half of a Ready: hands committed entries to the checker and the
@@ -284,12 +284,12 @@ impl Simulation {
                 self.apply_lease_writes(i, &e);
             }
         }
-        self.committed_buf = committed;
+        put_back(&mut self.committed_buf, committed);
         self.maybe_snapshot(host);
         for a in applied.drain(..) {
             self.on_applied(host, a);
         }
-        self.applied_buf = applied;
+        put_back(&mut self.applied_buf, applied);
     }
 
     /// Takes a snapshot once enough entries were applied since the last one, and
@@ -316,7 +316,7 @@ impl Simulation {
             p.server.raft.tick();
         }
         self.send_all(host, &mut held);
-        self.outbox = held;
+        put_back(&mut self.outbox, held);
         self.after_step(host);
     }
 
@@ -441,5 +441,16 @@ impl Simulation {
                 }
             }
         }
+    }
+}
+
+/// Returns a reusable buffer to the field `std::mem::take` emptied. The field then
+/// holds a fresh `Vec::new()`, which owns no memory: it is forgotten rather than
+/// dropped, sparing the hot event loop an outlined drop call per Ready (a buffer put
+/// there meanwhile is dropped as usual).
+fn put_back<T>(field: &mut Vec<T>, buffer: Vec<T>) {
+    let left = std::mem::replace(field, buffer);
+    if left.capacity() == 0 {
+        std::mem::forget(left);
     }
 }

@@ -78,13 +78,15 @@ impl<V> IdMap<V> {
         let old = self.slots[i].take()?;
         self.len -= 1;
         // Drop finished ids from both ends so the window stays as short as the live ids.
-        while self.slots.front().is_some_and(Option::is_none) {
-            self.slots.pop_front();
-            self.base += 1;
+        // Count first, then cut: popping one slot at a time would move every (large,
+        // empty) slot out of the deque just to discard it.
+        let leading = self.slots.iter().take_while(|s| s.is_none()).count();
+        if leading > 0 {
+            self.slots.drain(..leading);
+            self.base += leading as u64;
         }
-        while self.slots.back().is_some_and(Option::is_none) {
-            self.slots.pop_back();
-        }
+        let trailing = self.slots.iter().rev().take_while(|s| s.is_none()).count();
+        self.slots.truncate(self.slots.len() - trailing);
         Some(old)
     }
 

@@ -11,7 +11,7 @@ pub mod message;
 pub mod progress;
 pub mod raft;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::ids::{LogIndex, MemberId, ReadId, WriteId};
 use crate::time::{SimDuration, SimTime};
@@ -193,7 +193,9 @@ pub struct EtcdServer {
     /// Members whose removal this member has applied: the transport drops their traffic.
     removed: BTreeSet<MemberId>,
     /// Per peer: (stream up since, last heard).
-    peers: BTreeMap<MemberId, (SimTime, SimTime)>,
+    /// A handful of entries (one per peer), found by a linear scan: cheaper than a
+    /// tree on every message received.
+    peers: Vec<(MemberId, (SimTime, SimTime))>,
     /// When this process started; the transport only knows peers from then on.
     started_at: SimTime,
     /// etcd's monitorLeader: heartbeat ticks since it last looked for a leader.
@@ -223,7 +225,7 @@ impl EtcdServer {
             read_batches_sent: 0,
             last_lead: None,
             removed: BTreeSet::new(),
-            peers: BTreeMap::new(),
+            peers: Vec::new(),
             started_at: now,
             monitor_ticks: 0,
             leaderless_looks: 0,
@@ -268,7 +270,14 @@ impl EtcdServer {
 
     /// A message arrived from `from`: the transport's stream to it is alive.
     pub fn heard_from(&mut self, from: MemberId, now: SimTime) {
-        let e = self.peers.entry(from).or_insert((now, now));
+        let i = match self.peers.iter().position(|(m, _)| *m == from) {
+            Some(i) => i,
+            None => {
+                self.peers.push((from, (now, now)));
+                self.peers.len() - 1
+            }
+        };
+        let e = &mut self.peers[i].1;
         if now.since(e.1) >= STREAM_BROKEN_AFTER {
             e.0 = now;
         }
@@ -280,7 +289,7 @@ impl EtcdServer {
         if peer == self.id() {
             return Some(self.started_at);
         }
-        let (since, last) = *self.peers.get(&peer)?;
+        let (since, last) = self.peers.iter().find(|(m, _)| *m == peer)?.1;
         (now.since(last) < STREAM_BROKEN_AFTER).then_some(since)
     }
 
