@@ -76,8 +76,13 @@ impl Source {
 }
 
 fn run_report(info: ScenarioInfo, s: &Scenario, seed: Option<u64>) -> Report {
-    let out = crash::simulating(&info, seed.unwrap_or(s.seed), || scenario::build(s, seed).run_for(s.duration()));
-    Report::new(info, s, &out)
+    // The report is built inside too: it reads this seed's outcome, so a panic there
+    // is as much this run's as one in the simulation.
+    let (file, variant) = (info.file.clone(), info.variant.clone());
+    crash::simulating(&file, variant.as_deref(), seed.unwrap_or(s.seed), || {
+        let out = scenario::build(s, seed).run_for(s.duration());
+        Report::new(info, s, &out)
+    })
 }
 
 pub fn run(
@@ -127,8 +132,9 @@ fn run_seeds(
     label: &str,
 ) -> Result<Vec<RunSummary>, Failure> {
     parallel::map_seeds(seeds, jobs, label, |seed| {
-        let out = crash::simulating(info, seed, || scenario::build(s, Some(seed)).run_for(s.duration()));
-        RunSummary::of(s, &out)
+        crash::simulating(&info.file, info.variant.as_deref(), seed, || {
+            RunSummary::of(s, &scenario::build(s, Some(seed)).run_for(s.duration()))
+        })
     })
 }
 

@@ -10,8 +10,6 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use hasim_sim::report::ScenarioInfo;
-
 /// Set in the environment to make the run with this seed panic on purpose, so tests
 /// can check what a crash prints. Only for that: it has no other effect.
 pub const TEST_PANIC_SEED: &str = "HASIM_TEST_PANIC_SEED";
@@ -27,7 +25,8 @@ struct RunId {
 impl RunId {
     /// The command that replays this run on its own.
     fn reproduce(&self) -> String {
-        let file = quoted(&self.file);
+        // A file named like a flag would be read as one.
+        let file = if self.file.starts_with('-') { quoted(&format!("./{}", self.file)) } else { quoted(&self.file) };
         match &self.variant {
             Some(v) => format!("hasim run {file} --variant {} --seed {}", quoted(v), self.seed),
             None => format!("hasim run {file} --seed {}", self.seed),
@@ -46,21 +45,24 @@ thread_local! {
     static RUN: RefCell<Option<RunId>> = const { RefCell::new(None) };
 }
 
-/// Clears the thread's run when it ends, whether it returns or unwinds.
-struct Simulating;
+/// Puts back the run the thread was in before (none, unless runs nest) when this one
+/// ends, whether it returns or unwinds.
+struct Simulating(Option<RunId>);
 
 impl Drop for Simulating {
     fn drop(&mut self) {
-        RUN.with(|r| r.borrow_mut().take());
+        let previous = self.0.take();
+        // `try_with`: during thread teardown the slot may be gone; nothing to restore then.
+        let _ = RUN.try_with(|r| *r.borrow_mut() = previous);
     }
 }
 
-/// Runs `f`, the simulation of `info` with `seed`, so that a panic inside names them.
-pub fn simulating<T>(info: &ScenarioInfo, seed: u64, f: impl FnOnce() -> T) -> T {
-    RUN.with(|r| {
-        *r.borrow_mut() = Some(RunId { file: info.file.clone(), variant: info.variant.clone(), seed });
-    });
-    let _clear = Simulating;
+/// Runs `f`, the simulation of the scenario `file` (its `variant`) with `seed` and
+/// the making of its report, so that a panic inside names them.
+pub fn simulating<T>(file: &str, variant: Option<&str>, seed: u64, f: impl FnOnce() -> T) -> T {
+    let run = RunId { file: file.to_string(), variant: variant.map(str::to_string), seed };
+    let previous = RUN.with(|r| r.borrow_mut().replace(run));
+    let _restore = Simulating(previous);
     if test_panic_seed() == Some(seed) {
         panic!("{TEST_PANIC_SEED}={seed} asked this run to panic");
     }
@@ -77,7 +79,8 @@ pub fn install_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default(info);
-        if let Some(run) = RUN.with(|r| r.borrow().clone()) {
+        // `try_with`, and `try_borrow`: a second panic inside the hook would abort.
+        if let Some(run) = RUN.try_with(|r| r.try_borrow().ok().and_then(|r| r.clone())).ok().flatten() {
             eprintln!("{}", crash_note(&run));
         }
     }));
@@ -115,5 +118,7 @@ mod tests {
         assert_eq!(quoted("scenarios/x.yaml"), "scenarios/x.yaml");
         assert_eq!(quoted("it's $HOME"), r"'it'\''s $HOME'");
         assert_eq!(quoted(""), "''");
+        let flag_like = RunId { file: "-x.yaml".into(), variant: None, seed: 3 };
+        assert_eq!(flag_like.reproduce(), "hasim run ./-x.yaml --seed 3");
     }
 }

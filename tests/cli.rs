@@ -624,5 +624,5 @@ fn a_crash_names_the_variant_and_the_run_that_resolved_the_seed() {
     assert!(err.contains(&format!("reproduce with: hasim run {VARIANTS} --variant members-5 --seed 1")), "{err}");
     // Other seeds are untouched by the test switch.
     let fine = hasim_panicking_at("2", &["run", VARIANTS, "--variant", "members-5", "--format", "json"]);
-    assert_ne!(fine.status.code(), Some(101), "{}", String::from_utf8_lossy(&fine.stderr));
+    assert!(matches!(fine.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&fine.stderr));
 }

@@ -63,8 +63,8 @@ impl Key {
     }
 }
 
-/// An event in a lane, with a key that names no slab slot (slot 0): a lane's events
-/// are stored inline, and sequence numbers alone make keys unique.
+/// An event in a lane, stored inline. Its key's slot bits are unused (left 0): only
+/// near and far keys point into the slab, and sequence numbers alone keep keys unique.
 struct Laned<E> {
     key: Key,
     event: E,
