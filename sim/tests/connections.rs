@@ -169,20 +169,27 @@ fn client_retries_hide_a_killed_apiserver_that_the_lb_still_routes_to() {
     }
 }
 
+/// Freezes the apiserver of a non-leader at 20 s for `frozen_s` seconds, behind an LB
+/// with `check`; returns the run and the frozen apiserver's host.
+fn frozen_apiserver(seed: u64, check: HealthCheck, frozen_s: u64, run_s: u64) -> (RunOutcome, HostId) {
+    let cp = spec(check, false, None, 0);
+    let victim = non_leader(seed, cp, secs(20));
+    let target = Target::Host(victim);
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), Fault::PauseProcess { target, process: Process::Apiserver })
+        .fault(SimDuration::from_secs(20 + frozen_s), Fault::ResumeProcess { target, process: Process::Apiserver })
+        .run_for(SimDuration::from_secs(run_s));
+    out.assert_safe();
+    (out, victim)
+}
+
 #[test]
 fn a_paused_apiserver_passes_a_tcp_check_but_fails_an_http_check() {
     for seed in 0..4 {
         for check in [HealthCheck::Tcp, HealthCheck::HttpReadyz] {
-            let cp = spec(check, false, None, 0);
-            let victim = non_leader(seed, cp, secs(20));
-            let target = Target::Host(victim);
-            let out = ClusterBuilder::new(3)
-                .seed(seed)
-                .control_plane(cp)
-                .fault(SimDuration::from_secs(20), Fault::PauseProcess { target, process: Process::Apiserver })
-                .fault(SimDuration::from_secs(50), Fault::ResumeProcess { target, process: Process::Apiserver })
-                .run_for(SimDuration::from_secs(70));
-            out.assert_safe();
+            let (out, victim) = frozen_apiserver(seed, check, 30, 70);
             let name = format!("cp-{}", victim.0 + 1);
             let cp = out.control_plane.as_ref().unwrap();
             let down = marked_down(&out, &name, secs(20));
@@ -206,11 +213,49 @@ fn a_paused_apiserver_passes_a_tcp_check_but_fails_an_http_check() {
                 }
             }
             // Resumed, it answers again: nothing fails at the end, and 30 s is too
-            // short for the kubelet's liveness probe (8 × 10 s) to kill it.
+            // short for the kubelet's liveness probe (8 timeouts of 15 s) to kill it.
             let (late, _) = write_failures(&out, secs(60), secs(70));
             assert_eq!(late, 0, "{check:?} seed={seed}");
             assert!(!out.timeline.iter().any(|t| t.text.contains("kubelet killed kube-apiserver")));
         }
+    }
+}
+
+#[test]
+fn the_kubelet_kills_a_frozen_apiserver_after_eight_probe_timeouts_of_15_s() {
+    for seed in 0..3 {
+        let (out, victim) = frozen_apiserver(seed, HealthCheck::Tcp, 300, 200);
+        let name = format!("cp-{}", victim.0 + 1);
+        let kill = out
+            .timeline
+            .iter()
+            .find(|t| t.text.starts_with(&format!("kubelet killed kube-apiserver on {name}")))
+            .unwrap_or_else(|| panic!("never killed, seed={seed}"));
+        assert!(kill.text.contains("failed 8 times in a row (no answer within its 15"), "{}", kill.text);
+        // The first probe after the freeze falls within 10 s of it; each then waits
+        // out its 15 s timeout, and the next starts at once (the ticker kept the tick
+        // that fell meanwhile): 8 × 15 s, not 8 × 10 s.
+        let after = kill.at.since(secs(20));
+        assert!(
+            after >= SimDuration::from_secs(120) && after < SimDuration::from_secs(130),
+            "killed {after} after the freeze, seed={seed}"
+        );
+    }
+}
+
+#[test]
+fn an_apiserver_frozen_for_100_s_outlives_the_probe_timeouts_and_is_not_killed() {
+    for seed in 0..3 {
+        // Eight failures 10 s apart would kill it after 70-80 s; 15 s apart they need
+        // at least 120 s, and the probe waiting when it resumes is answered.
+        let (out, victim) = frozen_apiserver(seed, HealthCheck::Tcp, 100, 160);
+        let name = format!("cp-{}", victim.0 + 1);
+        assert!(
+            !out.timeline.iter().any(|t| t.text.starts_with(&format!("kubelet killed kube-apiserver on {name}"))),
+            "seed={seed}"
+        );
+        let (late, _) = write_failures(&out, secs(130), secs(160));
+        assert_eq!(late, 0, "seed={seed}");
     }
 }
 

@@ -30,6 +30,7 @@
 use super::*;
 use crate::model::certs::CertKind;
 use crate::model::keepalived::{Vrrp, VrrpConfig, VrrpOutput, VrrpState};
+use crate::model::kubelet::ProbeConfig;
 use crate::model::lb::{CheckResult, Haproxy, HaproxyConfig, HealthCheck, NginxPassive, ServerState};
 use crate::model::reflector::{MAX_INTERNAL_ERROR_RETRY, WatchRetry};
 
@@ -299,6 +300,11 @@ pub(super) struct ApiServerProc {
     liveness: crate::model::kubelet::Probe,
     /// The startup probe has passed, so liveness probing has begun.
     started: bool,
+    /// The probe worker's ticker's next tick: the one after the current probe began.
+    probe_tick: SimTime,
+    /// A probe sent while the apiserver was frozen, waiting for its answer: when it was
+    /// sent. It fails when its timeout runs out first.
+    probe_waiting: Option<SimTime>,
     /// Frozen (SIGSTOP): its kernel still accepts connections, but nothing is answered
     /// and its timers wait.
     pub(super) paused: bool,
@@ -495,6 +501,7 @@ impl Simulation {
         };
         h.incarnation_api += 1;
         let inc = h.incarnation_api;
+        let first_probe = ProbeConfig::LIVENESS.initial_delay;
         h.apiserver = Some(ApiServerProc {
             incarnation: inc,
             endpoints,
@@ -510,36 +517,81 @@ impl Simulation {
             liveness: Default::default(),
             // The apiservers of the cluster the run begins with have long been up.
             started: self.now == SimTime::ZERO,
+            // The startup and liveness probes wait the same 10 s after a start.
+            probe_tick: self.now + first_probe,
+            probe_waiting: None,
             paused: false,
         });
         self.update_holding();
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
-        // The startup and liveness probes wait the same 10 s after a start.
-        let first_probe = crate::model::kubelet::ProbeConfig::LIVENESS.initial_delay;
         self.queue.push(self.now + first_probe, Event::LivenessProbe(host, inc));
     }
 
     /// The kubelet probes the apiserver's /livez: with kubeadm's startup probe (every
     /// 10 s, 24 failures) until it passes once, then with the liveness probe (every
     /// 10 s, 8 failures). After the threshold of failures in a row it kills the
-    /// container and starts it again, at once or after the crash-loop back-off.
+    /// container and starts it again, at once or after the crash-loop back-off. A
+    /// running apiserver answers at once (500 when its etcd check fails); a frozen one
+    /// not at all, so that probe fails only at its 15 s timeout, and the next begins
+    /// right after it.
     pub(super) fn on_liveness_probe(&mut self, host: HostId, inc: u32) {
-        use crate::model::kubelet::ProbeConfig;
         let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
-        let (cfg, probe) =
-            if api.started { (ProbeConfig::LIVENESS, "") } else { (ProbeConfig::STARTUP, " startup probe") };
-        // A frozen apiserver does not answer the probe within its timeout.
-        let ok = api.etcd_ok && !api.paused;
-        if ok && !api.started {
+        // The probe that begins now takes the tick that started it.
+        api.probe_tick = crate::model::kubelet::tick_after(self.now, api.probe_tick, probe_config(api).period);
+        if api.paused {
+            // A frozen apiserver's kernel accepts the probe's connection, and the GET
+            // waits for an answer until the probe's timeout.
+            api.probe_waiting = Some(self.now);
+            let timeout = probe_config(api).timeout;
+            self.queue.push(self.now + timeout, Event::LivenessProbeTimeout(host, inc, self.now));
+            return;
+        }
+        let ok = api.etcd_ok;
+        self.probe_result(host, ok.then_some(()).ok_or(ProbeFailure::EtcdCheck));
+    }
+
+    /// A probe sent at `sent` to a frozen apiserver has waited out its timeout.
+    pub(super) fn on_liveness_probe_timeout(&mut self, host: HostId, inc: u32, sent: SimTime) {
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| a.incarnation == inc) else { return };
+        if api.probe_waiting != Some(sent) {
+            return;
+        }
+        api.probe_waiting = None;
+        self.probe_result(host, Err(ProbeFailure::Timeout));
+    }
+
+    /// The apiserver on `host` resumed (SIGCONT): a probe waiting for it is answered now.
+    pub(super) fn answer_waiting_probe(&mut self, host: HostId) {
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut() else { return };
+        if api.probe_waiting.take().is_some() {
+            let ok = api.etcd_ok;
+            self.probe_result(host, ok.then_some(()).ok_or(ProbeFailure::EtcdCheck));
+        }
+    }
+
+    /// A probe of the apiserver on `host` got its result now: the kubelet counts it,
+    /// kills the apiserver at the threshold, and otherwise the worker probes again (see
+    /// `kubelet::next_probe`).
+    fn probe_result(&mut self, host: HostId, result: Result<(), ProbeFailure>) {
+        let now = self.now;
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut() else { return };
+        let inc = api.incarnation;
+        let (cfg, probe) = (probe_config(api), if api.started { "" } else { " startup probe" });
+        let ok = result.is_ok();
+        let started_now = ok && !api.started;
+        if started_now {
             api.started = true;
             api.liveness.reset();
-            self.queue.push(self.now + ProbeConfig::LIVENESS.period, Event::LivenessProbe(host, inc));
+        }
+        if started_now || !api.liveness.record(ok, &cfg) {
+            let start = crate::model::kubelet::next_probe(now, api.probe_tick);
+            self.queue.push(start, Event::LivenessProbe(host, inc));
             return;
         }
-        if !api.liveness.record(ok, &cfg) {
-            self.queue.push(self.now + cfg.period, Event::LivenessProbe(host, inc));
-            return;
-        }
+        let why = match result {
+            Err(ProbeFailure::Timeout) => format!("no answer within its {} timeout", cfg.timeout),
+            _ => "the etcd check".to_string(),
+        };
         self.stop_apiserver(host, false);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
         let name = self.hosts[host.index()].name.clone();
@@ -547,7 +599,7 @@ impl Simulation {
             EventKind::Kubelet,
             Some(host),
             format!(
-                "kubelet killed kube-apiserver on {name}: its /livez{probe} failed {} times in a row (the etcd check); {}",
+                "kubelet killed kube-apiserver on {name}: its /livez{probe} failed {} times in a row ({why}); {}",
                 cfg.failure_threshold,
                 restart_when(delay)
             ),
@@ -2055,6 +2107,21 @@ pub(super) struct LbState {
 
 /// When the kubelet starts a container it killed itself again: "restarted at once" for
 /// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
+/// The probe the kubelet runs on `api` now: kubeadm's startup probe until it has
+/// passed once, then the liveness probe.
+fn probe_config(api: &ApiServerProc) -> ProbeConfig {
+    if api.started { ProbeConfig::LIVENESS } else { ProbeConfig::STARTUP }
+}
+
+/// Why a probe of an apiserver's /livez failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProbeFailure {
+    /// /livez answered 500: its etcd check failed.
+    EtcdCheck,
+    /// Nothing answered within the probe's timeout (the apiserver is frozen).
+    Timeout,
+}
+
 pub(super) fn restart_when(delay: SimDuration) -> String {
     if delay == SimDuration::ZERO {
         "restarted at once (no back-off before a first restart)".to_string()

@@ -265,6 +265,7 @@ impl Simulation {
                         self.update_holding();
                         if !pause {
                             self.release_held(h);
+                            self.answer_waiting_probe(h);
                         }
                     }
                 }

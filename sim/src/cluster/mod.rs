@@ -426,6 +426,8 @@ enum Event {
     VrrpScript(u8, u32),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
+    /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
+    LivenessProbeTimeout(HostId, u32, SimTime),
     /// The kubelet starts a container again after it exited: the incarnation that
     /// exited, and whether the crash-loop back-off delayed the restart (then the
     /// timeline says so when it happens).
@@ -1058,6 +1060,7 @@ impl Simulation {
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
+            Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
             Event::ApiserverRestart(host, inc, delayed) => self.on_apiserver_restart(host, inc, delayed),
             Event::EtcdRestart(host, inc, delayed) => self.on_etcd_restart(host, inc, delayed),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
@@ -1078,6 +1081,7 @@ impl Simulation {
                 }
             },
             Event::LivenessProbe(h, _)
+            | Event::LivenessProbeTimeout(h, ..)
             | Event::ApiserverRestart(h, ..)
             | Event::EtcdRestart(h, ..)
             | Event::ComponentRestart(h, ..) => (h, false),

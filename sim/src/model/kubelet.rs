@@ -70,6 +70,26 @@ impl Probe {
     }
 }
 
+/// The first tick strictly after `at` of a ticker due to tick at `tick` and every
+/// `period` from then on. Go's `time.Ticker` stays on that grid however late it is read.
+pub fn tick_after(at: SimTime, tick: SimTime, period: SimDuration) -> SimTime {
+    if tick > at {
+        return tick;
+    }
+    let missed = (at.as_micros() - tick.as_micros()) / period.as_micros() + 1;
+    SimTime(tick.as_micros() + missed * period.as_micros())
+}
+
+/// When a probe worker starts its next probe, after the one that ended at `end`; `tick`
+/// is its ticker's first tick after that probe began. The worker
+/// (pkg/kubelet/prober/worker.go) probes, then waits for its ticker, which keeps one
+/// tick a busy receiver missed and drops the rest. So a probe that ran past the next
+/// tick (an HTTP GET waiting out its 15 s timeout, every 10 s) is followed at once by
+/// the next one, and failures come one timeout apart rather than one period apart.
+pub fn next_probe(end: SimTime, tick: SimTime) -> SimTime {
+    if tick <= end { end } else { tick }
+}
+
 /// How often the kubelet's generic PLEG lists the containers
 /// (genericPlegRelistPeriod in pkg/kubelet/kubelet.go; Evented PLEG is off by default).
 pub const PLEG_RELIST_PERIOD: SimDuration = SimDuration::from_secs(1);
@@ -126,6 +146,41 @@ impl RestartBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secs(s: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_secs(s)
+    }
+
+    #[test]
+    fn a_probe_answered_at_once_waits_for_the_next_tick() {
+        let period = SimDuration::from_secs(10);
+        // A probe began at 20 s on a ticker due at 20 s: its next tick is at 30 s.
+        let tick = tick_after(secs(20), secs(20), period);
+        assert_eq!(tick, secs(30));
+        assert_eq!(next_probe(secs(20), tick), secs(30));
+    }
+
+    #[test]
+    fn a_probe_that_outlasts_the_period_is_followed_at_once() {
+        let period = SimDuration::from_secs(10);
+        let timeout = SimDuration::from_secs(15);
+        // Each probe times out; the tick that fell meanwhile starts the next at once.
+        let (mut start, mut tick) = (secs(20), secs(20));
+        for _ in 0..8 {
+            tick = tick_after(start, tick, period);
+            start = next_probe(start + timeout, tick);
+        }
+        // So eight timeouts in a row take 8 × 15 s, not 8 × 10 s.
+        assert_eq!(start, secs(20 + 8 * 15));
+    }
+
+    #[test]
+    fn a_ticker_read_late_stays_on_its_grid() {
+        let period = SimDuration::from_secs(10);
+        // Due at 35 s, read at 57 s (its kubelet was frozen): the next tick is at 65 s.
+        assert_eq!(tick_after(secs(57), secs(35), period), secs(65));
+        assert_eq!(tick_after(secs(55), secs(35), period), secs(65));
+    }
 
     #[test]
     fn an_exit_is_noticed_at_the_next_relist_and_the_back_off_counts_from_the_exit() {
