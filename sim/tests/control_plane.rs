@@ -980,21 +980,38 @@ fn a_vip_holder_cut_off_from_its_backends_keeps_the_vip_unless_keepalived_tracks
     }
 }
 
+/// HAProxy on lb-1, the VIP holder, gets `fault` at 20 s and `undo` at 80 s, with or
+/// without kubeadm's tracked check_apiserver script.
+fn vip_holder_proxy_fault(
+    seed: u64,
+    track_script: bool,
+    fault: fn(Target, Process) -> Fault,
+    undo: fn(Target, Process) -> Fault,
+) -> RunOutcome {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.vip = Some(VrrpConfig { track_script: track_script.then_some(TrackScript::KUBEADM), ..VrrpConfig::default() });
+    let lb1 = Target::Host(HostId(3));
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), fault(lb1, Process::LoadBalancer))
+        .fault(SimDuration::from_secs(80), undo(lb1, Process::LoadBalancer))
+        .run_for(SimDuration::from_secs(120));
+    out.assert_safe();
+    out
+}
+
 #[test]
 fn a_stopped_haproxy_on_the_vip_holder_refuses_every_connection_until_the_tracked_script_moves_the_vip() {
-    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     for seed in 0..3 {
         for track in [false, true] {
-            let mut cp = spec(HealthCheck::Tcp);
-            cp.vip = Some(VrrpConfig { track_script: track.then_some(TrackScript::KUBEADM), ..VrrpConfig::default() });
-            let lb1 = Target::Host(HostId(3));
-            let out = ClusterBuilder::new(3)
-                .seed(seed)
-                .control_plane(cp)
-                .fault(SimDuration::from_secs(20), Fault::StopProcess { target: lb1, process: Process::LoadBalancer })
-                .fault(SimDuration::from_secs(80), Fault::Start { target: lb1, process: Process::LoadBalancer })
-                .run_for(SimDuration::from_secs(120));
-            out.assert_safe();
+            let out = vip_holder_proxy_fault(
+                seed,
+                track,
+                |target, process| Fault::StopProcess { target, process },
+                |target, process| Fault::Start { target, process },
+            );
             let cp = out.control_plane.as_ref().unwrap();
             let refused = |from: u64, to: u64| {
                 cp.failures
@@ -1014,6 +1031,73 @@ fn a_stopped_haproxy_on_the_vip_holder_refuses_every_connection_until_the_tracke
             assert_eq!(after, 0, "HAProxy is back, track={track}, seed={seed}");
             assert!(out.timeline.iter().any(|t| t.text.contains("fault: HAProxy started on lb-1")));
         }
+    }
+}
+
+#[test]
+fn a_frozen_haproxy_on_the_vip_holder_answers_nothing_and_relays_what_waited_when_it_resumes() {
+    for seed in 0..3 {
+        for track in [false, true] {
+            let out = vip_holder_proxy_fault(
+                seed,
+                track,
+                |target, process| Fault::PauseProcess { target, process },
+                |target, process| Fault::ResumeProcess { target, process },
+            );
+            let cp = out.control_plane.as_ref().unwrap();
+            // Nothing is refused: the kernel takes each connection, and the client
+            // waits out its own timeout.
+            assert!(!cp.failures.iter().any(|(_, _, f)| matches!(f, Failure::LbRefused { .. })), "seed={seed}");
+            let frozen = cp
+                .failures
+                .iter()
+                .filter(|(t, _, f)| *t >= secs(21) && *t < secs(45) && *f == Failure::LbFrozen { lb: HostId(3) })
+                .count();
+            assert!(frozen > 100, "{frozen} requests waited in the frozen HAProxy, track={track}, seed={seed}");
+            let (failed_late, total_late) = failed_between(&out, Plane::Write, secs(55), secs(69));
+            if track {
+                // Its GET through the frozen HAProxy gets no answer, so the script
+                // moves the VIP to lb-2 as it does for a stopped one.
+                assert_eq!(failed_late, 0, "lb-2 took the VIP, seed={seed}");
+                assert!(total_late > 0);
+            } else {
+                assert_eq!(failed_late, total_late, "keepalived alone keeps the VIP on lb-1, seed={seed}");
+                // Requests sent less than the client's 10 s timeout before SIGCONT
+                // wait in its sockets and are answered once it relays them.
+                let (failed, total) = failed_between(&out, Plane::Write, secs(71), secs(79));
+                assert!(total > 0 && failed == 0, "{failed} of {total} failed, seed={seed}");
+                assert!(cp.plane(Plane::Write).slowest >= SimDuration::from_secs(8), "seed={seed}");
+            }
+            let (after, _) = failed_between(&out, Plane::Write, secs(90), secs(120));
+            assert_eq!(after, 0, "HAProxy relays again, track={track}, seed={seed}");
+            assert!(out.timeline.iter().any(|t| t.text.starts_with("fault: HAProxy on lb-1 resumed (SIGCONT)")));
+        }
+    }
+}
+
+#[test]
+fn a_frozen_haproxy_that_is_killed_resets_what_waited_and_starts_afresh() {
+    for seed in 0..3 {
+        let lb1 = Target::Host(HostId(3));
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(20), Fault::PauseProcess { target: lb1, process: Process::LoadBalancer })
+            .fault(SimDuration::from_secs(25), Fault::Kill { target: lb1, process: Process::LoadBalancer })
+            .fault(SimDuration::from_secs(30), Fault::Start { target: lb1, process: Process::LoadBalancer })
+            .run_for(SimDuration::from_secs(60));
+        out.assert_safe();
+        let cp = out.control_plane.as_ref().unwrap();
+        // What waited in its sockets is reset by the kill; the requests after it are
+        // refused until it is started again, and served from then on.
+        let reset_at_kill = cp
+            .failures
+            .iter()
+            .filter(|(t, _, f)| *t >= secs(20) && *t < secs(25) && matches!(f, Failure::LbRefused { .. }));
+        assert!(reset_at_kill.count() > 20, "seed={seed}");
+        assert!(!cp.failures.iter().any(|(_, _, f)| matches!(f, Failure::LbFrozen { .. })), "seed={seed}");
+        let (after, total) = failed_between(&out, Plane::Write, secs(31), secs(60));
+        assert!(total > 0 && after == 0, "seed={seed}");
     }
 }
 

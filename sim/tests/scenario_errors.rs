@@ -679,13 +679,6 @@ fn rows() -> Vec<Row> {
             Some("keep `cluster_age` under 365d"),
         ),
         row(
-            "haproxy frozen",
-            with("crash: cp-2", "pause: { node: lb-1, process: haproxy }"),
-            (26, 5),
-            "freezing haproxy is not modelled",
-            Some("kill or stop_process it"),
-        ),
-        row(
             "haproxy on a control-plane node",
             with("crash: cp-2", "kill: { node: cp-2, process: haproxy }"),
             (26, 19),

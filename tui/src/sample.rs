@@ -38,6 +38,7 @@ fn lb(cp2_up: bool) -> HostState {
             backends: vec![backend("cp-1", true), backend("cp-2", cp2_up), backend("cp-3", true)],
             holds_vip: None,
             proxy_stopped: false,
+            proxy_frozen: false,
         }),
         ..down()
     }

@@ -206,6 +206,10 @@ pub enum Failure {
     /// The LB host answered with a reset: its HAProxy (or nginx) is not running, or
     /// was stopped with the connection open.
     LbRefused { lb: HostId },
+    /// No answer within the client's timeout because the LB's HAProxy (or nginx) is
+    /// frozen: its kernel took the connection, and nothing relays the request or its
+    /// answer.
+    LbFrozen { lb: HostId },
 }
 
 /// One attempt of a client request in flight. A retry is a new attempt with a new id
@@ -442,7 +446,7 @@ impl Failure {
     /// The backend the failed request was sent to, if it got that far.
     pub fn backend(self) -> Option<HostId> {
         match self {
-            Failure::NoBackend | Failure::LbRefused { .. } => None,
+            Failure::NoBackend | Failure::LbRefused { .. } | Failure::LbFrozen { .. } => None,
             Failure::ConnectTimeout { backend } | Failure::Refused { backend } | Failure::Etcd { backend, .. } => {
                 Some(backend)
             }
@@ -474,6 +478,9 @@ impl Failure {
             Failure::Reset { backend } => format!("the connection to {} was reset", n(backend)),
             Failure::LbRefused { lb } => {
                 format!("the load balancer on {} is not running: its host resets the connection", n(lb))
+            }
+            Failure::LbFrozen { lb } => {
+                format!("no answer in time: the load balancer on {} is frozen and relays nothing", n(lb))
             }
             Failure::CacheInitializing { backend } => format!(
                 "the watch cache of the apiserver on {} had not listed from etcd yet (429 storage is (re)initializing)",
@@ -1443,7 +1450,14 @@ impl Simulation {
             None // the LB died with the connection
         } else {
             match self.network.send(self.now, host, front) {
-                Delivery::At(at) => Some((front, at)),
+                Delivery::At(at) => match self.lb_index_of(front).filter(|&lb| self.proxy_frozen(lb)) {
+                    // It waits in the frozen proxy's socket until it resumes.
+                    Some(lb) => {
+                        self.queue.push(at, Event::LbRelay(id, lb, reply));
+                        None
+                    }
+                    None => Some((front, at)),
+                },
                 _ => None,
             }
         };
@@ -1454,6 +1468,15 @@ impl Simulation {
 
     fn reply_from(&mut self, id: u64, from: HostId, reply: Result<(), Failure>) {
         self.reply_from_at(id, from, self.now, reply);
+    }
+
+    /// A proxy that was frozen when a backend's answer reached it relays it now, unless
+    /// it died meanwhile (its connections were reset then).
+    pub(super) fn on_lb_relay(&mut self, id: u64, lb_index: u8, reply: Result<(), Failure>) {
+        let lb = self.lbs[lb_index as usize].host;
+        if self.hosts[lb.index()].up && self.lbs[lb_index as usize].proxy_up {
+            self.reply_from(id, lb, reply);
+        }
     }
 
     fn reply_from_at(&mut self, id: u64, from: HostId, at: SimTime, reply: Result<(), Failure>) {
@@ -1541,6 +1564,10 @@ impl Simulation {
     pub(super) fn on_client_timeout(&mut self, id: u64) {
         let Some(req) = self.api_requests.get(&id) else { return };
         let failure = match (req.backend, req.connected) {
+            // The request, or its answer, waits in a frozen proxy.
+            _ if req.lb.is_some_and(|lb| self.proxy_frozen(lb)) => {
+                Failure::LbFrozen { lb: self.lbs[req.lb.expect("checked") as usize].host }
+            }
             // Still trying to connect through the LB to a backend that does not answer.
             (Some(backend), false) => Failure::ConnectTimeout { backend },
             (backend, _) => Failure::ClientTimeout { backend },
@@ -1702,6 +1729,7 @@ impl Simulation {
         lb.balancer = balancer;
         lb.generation += 1;
         lb.proxy_up = true;
+        lb.proxy_frozen = false;
         if let Some(vrrp_cfg) = cp.vip {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
             let mut v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
@@ -1736,10 +1764,13 @@ impl Simulation {
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
         let from = lb.host;
-        // With HAProxy stopped, the script's connection to localhost is refused.
+        // With HAProxy stopped, the script's connection to localhost is refused; with
+        // it frozen, the connection is accepted and nothing answers before curl's
+        // --max-time.
+        let serving = lb.proxy_up && !lb.proxy_frozen;
         let next = match &lb.balancer {
-            Balancer::Haproxy(h) if lb.proxy_up => h.clone().pick(),
-            Balancer::Nginx(n) if lb.proxy_up => Some(n.clone().pick(self.now)),
+            Balancer::Haproxy(h) if serving => h.clone().pick(),
+            Balancer::Nginx(n) if serving => Some(n.clone().pick(self.now)),
             _ => None,
         };
         let good = next.is_some_and(|server| {
@@ -1765,6 +1796,12 @@ impl Simulation {
             return false;
         }
         self.lbs[lb_index as usize].proxy_up = false;
+        // A frozen proxy dies too: SIGKILL needs no SIGCONT, and systemd sends one after
+        // its SIGTERM. What waited for it finds it gone.
+        if std::mem::take(&mut self.lbs[lb_index as usize].proxy_frozen) {
+            self.update_holding();
+            self.release_held(host);
+        }
         let through: Vec<u64> =
             self.api_requests.iter().filter(|(_, r)| r.lb == Some(lb_index)).map(|(id, _)| id).collect();
         for id in through {
@@ -1786,6 +1823,27 @@ impl Simulation {
         let Some(balancer) = Balancer::new(&cp) else { return false };
         lb.balancer = balancer;
         lb.proxy_up = true;
+        true
+    }
+
+    /// Whether the proxy of LB `lb` is frozen (SIGSTOP).
+    pub(super) fn proxy_frozen(&self, lb: u8) -> bool {
+        self.lbs[lb as usize].proxy_frozen
+    }
+
+    /// Freezes (SIGSTOP) or resumes (SIGCONT) the proxy on LB host `host`. Returns
+    /// false if it is not running, or already in that state.
+    pub(super) fn freeze_proxy(&mut self, host: HostId, freeze: bool) -> bool {
+        let Some(lb_index) = self.lb_index_of(host) else { return false };
+        let lb = &mut self.lbs[lb_index as usize];
+        if !lb.proxy_up || lb.proxy_frozen == freeze {
+            return false;
+        }
+        lb.proxy_frozen = freeze;
+        self.update_holding();
+        if !freeze {
+            self.release_held(host);
+        }
         true
     }
 
@@ -1942,7 +2000,7 @@ impl Simulation {
             })
             .collect();
         let holds_vip = l.vrrp.as_ref().map(|v| v.state() == VrrpState::Master);
-        super::observe::LbView { backends, holds_vip, proxy_stopped: !l.proxy_up }
+        super::observe::LbView { backends, holds_vip, proxy_stopped: !l.proxy_up, proxy_frozen: l.proxy_frozen }
     }
 
     /// Builds the control-plane part of a report.
@@ -2072,6 +2130,7 @@ impl Simulation {
                     vrrp: None,
                     generation: 0,
                     proxy_up: true,
+                    proxy_frozen: false,
                 })
             })
             .collect()
@@ -2103,6 +2162,9 @@ pub(super) struct LbState {
     generation: u32,
     /// HAProxy (or nginx) runs: false after it was killed or stopped on a live host.
     proxy_up: bool,
+    /// HAProxy (or nginx) is frozen (SIGSTOP): the kernel still completes handshakes on
+    /// its port, but nothing is read, relayed or checked until it resumes.
+    proxy_frozen: bool,
 }
 
 /// When the kubelet starts a container it killed itself again: "restarted at once" for

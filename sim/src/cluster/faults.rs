@@ -252,7 +252,15 @@ impl Simulation {
                         self.pause_component(h, c, pause);
                     }
                     Process::LoadBalancer => {
-                        let text = format!("fault skipped: freezing {} is not modelled", self.proxy_name());
+                        let proxy = self.proxy_name();
+                        let text = match (self.freeze_proxy(h, pause), pause) {
+                            (true, true) => format!(
+                                "fault: {proxy} on {name} frozen (SIGSTOP): the kernel still accepts connections on its port, and nothing is relayed or checked until it resumes"
+                            ),
+                            (true, false) => format!("fault: {proxy} on {name} resumed (SIGCONT)"),
+                            (false, true) => format!("fault: freeze {proxy} on {name}: it is not running"),
+                            (false, false) => format!("fault: resume {proxy} on {name}: it is not frozen"),
+                        };
                         self.note(EventKind::Fault, Some(h), text);
                     }
                     Process::Etcd if pause => self.pause_etcd(h),

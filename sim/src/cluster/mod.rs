@@ -418,6 +418,8 @@ enum Event {
     LbRetry(u64, Option<HostId>),
     LbNext(u64, HostId, bool),
     LbGiveUp(u64, Failure),
+    /// A backend's answer reached a frozen proxy (`.1`), which relays it once it resumes.
+    LbRelay(u64, u8, Result<(), Failure>),
     LbCheck(u8, u16),
     LbCheckDone(u8, u16, CheckResult),
     VrrpTimer(u8, u32, u64),
@@ -1053,6 +1055,7 @@ impl Simulation {
             Event::LbRetry(id, backend) => self.on_lb_retry(id, backend),
             Event::LbNext(id, failed, tried_all) => self.on_lb_next(id, failed, tried_all),
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
+            Event::LbRelay(id, lb, reply) => self.on_lb_relay(id, lb, reply),
             Event::LbCheck(lb, server) => self.on_lb_check(lb, server as usize),
             Event::LbCheckDone(lb, server, result) => self.on_lb_check_done(lb, server as usize, result),
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
@@ -1071,37 +1074,57 @@ impl Simulation {
 
     /// The host whose frozen part must hold `ev` until it resumes, if any: a frozen
     /// host holds everything for its apiserver, kubelet and LB (etcd and the elected
-    /// components keep their own stash); a paused apiserver holds what is for it.
+    /// components keep their own stash); a paused apiserver holds what is for it, and a
+    /// paused HAProxy (or nginx) what is for it, while keepalived beside it goes on.
     fn held_by(&self, ev: &Event) -> Option<HostId> {
-        let (host, apiserver_only) = match *ev {
-            Event::ApiArrive(_, h) | Event::ApiCheckTick(h, _) => (h, true),
+        /// What must be frozen, besides the whole host, for an event to wait.
+        enum Part {
+            Apiserver,
+            Proxy(u8),
+            HostOnly,
+        }
+        let (host, part) = match *ev {
+            Event::ApiArrive(_, h) | Event::ApiCheckTick(h, _) => (h, Part::Apiserver),
             Event::EtcdCallReply(id, _) | Event::Deadline(id) => match self.pending.get(&id)?.origin? {
                 Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => {
-                    (apiserver, true)
+                    (apiserver, Part::Apiserver)
                 }
             },
             Event::LivenessProbe(h, _)
             | Event::LivenessProbeTimeout(h, ..)
             | Event::ApiserverRestart(h, ..)
             | Event::EtcdRestart(h, ..)
-            | Event::ComponentRestart(h, ..) => (h, false),
+            | Event::ComponentRestart(h, ..) => (h, Part::HostOnly),
             Event::LbArrive(_, lb)
             | Event::LbForward(_, lb)
+            | Event::LbRelay(_, lb, _)
             | Event::LbCheck(lb, _)
-            | Event::LbCheckDone(lb, ..)
-            | Event::VrrpTimer(lb, ..)
-            | Event::VrrpAdvert(lb, ..)
-            | Event::VrrpScript(lb, _) => (self.lbs[lb as usize].host, false),
-            Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => (self.request_front(id), false),
+            | Event::LbCheckDone(lb, ..) => (self.lbs[lb as usize].host, Part::Proxy(lb)),
+            // keepalived is a process of its own: a frozen HAProxy does not stop it.
+            Event::VrrpTimer(lb, ..) | Event::VrrpAdvert(lb, ..) | Event::VrrpScript(lb, _) => {
+                (self.lbs[lb as usize].host, Part::HostOnly)
+            }
+            Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => {
+                let host = self.request_front(id);
+                match self.lb_index_of(host) {
+                    Some(lb) => (host, Part::Proxy(lb)),
+                    None => (host, Part::HostOnly),
+                }
+            }
             _ => return None,
         };
         let h = &self.hosts[host.index()];
-        let paused_api = apiserver_only && h.apiserver.as_ref().is_some_and(|a| a.paused);
-        (h.frozen || paused_api).then_some(host)
+        let part_frozen = match part {
+            Part::Apiserver => h.apiserver.as_ref().is_some_and(|a| a.paused),
+            Part::Proxy(lb) => self.proxy_frozen(lb),
+            Part::HostOnly => false,
+        };
+        (h.frozen || part_frozen).then_some(host)
     }
 
     pub(super) fn update_holding(&mut self) {
-        self.holding = self.hosts.iter().any(|h| h.frozen || h.apiserver.as_ref().is_some_and(|a| a.paused));
+        self.holding = self.hosts.iter().any(|h| h.frozen || h.apiserver.as_ref().is_some_and(|a| a.paused))
+            || (0..self.lbs.len()).any(|lb| self.proxy_frozen(lb as u8));
     }
 
     /// Puts the events a host held back into the queue, in order, to run now; those

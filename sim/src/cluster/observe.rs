@@ -83,6 +83,10 @@ pub struct LbView {
     /// what it thought when it stopped.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub proxy_stopped: bool,
+    /// HAProxy (or nginx) is frozen (SIGSTOP): connections are accepted and nothing
+    /// is relayed.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub proxy_frozen: bool,
 }
 
 /// Everything shown for one host at one moment. Absent processes are `null`.

@@ -498,15 +498,6 @@ fn check_faults(c: &mut Checker, s: &Scenario) {
             FaultKind::LbFailure(n) if !n.value.starts_with("lb-") => {
                 c.error(n.referenced, format!("`lb_failure` needs an LB host, not `{}`", n.value), None);
             }
-            FaultKind::Pause(p) | FaultKind::Resume(p)
-                if matches!(p.process, ProcessName::Haproxy | ProcessName::Nginx) =>
-            {
-                c.error(
-                    c.key_of(&["pause", "resume"]),
-                    format!("freezing {} is not modelled", process_name(p.process)),
-                    Some("kill or stop_process it (and start it again), or use `pause_host` on the LB host".into()),
-                );
-            }
             // A member is added to a host, not to whoever holds a role.
             FaultKind::AddMember(a) if ROLES.contains(&a.node.value.as_str()) => {
                 c.error(

@@ -240,6 +240,8 @@ fn state_lines(s: &HostState) -> Vec<Line<'static>> {
     if let Some(lb) = &s.lb {
         if lb.proxy_stopped {
             out.push(row("proxy", "stopped: connections refused".to_string(), BAD));
+        } else if lb.proxy_frozen {
+            out.push(row("proxy", "frozen (SIGSTOP): connections accepted, nothing relayed".to_string(), BAD));
         }
         let backends: Vec<String> =
             lb.backends.iter().map(|b| format!("{} {}", b.host, if b.up { "UP" } else { "DOWN" })).collect();

@@ -87,8 +87,15 @@ fn lb_spans(s: &HostState) -> Vec<Span<'static>> {
     let Some(lb) = &s.lb else {
         return vec![Span::styled("-", DIM)];
     };
-    if lb.proxy_stopped {
-        let mut spans = vec![Span::styled("proxy stopped: connections refused", BAD)];
+    let down = if lb.proxy_stopped {
+        Some("proxy stopped: connections refused")
+    } else if lb.proxy_frozen {
+        Some("proxy frozen: nothing relayed")
+    } else {
+        None
+    };
+    if let Some(text) = down {
+        let mut spans = vec![Span::styled(text, BAD)];
         if lb.holds_vip == Some(true) {
             spans.push(Span::styled("  [VIP]", LEADER));
         }
