@@ -980,6 +980,29 @@ fn a_vip_holder_cut_off_from_its_backends_keeps_the_vip_unless_keepalived_tracks
     }
 }
 
+#[test]
+fn the_tracked_script_passes_on_any_answer_so_an_apiserver_without_etcd_keeps_the_vip_in_place() {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    for seed in 0..3 {
+        let mut cp = spec(HealthCheck::Tcp);
+        cp.vip = Some(VrrpConfig { track_script: Some(TrackScript::KUBEADM), ..VrrpConfig::default() });
+        // cp-2 and cp-3 are cut off: HAProxy marks them DOWN and sends the script's GET
+        // to cp-1, whose apiserver has lost etcd's quorum but still answers it.
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(cp)
+            .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(1))))
+            .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(2))))
+            .run_for(SimDuration::from_secs(90));
+        out.assert_safe();
+        let (failed, total) = failed_between(&out, Plane::Write, secs(30), secs(90));
+        assert!(total > 0 && failed == total, "no quorum, no writes, seed={seed}");
+        // curl runs without --fail: a 403 or 500 is an answer, so the script holds.
+        assert!(!out.timeline.iter().any(|t| t.text.contains("its priority is now 99")), "seed={seed}");
+        assert!(!out.timeline.iter().any(|t| t.at > secs(20) && t.text.contains("lb-2 became MASTER")), "seed={seed}");
+    }
+}
+
 /// HAProxy on lb-1, the VIP holder, gets `fault` at 20 s and `undo` at 80 s, with or
 /// without kubeadm's tracked check_apiserver script.
 fn vip_holder_proxy_fault(
@@ -1057,9 +1080,17 @@ fn a_frozen_haproxy_on_the_vip_holder_answers_nothing_and_relays_what_waited_whe
             let (failed_late, total_late) = failed_between(&out, Plane::Write, secs(55), secs(69));
             if track {
                 // Its GET through the frozen HAProxy gets no answer, so the script
-                // moves the VIP to lb-2 as it does for a stopped one.
+                // moves the VIP to lb-2 as it does for a stopped one, only each run
+                // fails when curl's 2 s --max-time runs out: the tenth 2 s later.
                 assert_eq!(failed_late, 0, "lb-2 took the VIP, seed={seed}");
                 assert!(total_late > 0);
+                let dropped = out
+                    .timeline
+                    .iter()
+                    .find(|t| t.text.contains("failed 10 times in a row; its priority is now 99"))
+                    .map(|t| t.at)
+                    .expect("the script failed");
+                assert!(dropped >= secs(49) && dropped <= secs(52), "priority dropped at {dropped}, seed={seed}");
             } else {
                 assert_eq!(failed_late, total_late, "keepalived alone keeps the VIP on lb-1, seed={seed}");
                 // Requests sent less than the client's 10 s timeout before SIGCONT

@@ -1750,37 +1750,65 @@ impl Simulation {
         }
     }
 
-    /// keepalived runs kubeadm's check_apiserver.sh: `curl -sfk --max-time 2` of
-    /// /healthz through the HAProxy on its own host. HAProxy sends the GET to the
-    /// server it would pick next; the script succeeds if that server's apiserver
-    /// answers 200 (its /healthz includes the etcd check). With no server UP, HAProxy
-    /// closes the connection and the script fails; so does a server that cannot
-    /// answer, within the 2 s the script waits (the result is taken at once: the
-    /// script's own few seconds at most shift when `fall` is reached).
+    /// keepalived runs kubeadm's check_apiserver.sh (docs/ha-considerations.md):
+    /// `curl --silent --max-time 2 --insecure https://localhost:PORT/` through the
+    /// HAProxy on its own host, which sends it to the server it would pick next.
+    /// Without `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it
+    /// answers 403 or 500) or whose certificate expired (`--insecure`) still counts as
+    /// good. The run fails at once when the connection is refused or closed (HAProxy
+    /// not running, no server UP, no apiserver listening), and when nothing answers (a
+    /// frozen HAProxy or apiserver, a server that is down or cut off) it fails at
+    /// curl's `--max-time`, 2 s later. keepalived starts the next run an interval after
+    /// this one started, whatever the script took (vrrp_script_thread).
     pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
         let lb = &self.lbs[lb_index as usize];
         if lb.generation != generation || !self.hosts[lb.host.index()].up {
             return; // the LB host went down; booting again starts the script over
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
-        let from = lb.host;
-        // With HAProxy stopped, the script's connection to localhost is refused; with
-        // it frozen, the connection is accepted and nothing answers before curl's
-        // --max-time.
-        let serving = lb.proxy_up && !lb.proxy_frozen;
-        let next = match &lb.balancer {
-            Balancer::Haproxy(h) if serving => h.clone().pick(),
-            Balancer::Nginx(n) if serving => Some(n.clone().pick(self.now)),
-            _ => None,
-        };
-        let good = next.is_some_and(|server| {
-            let backend = self.cp_hosts[server];
-            let h = &self.hosts[backend.index()];
-            let reachable =
-                h.up && !h.frozen && self.network.can_reach(from, backend) && self.network.can_reach(backend, from);
-            reachable && h.apiserver.as_ref().is_some_and(|a| !a.paused && a.etcd_ok)
-        });
         self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
+        match self.check_apiserver_run(lb_index) {
+            ScriptRun::Answered => self.on_vrrp_script_result(lb_index, generation, true),
+            ScriptRun::Refused => self.on_vrrp_script_result(lb_index, generation, false),
+            ScriptRun::NoAnswer => {
+                self.queue.push(self.now + CHECK_APISERVER_MAX_TIME, Event::VrrpScriptTimedOut(lb_index, generation));
+            }
+        }
+    }
+
+    /// How a run of check_apiserver.sh on LB `lb_index` ends.
+    fn check_apiserver_run(&self, lb_index: u8) -> ScriptRun {
+        let lb = &self.lbs[lb_index as usize];
+        if !lb.proxy_up {
+            return ScriptRun::Refused;
+        }
+        if lb.proxy_frozen {
+            return ScriptRun::NoAnswer;
+        }
+        let next = match &lb.balancer {
+            Balancer::Haproxy(h) => h.clone().pick(),
+            Balancer::Nginx(n) => Some(n.clone().pick(self.now)),
+        };
+        // HAProxy closes the connection when it has no server UP.
+        let Some(server) = next else { return ScriptRun::Refused };
+        let backend = self.cp_hosts[server];
+        let h = &self.hosts[backend.index()];
+        let reachable =
+            h.up && !h.frozen && self.network.can_reach(lb.host, backend) && self.network.can_reach(backend, lb.host);
+        match h.apiserver.as_ref() {
+            _ if !reachable => ScriptRun::NoAnswer,
+            None => ScriptRun::Refused,
+            Some(a) if a.paused => ScriptRun::NoAnswer,
+            Some(_) => ScriptRun::Answered,
+        }
+    }
+
+    /// A run of check_apiserver.sh on LB `lb_index` ended: keepalived counts it.
+    pub(super) fn on_vrrp_script_result(&mut self, lb_index: u8, generation: u32, good: bool) {
+        let lb = &self.lbs[lb_index as usize];
+        if lb.generation != generation || !self.hosts[lb.host.index()].up {
+            return;
+        }
         if let Some(v) = self.lbs[lb_index as usize].vrrp.as_mut() {
             v.on_script_result(good);
         }
@@ -1909,7 +1937,7 @@ impl Simulation {
                     let times =
                         if streak == 1 { "on its first run".to_string() } else { format!("{streak} times in a row") };
                     let text = format!(
-                        "keepalived on {name}: check_apiserver (GET /healthz through its HAProxy, every {every}) {outcome} {times}; {consequence}"
+                        "keepalived on {name}: check_apiserver (GET / through its HAProxy, every {every}) {outcome} {times}; {consequence}"
                     );
                     self.note(EventKind::Vip, Some(host), text);
                 }
@@ -2173,6 +2201,20 @@ pub(super) struct LbState {
 /// passed once, then the liveness probe.
 fn probe_config(api: &ApiServerProc) -> ProbeConfig {
     if api.started { ProbeConfig::LIVENESS } else { ProbeConfig::STARTUP }
+}
+
+/// curl's `--max-time` in kubeadm's check_apiserver.sh.
+const CHECK_APISERVER_MAX_TIME: SimDuration = SimDuration::from_secs(2);
+
+/// How one run of check_apiserver.sh ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScriptRun {
+    /// Some HTTP answer came back: the script exits 0.
+    Answered,
+    /// The connection was refused or closed: it fails at once.
+    Refused,
+    /// Nothing answered: curl gives up after its `--max-time`.
+    NoAnswer,
 }
 
 /// Why a probe of an apiserver's /livez failed.

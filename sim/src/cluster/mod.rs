@@ -426,6 +426,8 @@ enum Event {
     VrrpAdvert(u8, u8, u32),
     /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
     VrrpScript(u8, u32),
+    /// That script's run got no answer within curl's `--max-time`: it failed.
+    VrrpScriptTimedOut(u8, u32),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
     /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
@@ -1061,6 +1063,7 @@ impl Simulation {
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
+            Event::VrrpScriptTimedOut(lb, generation) => self.on_vrrp_script_result(lb, generation, false),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
@@ -1101,9 +1104,10 @@ impl Simulation {
             | Event::LbCheck(lb, _)
             | Event::LbCheckDone(lb, ..) => (self.lbs[lb as usize].host, Part::Proxy(lb)),
             // keepalived is a process of its own: a frozen HAProxy does not stop it.
-            Event::VrrpTimer(lb, ..) | Event::VrrpAdvert(lb, ..) | Event::VrrpScript(lb, _) => {
-                (self.lbs[lb as usize].host, Part::HostOnly)
-            }
+            Event::VrrpTimer(lb, ..)
+            | Event::VrrpAdvert(lb, ..)
+            | Event::VrrpScript(lb, _)
+            | Event::VrrpScriptTimedOut(lb, _) => (self.lbs[lb as usize].host, Part::HostOnly),
             Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => {
                 let host = self.request_front(id);
                 match self.lb_index_of(host) {

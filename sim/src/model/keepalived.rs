@@ -15,8 +15,8 @@
 //! skew.
 //!
 //! VRRP itself only notices a dead LB host. kubeadm's HA guide therefore tracks a
-//! script (`vrrp_script check_apiserver`, `track_script`): every `interval` it GETs
-//! /healthz through the local HAProxy; `fall` failures in a row mark it failed and
+//! script (`vrrp_script check_apiserver`, `track_script`): every `interval` it GETs /
+//! through the local HAProxy; `fall` failures in a row mark it failed and
 //! `rise` successes in a row good again (keepalived's vrrp_track.c). While it is failed
 //! a non-zero `weight` is added to the instance's priority — kubeadm's −2 takes its
 //! MASTER from 101 to 99, below the BACKUP's 100, so with preemption the backup takes
