@@ -222,15 +222,17 @@ fn a_paused_apiserver_passes_a_tcp_check_but_fails_an_http_check() {
 }
 
 #[test]
-fn the_kubelet_kills_a_frozen_apiserver_after_eight_probe_timeouts_of_15_s() {
+fn the_kubelet_kills_a_frozen_apiserver_after_eight_probe_timeouts_of_15_s_and_its_grace_period() {
     for seed in 0..3 {
         let (out, victim) = frozen_apiserver(seed, HealthCheck::Tcp, 300, 200);
         let name = format!("cp-{}", victim.0 + 1);
-        let kill = out
-            .timeline
-            .iter()
-            .find(|t| t.text.starts_with(&format!("kubelet killed kube-apiserver on {name}")))
-            .unwrap_or_else(|| panic!("never killed, seed={seed}"));
+        let line = |start: &str| {
+            out.timeline
+                .iter()
+                .find(|t| t.text.starts_with(&format!("{start} {name}")))
+                .unwrap_or_else(|| panic!("no '{start}', seed={seed}"))
+        };
+        let kill = line("kubelet is killing kube-apiserver on");
         assert!(kill.text.contains("failed 8 times in a row (no answer within its 15"), "{}", kill.text);
         // The first probe after the freeze falls within 10 s of it; each then waits
         // out its 15 s timeout, and the next starts at once (the ticker kept the tick
@@ -240,6 +242,31 @@ fn the_kubelet_kills_a_frozen_apiserver_after_eight_probe_timeouts_of_15_s() {
             after >= SimDuration::from_secs(120) && after < SimDuration::from_secs(130),
             "killed {after} after the freeze, seed={seed}"
         );
+        // Frozen, it cannot act on SIGTERM: SIGKILL ends it 30 s later, and the
+        // kubelet starts it again.
+        let sigkill = line("kubelet sent SIGKILL to the frozen kube-apiserver on");
+        assert_eq!(sigkill.at.since(kill.at), SimDuration::from_secs(30), "seed={seed}");
+        assert!(sigkill.text.ends_with("restarted at once (no back-off before a first restart)"), "{}", sigkill.text);
+        let (late, _) = write_failures(&out, secs(190), secs(200));
+        assert_eq!(late, 0, "the new apiserver serves, seed={seed}");
+    }
+}
+
+#[test]
+fn a_frozen_apiserver_resumed_during_its_grace_period_exits_on_the_waiting_sigterm() {
+    for seed in 0..3 {
+        // Killed about 120-130 s into the freeze, resumed at 150 s: before the SIGKILL.
+        let (out, victim) = frozen_apiserver(seed, HealthCheck::Tcp, 150, 200);
+        let name = format!("cp-{}", victim.0 + 1);
+        let exited = out
+            .timeline
+            .iter()
+            .find(|t| {
+                t.text.starts_with(&format!("kube-apiserver on {name} resumed and exited on the kubelet's SIGTERM"))
+            })
+            .unwrap_or_else(|| panic!("it did not exit, seed={seed}"));
+        assert_eq!(exited.at, secs(170), "seed={seed}");
+        assert!(!out.timeline.iter().any(|t| t.text.contains("SIGKILL to the frozen")), "seed={seed}");
     }
 }
 
@@ -250,8 +277,12 @@ fn an_apiserver_frozen_for_100_s_outlives_the_probe_timeouts_and_is_not_killed()
         // at least 120 s, and the probe waiting when it resumes is answered.
         let (out, victim) = frozen_apiserver(seed, HealthCheck::Tcp, 100, 160);
         let name = format!("cp-{}", victim.0 + 1);
+        let (killed, killing) = (
+            format!("kubelet killed kube-apiserver on {name}"),
+            format!("kubelet is killing kube-apiserver on {name}"),
+        );
         assert!(
-            !out.timeline.iter().any(|t| t.text.starts_with(&format!("kubelet killed kube-apiserver on {name}"))),
+            !out.timeline.iter().any(|t| t.text.starts_with(&killed) || t.text.starts_with(&killing)),
             "seed={seed}"
         );
         let (late, _) = write_failures(&out, secs(130), secs(160));

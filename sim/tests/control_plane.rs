@@ -984,22 +984,78 @@ fn a_vip_holder_cut_off_from_its_backends_keeps_the_vip_unless_keepalived_tracks
 fn the_tracked_script_passes_on_any_answer_so_an_apiserver_without_etcd_keeps_the_vip_in_place() {
     use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     for seed in 0..3 {
+        for cp1_frozen in [false, true] {
+            let mut cp = spec(HealthCheck::Tcp);
+            cp.vip = Some(VrrpConfig { track_script: Some(TrackScript::KUBEADM), ..VrrpConfig::default() });
+            // cp-2 and cp-3 are cut off: HAProxy marks them DOWN and sends the script's
+            // GET to cp-1, whose apiserver has lost etcd's quorum but still answers it,
+            // unless it is frozen too.
+            let mut builder = ClusterBuilder::new(3)
+                .seed(seed)
+                .control_plane(cp)
+                .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(1))))
+                .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(2))));
+            if cp1_frozen {
+                let target = Target::Host(HostId(0));
+                builder = builder
+                    .fault(SimDuration::from_secs(20), Fault::PauseProcess { target, process: Process::Apiserver });
+            }
+            let out = builder.run_for(SimDuration::from_secs(90));
+            out.assert_safe();
+            let (failed, total) = failed_between(&out, Plane::Write, secs(30), secs(90));
+            assert!(total > 0 && failed == total, "no quorum, no writes, seed={seed}");
+            let dropped = out.timeline.iter().any(|t| t.text.contains("its priority is now 99"));
+            let moved = out.timeline.iter().any(|t| t.at > secs(20) && t.text.contains("lb-2 became MASTER"));
+            // curl runs without --fail: a 403 or 500 is an answer, so the script holds.
+            // A frozen apiserver answers nothing and the script fails, on lb-2 as well
+            // (98): both LBs see the same backends, so the VIP stays where it is.
+            assert_eq!(dropped, cp1_frozen, "seed={seed}");
+            let both = out.timeline.iter().any(|t| t.text.contains("lb-2: check_apiserver") && t.text.ends_with("98"));
+            assert_eq!(both, cp1_frozen, "seed={seed}");
+            assert!(!moved, "seed={seed}");
+        }
+    }
+}
+
+#[test]
+fn keepalived_skips_script_runs_while_one_still_waits_for_curl() {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    for seed in 0..3 {
         let mut cp = spec(HealthCheck::Tcp);
-        cp.vip = Some(VrrpConfig { track_script: Some(TrackScript::KUBEADM), ..VrrpConfig::default() });
-        // cp-2 and cp-3 are cut off: HAProxy marks them DOWN and sends the script's GET
-        // to cp-1, whose apiserver has lost etcd's quorum but still answers it.
+        let script = TrackScript { interval: SimDuration::from_secs(1), weight: -2, fall: 3, rise: 1 };
+        cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
+        let lb1 = Target::Host(HostId(3));
         let out = ClusterBuilder::new(3)
             .seed(seed)
             .control_plane(cp)
-            .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(1))))
-            .fault(SimDuration::from_secs(20), Fault::Isolate(Target::Host(HostId(2))))
-            .run_for(SimDuration::from_secs(90));
+            .fault(SimDuration::from_secs(20), Fault::PauseProcess { target: lb1, process: Process::LoadBalancer })
+            .run_for(SimDuration::from_secs(40));
         out.assert_safe();
-        let (failed, total) = failed_between(&out, Plane::Write, secs(30), secs(90));
-        assert!(total > 0 && failed == total, "no quorum, no writes, seed={seed}");
-        // curl runs without --fail: a 403 or 500 is an answer, so the script holds.
-        assert!(!out.timeline.iter().any(|t| t.text.contains("its priority is now 99")), "seed={seed}");
-        assert!(!out.timeline.iter().any(|t| t.at > secs(20) && t.text.contains("lb-2 became MASTER")), "seed={seed}");
+        // Runs due every second, each waiting 2 s for an answer: every other one is
+        // skipped, so three failures take about 6 s rather than 4 s.
+        let dropped = out
+            .timeline
+            .iter()
+            .find(|t| t.text.contains("failed 3 times in a row; its priority is now 99"))
+            .map(|t| t.at)
+            .expect("the script failed");
+        assert!(dropped >= secs(25) && dropped <= secs(27), "priority dropped at {dropped}, seed={seed}");
+    }
+}
+
+#[test]
+fn an_lb_host_that_crashes_with_haproxy_frozen_checks_its_servers_again_after_booting() {
+    for seed in 0..3 {
+        let lb1 = Target::Host(HostId(3));
+        let cp1_stops = (50, Fault::StopProcess { target: Target::Host(HostId(0)), process: Process::Apiserver });
+        let out = lb1_frozen_then(seed, [Fault::Crash(lb1), Fault::Restart(lb1)], Some(cp1_stops), 70);
+        // Its checks were waiting in the frozen HAProxy when the power went; they go on
+        // after the boot, so a server that fails later is still marked DOWN.
+        let down = out.timeline.iter().find(|t| t.at > secs(50) && t.text.starts_with("lb-1 marked cp-1 DOWN"));
+        let down = down.unwrap_or_else(|| panic!("lb-1 stopped checking, seed={seed}")).at;
+        assert!(down <= secs(57), "marked DOWN at {down}, seed={seed}");
+        let cp = out.control_plane.as_ref().unwrap();
+        assert!(!cp.failures.iter().any(|(t, _, f)| *t >= secs(25) && matches!(f, Failure::LbFrozen { .. })));
     }
 }
 
@@ -1106,18 +1162,34 @@ fn a_frozen_haproxy_on_the_vip_holder_answers_nothing_and_relays_what_waited_whe
     }
 }
 
+/// HAProxy on lb-1 (the one LB) is frozen at 20 s; `then` happen at 25 s and 30 s, and
+/// `extra` at its time in seconds.
+fn lb1_frozen_then(seed: u64, then: [Fault; 2], extra: Option<(u64, Fault)>, run_s: u64) -> RunOutcome {
+    let lb1 = Target::Host(HostId(3));
+    let [at_25, at_30] = then;
+    let mut builder = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(spec(HealthCheck::Tcp))
+        .fault(SimDuration::from_secs(20), Fault::PauseProcess { target: lb1, process: Process::LoadBalancer })
+        .fault(SimDuration::from_secs(25), at_25)
+        .fault(SimDuration::from_secs(30), at_30);
+    if let Some((at, fault)) = extra {
+        builder = builder.fault(SimDuration::from_secs(at), fault);
+    }
+    let out = builder.run_for(SimDuration::from_secs(run_s));
+    out.assert_safe();
+    out
+}
+
 #[test]
 fn a_frozen_haproxy_that_is_killed_resets_what_waited_and_starts_afresh() {
     for seed in 0..3 {
         let lb1 = Target::Host(HostId(3));
-        let out = ClusterBuilder::new(3)
-            .seed(seed)
-            .control_plane(spec(HealthCheck::Tcp))
-            .fault(SimDuration::from_secs(20), Fault::PauseProcess { target: lb1, process: Process::LoadBalancer })
-            .fault(SimDuration::from_secs(25), Fault::Kill { target: lb1, process: Process::LoadBalancer })
-            .fault(SimDuration::from_secs(30), Fault::Start { target: lb1, process: Process::LoadBalancer })
-            .run_for(SimDuration::from_secs(60));
-        out.assert_safe();
+        let (kill, start) = (
+            Fault::Kill { target: lb1, process: Process::LoadBalancer },
+            Fault::Start { target: lb1, process: Process::LoadBalancer },
+        );
+        let out = lb1_frozen_then(seed, [kill, start], None, 60);
         let cp = out.control_plane.as_ref().unwrap();
         // What waited in its sockets is reset by the kill; the requests after it are
         // refused until it is started again, and served from then on.

@@ -309,6 +309,8 @@ pub(super) struct ApiServerProc {
     /// A probe sent while the apiserver was frozen, waiting for its answer: when it was
     /// sent. It fails when its timeout runs out first.
     probe_waiting: Option<SimTime>,
+    /// The kubelet is killing it while it is frozen: SIGTERM waits, SIGKILL follows.
+    terminating: bool,
     /// Frozen (SIGSTOP): its kernel still accepts connections, but nothing is answered
     /// and its timers wait.
     pub(super) paused: bool,
@@ -527,6 +529,7 @@ impl Simulation {
             // The startup and liveness probes wait the same 10 s after a start.
             probe_tick: self.now + first_probe,
             probe_waiting: None,
+            terminating: false,
             paused: false,
         });
         self.update_holding();
@@ -564,11 +567,24 @@ impl Simulation {
             return;
         }
         api.probe_waiting = None;
-        self.probe_result(host, Err(ProbeFailure::Timeout));
+        // Resumed while its kubelet was frozen: the answer is there when it looks.
+        let result = match (api.paused, api.etcd_ok) {
+            (true, _) => Err(ProbeFailure::Timeout),
+            (false, ok) => ok.then_some(()).ok_or(ProbeFailure::EtcdCheck),
+        };
+        self.probe_result(host, result);
     }
 
-    /// The apiserver on `host` resumed (SIGCONT): a probe waiting for it is answered now.
+    /// The apiserver on `host` resumed (SIGCONT): a probe waiting for it is answered now,
+    /// unless the kubelet that sent it is frozen too (its timeout then finds the answer).
     pub(super) fn answer_waiting_probe(&mut self, host: HostId) {
+        if self.hosts[host.index()].frozen {
+            return;
+        }
+        if self.hosts[host.index()].apiserver.as_ref().is_some_and(|a| a.terminating) {
+            self.finish_termination(host);
+            return;
+        }
         let Some(api) = self.hosts[host.index()].apiserver.as_mut() else { return };
         if api.probe_waiting.take().is_some() {
             let ok = api.etcd_ok;
@@ -595,13 +611,32 @@ impl Simulation {
             self.queue.push(start, Event::LivenessProbe(host, inc));
             return;
         }
+        let paused = api.paused;
         let why = match result {
             Err(ProbeFailure::Timeout) => format!("no answer within its {} timeout", cfg.timeout),
             _ => "the etcd check".to_string(),
         };
+        let name = self.hosts[host.index()].name.clone();
+        if paused {
+            if let Some(api) = self.hosts[host.index()].apiserver.as_mut() {
+                api.terminating = true;
+            }
+            // A stopped process does not act on SIGTERM; the kubelet's SIGKILL comes
+            // at the end of the pod's grace period, and until then its kernel still
+            // accepts connections.
+            self.queue.push(self.now + TERMINATION_GRACE_PERIOD, Event::ApiserverSigkill(host, inc));
+            self.note(
+                EventKind::Kubelet,
+                Some(host),
+                format!(
+                    "kubelet is killing kube-apiserver on {name}: its /livez{probe} failed {} times in a row ({why}); frozen, it cannot act on SIGTERM, so SIGKILL follows after the {} grace period",
+                    cfg.failure_threshold, TERMINATION_GRACE_PERIOD
+                ),
+            );
+            return;
+        }
         self.stop_apiserver(host, false);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        let name = self.hosts[host.index()].name.clone();
         self.note(
             EventKind::Kubelet,
             Some(host),
@@ -611,6 +646,36 @@ impl Simulation {
                 restart_when(delay)
             ),
         );
+        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
+    }
+
+    /// The grace period of a frozen apiserver the kubelet is killing ran out: SIGKILL,
+    /// which a stopped process cannot ignore. Its kernel resets its connections.
+    pub(super) fn on_apiserver_sigkill(&mut self, host: HostId, inc: u32) {
+        if !self.hosts[host.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == inc && a.terminating) {
+            return;
+        }
+        self.stop_apiserver(host, true);
+        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
+        let name = self.hosts[host.index()].name.clone();
+        let text = format!("kubelet sent SIGKILL to the frozen kube-apiserver on {name}; {}", restart_when(delay));
+        self.note(EventKind::Kubelet, Some(host), text);
+        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
+    }
+
+    /// A frozen apiserver the kubelet is killing resumed (SIGCONT) before its SIGKILL:
+    /// it acts on the SIGTERM that waited and exits, and the kubelet restarts it.
+    fn finish_termination(&mut self, host: HostId) {
+        let Some(inc) = self.hosts[host.index()].apiserver.as_ref().filter(|a| a.terminating).map(|a| a.incarnation)
+        else {
+            return;
+        };
+        self.stop_apiserver(host, false);
+        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
+        let name = self.hosts[host.index()].name.clone();
+        let text =
+            format!("kube-apiserver on {name} resumed and exited on the kubelet's SIGTERM; {}", restart_when(delay));
+        self.note(EventKind::Kubelet, Some(host), text);
         self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
     }
 
@@ -1384,6 +1449,10 @@ impl Simulation {
     pub(super) fn stop_apiserver(&mut self, host: HostId, killed: bool) {
         let Some(api) = self.hosts[host.index()].apiserver.take() else { return };
         self.update_holding();
+        // What waited for it while it was frozen now finds it gone.
+        if api.paused && !self.hosts[host.index()].frozen {
+            self.release_held(host);
+        }
         let gone = Some(api.incarnation);
         if killed {
             let hit: Vec<u64> = self
@@ -1730,6 +1799,7 @@ impl Simulation {
         lb.generation += 1;
         lb.proxy_up = true;
         lb.proxy_frozen = false;
+        lb.script_busy_until = SimTime::ZERO;
         if let Some(vrrp_cfg) = cp.vip {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
             let mut v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
@@ -1767,11 +1837,16 @@ impl Simulation {
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
         self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
+        if self.now < lb.script_busy_until {
+            return; // "Track script ... is already running, expect idle - skipping run"
+        }
         match self.check_apiserver_run(lb_index) {
             ScriptRun::Answered => self.on_vrrp_script_result(lb_index, generation, true),
             ScriptRun::Refused => self.on_vrrp_script_result(lb_index, generation, false),
             ScriptRun::NoAnswer => {
-                self.queue.push(self.now + CHECK_APISERVER_MAX_TIME, Event::VrrpScriptTimedOut(lb_index, generation));
+                let done = self.now + CHECK_APISERVER_MAX_TIME;
+                self.lbs[lb_index as usize].script_busy_until = done;
+                self.queue.push(done, Event::VrrpScriptTimedOut(lb_index, generation));
             }
         }
     }
@@ -1825,8 +1900,12 @@ impl Simulation {
         }
         self.lbs[lb_index as usize].proxy_up = false;
         // A frozen proxy dies too: SIGKILL needs no SIGCONT, and systemd sends one after
-        // its SIGTERM. What waited for it finds it gone.
+        // its SIGTERM. The requests and answers that waited in it are reset with its
+        // connections (below); its check timers go on, idle until it starts again.
         if std::mem::take(&mut self.lbs[lb_index as usize].proxy_frozen) {
+            let held = std::mem::take(&mut self.hosts[host.index()].held);
+            let kept: Vec<Event> = held.into_iter().filter(|ev| !self.carries_request_through(ev, host)).collect();
+            self.hosts[host.index()].held = kept;
             self.update_holding();
             self.release_held(host);
         }
@@ -1857,6 +1936,18 @@ impl Simulation {
     /// Whether the proxy of LB `lb` is frozen (SIGSTOP).
     pub(super) fn proxy_frozen(&self, lb: u8) -> bool {
         self.lbs[lb as usize].proxy_frozen
+    }
+
+    /// Whether `ev` is a step of a client request through the proxy on LB host `host`
+    /// (as opposed to one of its health checks).
+    fn carries_request_through(&self, ev: &Event, host: HostId) -> bool {
+        match *ev {
+            Event::LbArrive(_, lb) | Event::LbForward(_, lb) | Event::LbRelay(_, lb, _) => {
+                self.lbs[lb as usize].host == host
+            }
+            Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => self.request_front(id) == host,
+            _ => false,
+        }
     }
 
     /// Freezes (SIGSTOP) or resumes (SIGCONT) the proxy on LB host `host`. Returns
@@ -2159,6 +2250,7 @@ impl Simulation {
                     generation: 0,
                     proxy_up: true,
                     proxy_frozen: false,
+                    script_busy_until: SimTime::ZERO,
                 })
             })
             .collect()
@@ -2192,16 +2284,21 @@ pub(super) struct LbState {
     proxy_up: bool,
     /// HAProxy (or nginx) is frozen (SIGSTOP): the kernel still completes handshakes on
     /// its port, but nothing is read, relayed or checked until it resumes.
-    proxy_frozen: bool,
+    pub(super) proxy_frozen: bool,
+    /// keepalived's tracked script runs until then (a curl waiting out `--max-time`);
+    /// keepalived skips the runs that fall due meanwhile.
+    script_busy_until: SimTime,
 }
 
-/// When the kubelet starts a container it killed itself again: "restarted at once" for
-/// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
 /// The probe the kubelet runs on `api` now: kubeadm's startup probe until it has
 /// passed once, then the liveness probe.
 fn probe_config(api: &ApiServerProc) -> ProbeConfig {
     if api.started { ProbeConfig::LIVENESS } else { ProbeConfig::STARTUP }
 }
+
+/// The kubelet's wait between SIGTERM and SIGKILL: the pod's
+/// terminationGracePeriodSeconds, which kubeadm's static pods leave at the default.
+const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.
 const CHECK_APISERVER_MAX_TIME: SimDuration = SimDuration::from_secs(2);
@@ -2226,6 +2323,8 @@ enum ProbeFailure {
     Timeout,
 }
 
+/// When the kubelet starts a container it killed itself again: "restarted at once" for
+/// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
 pub(super) fn restart_when(delay: SimDuration) -> String {
     if delay == SimDuration::ZERO {
         "restarted at once (no back-off before a first restart)".to_string()

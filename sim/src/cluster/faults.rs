@@ -607,7 +607,17 @@ impl Simulation {
         // No kernel is left to reset connections: their clients hear nothing.
         self.hosts[host.index()].apiserver = None;
         self.hosts[host.index()].frozen = false;
-        self.hosts[host.index()].held.clear();
+        if let Some(lb) = self.lb_index_of(host) {
+            self.lbs[lb as usize].proxy_frozen = false;
+        }
+        // What its processes held dies with them, except HAProxy's check timers: they
+        // are one chain per server, started once, and go on (idle) while the host is
+        // down so that the LB checks again when it boots.
+        for ev in std::mem::take(&mut self.hosts[host.index()].held) {
+            if matches!(ev, Event::LbCheck(..) | Event::LbCheckDone(..)) {
+                self.queue.push(self.now, ev);
+            }
+        }
         self.update_holding();
         self.kill_components(host);
         self.crash_process(host);

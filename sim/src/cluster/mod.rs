@@ -432,6 +432,8 @@ enum Event {
     LivenessProbe(HostId, u32),
     /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
     LivenessProbeTimeout(HostId, u32, SimTime),
+    /// The grace period of a frozen apiserver the kubelet is killing ran out.
+    ApiserverSigkill(HostId, u32),
     /// The kubelet starts a container again after it exited: the incarnation that
     /// exited, and whether the crash-loop back-off delayed the restart (then the
     /// timeline says so when it happens).
@@ -1067,6 +1069,7 @@ impl Simulation {
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
+            Event::ApiserverSigkill(host, inc) => self.on_apiserver_sigkill(host, inc),
             Event::ApiserverRestart(host, inc, delayed) => self.on_apiserver_restart(host, inc, delayed),
             Event::EtcdRestart(host, inc, delayed) => self.on_etcd_restart(host, inc, delayed),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
@@ -1095,6 +1098,7 @@ impl Simulation {
             },
             Event::LivenessProbe(h, _)
             | Event::LivenessProbeTimeout(h, ..)
+            | Event::ApiserverSigkill(h, _)
             | Event::ApiserverRestart(h, ..)
             | Event::EtcdRestart(h, ..)
             | Event::ComponentRestart(h, ..) => (h, Part::HostOnly),

@@ -7,7 +7,9 @@
 //! than 2 × 300 s since its last restart (flowcontrol.Backoff's expiry). A container
 //! that exits on its own (killed, crashed, or a component that lost its lease) is
 //! noticed at the kubelet's next PLEG relist, once a second; one the kubelet kills
-//! itself (a failed liveness probe, a renewal) it restarts in the same pod sync.
+//! itself (a failed liveness probe, a renewal) it restarts in the same pod sync. A
+//! frozen (SIGSTOPped) container cannot act on the kubelet's SIGTERM: it goes at the
+//! SIGKILL that ends the pod's 30 s grace period, or on SIGCONT.
 //! Probe settings are kubeadm's (cmd/kubeadm/app/util/staticpod/utils.go).
 
 use crate::time::{SimDuration, SimTime};

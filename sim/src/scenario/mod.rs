@@ -193,8 +193,9 @@ pub struct Vip {
     pub advert_int: Option<Dur>,
     pub priority: Option<u8>,
     pub preempt: Option<bool>,
-    /// keepalived's `track_script` running kubeadm's check_apiserver.sh (GET /healthz
-    /// through the local HAProxy). `track_script: {}` takes kubeadm's values.
+    /// keepalived's `track_script` running kubeadm's check_apiserver.sh (`curl
+    /// --max-time 2` of / through the local HAProxy; any HTTP answer passes).
+    /// `track_script: {}` takes kubeadm's values.
     #[serde(default)]
     pub track_script: Option<TrackScriptSpec>,
 }
