@@ -635,18 +635,11 @@ impl Simulation {
             );
             return;
         }
-        self.stop_apiserver(host, false);
-        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        self.note(
-            EventKind::Kubelet,
-            Some(host),
-            format!(
-                "kubelet killed kube-apiserver on {name}: its /livez{probe} failed {} times in a row ({why}); {}",
-                cfg.failure_threshold,
-                restart_when(delay)
-            ),
+        let what = format!(
+            "kubelet killed kube-apiserver on {name}: its /livez{probe} failed {} times in a row ({why})",
+            cfg.failure_threshold
         );
-        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
+        self.apiserver_exits_for_kubelet(host, inc, false, what);
     }
 
     /// The grace period of a frozen apiserver the kubelet is killing ran out: SIGKILL,
@@ -655,12 +648,8 @@ impl Simulation {
         if !self.hosts[host.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == inc && a.terminating) {
             return;
         }
-        self.stop_apiserver(host, true);
-        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        let name = self.hosts[host.index()].name.clone();
-        let text = format!("kubelet sent SIGKILL to the frozen kube-apiserver on {name}; {}", restart_when(delay));
-        self.note(EventKind::Kubelet, Some(host), text);
-        self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
+        let what = format!("kubelet sent SIGKILL to the frozen kube-apiserver on {}", self.hosts[host.index()].name);
+        self.apiserver_exits_for_kubelet(host, inc, true, what);
     }
 
     /// A frozen apiserver the kubelet is killing resumed (SIGCONT) before its SIGKILL:
@@ -670,12 +659,19 @@ impl Simulation {
         else {
             return;
         };
-        self.stop_apiserver(host, false);
+        let name = &self.hosts[host.index()].name;
+        let what = format!("kube-apiserver on {name} resumed and exited on the kubelet's SIGTERM");
+        self.apiserver_exits_for_kubelet(host, inc, false, what);
+    }
+
+    /// The apiserver (incarnation `inc`) on `host` exits because the kubelet killed it
+    /// (`reset`: by SIGKILL, so its kernel resets its connections), and the kubelet
+    /// starts it again in the same pod sync, at once or after the crash-loop back-off.
+    /// The timeline says `what` happened and when it restarts.
+    fn apiserver_exits_for_kubelet(&mut self, host: HostId, inc: u32, reset: bool, what: String) {
+        self.stop_apiserver(host, reset);
         let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        let name = self.hosts[host.index()].name.clone();
-        let text =
-            format!("kube-apiserver on {name} resumed and exited on the kubelet's SIGTERM; {}", restart_when(delay));
-        self.note(EventKind::Kubelet, Some(host), text);
+        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(delay)));
         self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
     }
 

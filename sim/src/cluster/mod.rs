@@ -1132,7 +1132,7 @@ impl Simulation {
 
     pub(super) fn update_holding(&mut self) {
         self.holding = self.hosts.iter().any(|h| h.frozen || h.apiserver.as_ref().is_some_and(|a| a.paused))
-            || (0..self.lbs.len()).any(|lb| self.proxy_frozen(lb as u8));
+            || self.lbs.iter().any(|l| l.proxy_frozen);
     }
 
     /// Puts the events a host held back into the queue, in order, to run now; those
