@@ -89,7 +89,7 @@ pub fn tick_after(at: SimTime, tick: SimTime, period: SimDuration) -> SimTime {
 /// tick (an HTTP GET waiting out its 15 s timeout, every 10 s) is followed at once by
 /// the next one, and failures come one timeout apart rather than one period apart.
 pub fn next_probe(end: SimTime, tick: SimTime) -> SimTime {
-    if tick <= end { end } else { tick }
+    end.max(tick)
 }
 
 /// How often the kubelet's generic PLEG lists the containers
