@@ -1317,3 +1317,26 @@ fn timeout_check_shortens_a_connect_to_the_lesser_of_inter_and_timeout_connect()
         assert!(text.contains("no answer to its connect within 1.000s (the lesser of"), "{text}");
     }
 }
+
+#[test]
+fn a_check_begun_by_a_stopped_haproxy_does_not_count_for_the_one_started_after_it() {
+    // cp-1 is dead and marked DOWN, so each check of it waits out a 2 s connect, and
+    // the next begins 2 s after: for some seeds one is in flight at 32 s, when lb-1's
+    // HAProxy is stopped. HAProxy starts again at 32.5 s, as does cp-1. The new HAProxy counts cp-1 UP until a check of
+    // its own fails, and its own checks pass; the old proxy's timed-out connect must
+    // not mark cp-1 DOWN (then a single failure would, as the new one is fresh).
+    let (cp1, lb1) = (Target::Host(HostId(0)), Target::Host(HostId(3)));
+    for seed in 0..8 {
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(spec(HealthCheck::Tcp))
+            .fault(SimDuration::from_secs(10), Fault::Crash(cp1))
+            .fault(SimDuration::from_secs(32), Fault::StopProcess { target: lb1, process: Process::LoadBalancer })
+            .fault(SimDuration::from_millis(32_500), Fault::Start { target: lb1, process: Process::LoadBalancer })
+            .fault(SimDuration::from_millis(32_500), Fault::Restart(cp1))
+            .run_for(SimDuration::from_secs(45));
+        out.assert_safe();
+        assert!(marked_down(&out, "cp-1", secs(10)).is_some_and(|t| t < secs(32)), "seed={seed}");
+        assert_eq!(marked_down(&out, "cp-1", secs(32)), None, "a stale check marked cp-1 DOWN, seed={seed}");
+    }
+}

@@ -1727,13 +1727,24 @@ impl Simulation {
             Some(a) if a.etcd_ok => (CheckResult::Passed, self.now + round_trip),
             Some(_) => (CheckResult::NotReady, self.now + round_trip),
         };
-        self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, result));
+        let epoch = self.lbs[lb_index as usize].proxy_epoch;
+        self.queue.push(done, Event::LbCheckDone(lb_index, server as u16, result, epoch));
     }
 
-    pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, result: CheckResult) {
+    /// A check ends. Its result counts only for the proxy that began it: one that was
+    /// stopped or whose host lost power meanwhile took the check with it, and a proxy
+    /// started since has fresh state and checks for itself. The chain of checks goes
+    /// on either way.
+    pub(super) fn on_lb_check_done(&mut self, lb_index: u8, server: usize, result: CheckResult, epoch: u32) {
         let lb = &mut self.lbs[lb_index as usize];
         let lb_host = lb.host;
+        let same_proxy = lb.proxy_up && lb.proxy_epoch == epoch && self.hosts[lb_host.index()].up;
         let Balancer::Haproxy(haproxy) = &mut lb.balancer else { return };
+        if !same_proxy {
+            let next = haproxy.next_check_in(server);
+            self.queue.push(self.now + next, Event::LbCheck(lb_index, server as u16));
+            return;
+        }
         let transition = haproxy.on_check(server, result.passed());
         // Only a DOWN transition tells why the check failed.
         let why = match transition {
@@ -1793,6 +1804,7 @@ impl Simulation {
         let lb = &mut self.lbs[lb_index as usize];
         lb.balancer = balancer;
         lb.generation += 1;
+        lb.proxy_epoch += 1;
         lb.proxy_up = true;
         lb.proxy_frozen = false;
         lb.script_busy_until = SimTime::ZERO;
@@ -1925,6 +1937,7 @@ impl Simulation {
         }
         let Some(balancer) = Balancer::new(&cp) else { return false };
         lb.balancer = balancer;
+        lb.proxy_epoch += 1;
         lb.proxy_up = true;
         true
     }
@@ -2244,6 +2257,7 @@ impl Simulation {
                     balancer: Balancer::new(&cp)?,
                     vrrp: None,
                     generation: 0,
+                    proxy_epoch: 0,
                     proxy_up: true,
                     proxy_frozen: false,
                     script_busy_until: SimTime::ZERO,
@@ -2276,6 +2290,10 @@ pub(super) struct LbState {
     vrrp: Option<Vrrp>,
     /// Bumped at every boot, to ignore timers of an earlier life.
     generation: u32,
+    /// Bumped whenever HAProxy (or nginx) starts (at a boot, or a `start` of the
+    /// process alone): a health check that an earlier proxy began tells the new one
+    /// nothing, since the new one runs its own checks.
+    proxy_epoch: u32,
     /// HAProxy (or nginx) runs: false after it was killed or stopped on a live host.
     proxy_up: bool,
     /// HAProxy (or nginx) is frozen (SIGSTOP): the kernel still completes handshakes on

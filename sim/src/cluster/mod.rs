@@ -421,7 +421,8 @@ enum Event {
     /// A backend's answer reached a frozen proxy (`.1`), which relays it once it resumes.
     LbRelay(u64, u8, Result<(), Failure>),
     LbCheck(u8, u16),
-    LbCheckDone(u8, u16, CheckResult),
+    /// A health check of server `.1` ends with `.2`; `.3` is the proxy epoch it began in.
+    LbCheckDone(u8, u16, CheckResult, u32),
     VrrpTimer(u8, u32, u64),
     VrrpAdvert(u8, u8, u32),
     /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
@@ -1061,7 +1062,7 @@ impl Simulation {
             Event::LbGiveUp(id, failure) => self.on_lb_give_up(id, failure),
             Event::LbRelay(id, lb, reply) => self.on_lb_relay(id, lb, reply),
             Event::LbCheck(lb, server) => self.on_lb_check(lb, server as usize),
-            Event::LbCheckDone(lb, server, result) => self.on_lb_check_done(lb, server as usize, result),
+            Event::LbCheckDone(lb, server, result, epoch) => self.on_lb_check_done(lb, server as usize, result, epoch),
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
