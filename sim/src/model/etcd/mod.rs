@@ -454,6 +454,9 @@ impl EtcdServer {
     /// Takes a snapshot and compacts once `snapshot_count` entries were applied since
     /// the last one. Returns the snapshot so the data directory can record it.
     pub fn maybe_snapshot(&mut self) -> Option<SnapshotMeta> {
+        // A snapshot installed from the leader counts as this member's last one, as
+        // etcd's applySnapshot sets snapi to its index: no second snapshot at once.
+        self.last_snapshot = self.last_snapshot.max(self.raft.log.snapshot.index);
         let applied = self.raft.log.applied;
         if applied < self.last_snapshot + self.settings.snapshot_count {
             return None;
