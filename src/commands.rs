@@ -258,7 +258,7 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
         output::not_over(path, &files)?;
         output::check_writable(path)?;
     }
-    let (mut bad, mut unmet, mut passed) = (0, 0, 0);
+    let (mut bad, mut unmet, mut passed, mut crashed) = (0, 0, 0, 0);
     let mut suites = quick_junit::Report::new("hasim check");
     for f in &files {
         let name = f.display().to_string();
@@ -269,7 +269,7 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
                 bad += 1;
                 let messages = match e {
                     Failure::BadInput(m) => m,
-                    Failure::Unmet => Vec::new(),
+                    Failure::Unmet | Failure::Crashed => Vec::new(),
                 };
                 for m in &messages {
                     output::error(m);
@@ -292,7 +292,33 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
             let (info, s) = source.configuration(variant.as_deref())?;
             let label = variant.as_deref().map(|v| format!("{name} [{v}]")).unwrap_or_else(|| name.clone());
             let started = std::time::Instant::now();
-            let r = run_report(info, &s, None);
+            // A crash (a bug in hasim) ends this configuration, not the check: the
+            // panic hook has printed its note, and the other scenarios still run, so
+            // that CI gets a JUnit file that names the crash beside every other result.
+            let file = info.file.clone();
+            let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_report(info, &s, None))) {
+                Ok(r) => r,
+                Err(payload) => {
+                    crashed += 1;
+                    let replay = crash::reproduce_command(&file, variant.as_deref(), s.seed);
+                    println!("CRASH {label} (reproduce with: {replay})");
+                    let mut case = quick_junit::TestCase::new(
+                        variant.clone().unwrap_or_else(|| s.name.clone()),
+                        quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Error),
+                    );
+                    if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut case.status {
+                        *message = Some(
+                            format!("hasim crashed with seed={}: a bug in hasim (reproduce with: {replay})", s.seed)
+                                .into(),
+                        );
+                        *description = Some(crash::panic_message(payload.as_ref()).into());
+                    }
+                    case.set_time(started.elapsed());
+                    case.set_classname(name.clone());
+                    suite.add_test_case(case);
+                    continue;
+                }
+            };
             let elapsed = started.elapsed();
             let failed: Vec<_> = r.expectations.iter().filter(|e| !e.held).collect();
             let mut case = if failed.is_empty() {
@@ -324,12 +350,18 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
         }
         suites.add_test_suite(suite);
     }
-    println!("{passed} passed, {unmet} failed, {bad} invalid");
+    if crashed > 0 {
+        println!("{passed} passed, {unmet} failed, {bad} invalid, {crashed} crashed");
+    } else {
+        println!("{passed} passed, {unmet} failed, {bad} invalid");
+    }
     if let Some(path) = junit {
         let xml = suites.to_string().map_err(|e| Failure::bad(format!("cannot write JUnit XML: {e}")))?;
         output::write_whole(path, xml.as_bytes())?;
     }
-    if bad > 0 {
+    if crashed > 0 {
+        Err(Failure::Crashed)
+    } else if bad > 0 {
         Err(Failure::BadInput(Vec::new()))
     } else if unmet > 0 {
         Err(Failure::Unmet)

@@ -16,20 +16,41 @@ pub const TEST_PANIC_SEED: &str = "HASIM_TEST_PANIC_SEED";
 
 /// One simulation run, as the command line names it.
 #[derive(Clone)]
-struct RunId {
-    file: String,
-    variant: Option<String>,
-    seed: u64,
+enum RunId {
+    /// A run of a scenario file (one of its variants).
+    Scenario { file: String, variant: Option<String>, seed: u64 },
+    /// `hasim demo`'s built-in run; `flags` are those that shape it, as typed.
+    Demo { seed: u64, flags: String },
 }
 
 impl RunId {
+    fn seed(&self) -> u64 {
+        match *self {
+            RunId::Scenario { seed, .. } | RunId::Demo { seed, .. } => seed,
+        }
+    }
+
+    /// What was being simulated, for the note.
+    fn what(&self) -> String {
+        match self {
+            RunId::Scenario { file, variant: Some(v), .. } => format!("{file} (variant {v})"),
+            RunId::Scenario { file, variant: None, .. } => file.clone(),
+            RunId::Demo { .. } => "the built-in demo".to_string(),
+        }
+    }
+
     /// The command that replays this run on its own.
     fn reproduce(&self) -> String {
-        // A file named like a flag would be read as one.
-        let file = if self.file.starts_with('-') { quoted(&format!("./{}", self.file)) } else { quoted(&self.file) };
-        match &self.variant {
-            Some(v) => format!("hasim run {file} --variant {} --seed {}", quoted(v), self.seed),
-            None => format!("hasim run {file} --seed {}", self.seed),
+        match self {
+            RunId::Scenario { file, variant, seed } => {
+                // A file named like a flag would be read as one.
+                let file = if file.starts_with('-') { quoted(&format!("./{file}")) } else { quoted(file) };
+                match variant {
+                    Some(v) => format!("hasim run {file} --variant {} --seed {seed}", quoted(v)),
+                    None => format!("hasim run {file} --seed {seed}"),
+                }
+            }
+            RunId::Demo { seed, flags } => format!("hasim demo --seed {seed}{flags}"),
         }
     }
 }
@@ -60,7 +81,17 @@ impl Drop for Simulating {
 /// Runs `f`, the simulation of the scenario `file` (its `variant`) with `seed` and
 /// the making of its report, so that a panic inside names them.
 pub fn simulating<T>(file: &str, variant: Option<&str>, seed: u64, f: impl FnOnce() -> T) -> T {
-    let run = RunId { file: file.to_string(), variant: variant.map(str::to_string), seed };
+    in_run(RunId::Scenario { file: file.to_string(), variant: variant.map(str::to_string), seed }, f)
+}
+
+/// Runs `f`, `hasim demo`'s simulation with `seed`, so that a panic inside names the
+/// demo command (with `flags`, the other options that shape the run) that replays it.
+pub fn simulating_demo<T>(seed: u64, flags: String, f: impl FnOnce() -> T) -> T {
+    in_run(RunId::Demo { seed, flags }, f)
+}
+
+fn in_run<T>(run: RunId, f: impl FnOnce() -> T) -> T {
+    let seed = run.seed();
     let previous = RUN.with(|r| r.borrow_mut().replace(run));
     let _restore = Simulating(previous);
     if test_panic_seed() == Some(seed) {
@@ -86,14 +117,33 @@ pub fn install_hook() {
     }));
 }
 
+/// The command that replays the run of `file` (its `variant`) with `seed` alone: what a
+/// report of a crash (such as a JUnit error) tells the reader to run.
+pub fn reproduce_command(file: &str, variant: Option<&str>, seed: u64) -> String {
+    RunId::Scenario { file: file.to_string(), variant: variant.map(str::to_string), seed }.reproduce()
+}
+
+/// The text a panic carried: what `panic!` formatted, or a placeholder for a payload
+/// of another type.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "(a panic without a message)".to_string(),
+    }
+}
+
 fn crash_note(run: &RunId) -> String {
-    let variant = run.variant.as_deref().map(|v| format!(" (variant {v})")).unwrap_or_default();
+    let (not_in, report_with) = match run {
+        RunId::Scenario { .. } => ("not in the scenario", "the scenario file and the message above"),
+        RunId::Demo { .. } => ("not in how it was run", "the message above"),
+    };
     format!(
-        "error: hasim crashed simulating {}{variant} with seed={}: this is a bug in hasim, not in the scenario.\n  \
+        "error: hasim crashed simulating {} with seed={}: this is a bug in hasim, {not_in}.\n  \
          reproduce with: {}\n  \
-         Please report it with the scenario file and the message above.",
-        run.file,
-        run.seed,
+         Please report it with {report_with}.",
+        run.what(),
+        run.seed(),
         run.reproduce()
     )
 }
@@ -104,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_note_names_the_seed_and_a_command_that_replays_the_run() {
-        let run = RunId { file: "scenarios/a b.yaml".into(), variant: Some("members-5".into()), seed: 7412 };
+        let run = RunId::Scenario { file: "scenarios/a b.yaml".into(), variant: Some("members-5".into()), seed: 7412 };
         let note = crash_note(&run);
         assert!(note.contains("with seed=7412"), "{note}");
         assert!(
@@ -118,7 +168,15 @@ mod tests {
         assert_eq!(quoted("scenarios/x.yaml"), "scenarios/x.yaml");
         assert_eq!(quoted("it's $HOME"), r"'it'\''s $HOME'");
         assert_eq!(quoted(""), "''");
-        let flag_like = RunId { file: "-x.yaml".into(), variant: None, seed: 3 };
+        let flag_like = RunId::Scenario { file: "-x.yaml".into(), variant: None, seed: 3 };
         assert_eq!(flag_like.reproduce(), "hasim run ./-x.yaml --seed 3");
+    }
+
+    #[test]
+    fn a_demo_crash_names_the_demo_command_with_its_flags() {
+        let run = RunId::Demo { seed: 9, flags: " --members 5 --no-pre-vote".into() };
+        let note = crash_note(&run);
+        assert!(note.contains("crashed simulating the built-in demo with seed=9"), "{note}");
+        assert!(note.contains("reproduce with: hasim demo --seed 9 --members 5 --no-pre-vote"), "{note}");
     }
 }

@@ -7,19 +7,26 @@ use crate::Failure;
 
 pub fn demo(seed: u64, members: u8, pre_vote: bool, writes_per_sec: u32) -> Result<(), Failure> {
     let crash_at = SimTime::ZERO + SimDuration::from_secs(10);
-    let mut sim = ClusterBuilder::new(usize::from(members))
-        .seed(seed)
-        .pre_vote(pre_vote)
-        .workload(Workload { writes_per_sec, ..Workload::default() })
-        .build();
-    sim.run_until(crash_at);
-    // Crash whichever member leads at 10 s and bring the same host back at 30 s.
-    if let Some((leader_host, _, _)) = sim.leader() {
-        sim.inject(Fault::Crash(Target::Host(leader_host)));
-        sim.schedule(SimTime::ZERO + SimDuration::from_secs(30), Fault::Restart(Target::Host(leader_host)));
-    }
-    sim.run_until(SimTime::ZERO + SimDuration::from_secs(40));
-    let outcome = sim.finish();
+    // The options that shape the run, for the command that replays it if it crashes.
+    let flags = format!(
+        " --members {members} --writes-per-sec {writes_per_sec}{}",
+        if pre_vote { "" } else { " --no-pre-vote" }
+    );
+    let outcome = crate::crash::simulating_demo(seed, flags, || {
+        let mut sim = ClusterBuilder::new(usize::from(members))
+            .seed(seed)
+            .pre_vote(pre_vote)
+            .workload(Workload { writes_per_sec, ..Workload::default() })
+            .build();
+        sim.run_until(crash_at);
+        // Crash whichever member leads at 10 s and bring the same host back at 30 s.
+        if let Some((leader_host, _, _)) = sim.leader() {
+            sim.inject(Fault::Crash(Target::Host(leader_host)));
+            sim.schedule(SimTime::ZERO + SimDuration::from_secs(30), Fault::Restart(Target::Host(leader_host)));
+        }
+        sim.run_until(SimTime::ZERO + SimDuration::from_secs(40));
+        sim.finish()
+    });
 
     println!(
         "hasim demo: {members}-member etcd cluster, {writes_per_sec} writes/s, the etcd leader crashes at 10s and restarts at 30s (seed {seed})"

@@ -230,6 +230,10 @@ pub enum Failure {
     BadInput(Vec<String>),
     /// An expectation or invariant did not hold (already reported): exit 1.
     Unmet,
+    /// A run crashed (a bug in hasim), and the command caught it to go on with the
+    /// others (`check`); the crash note is already printed: exit 101, as an uncaught
+    /// panic exits.
+    Crashed,
 }
 
 impl Failure {
@@ -272,6 +276,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Unmet) => ExitCode::from(1),
+        Err(Failure::Crashed) => ExitCode::from(101),
         Err(Failure::BadInput(messages)) => {
             for m in messages {
                 output::error(&m);

@@ -615,6 +615,41 @@ fn a_crash_in_one_seed_of_a_sweep_names_that_seed_and_writes_nothing() {
 }
 
 #[test]
+fn a_crash_during_check_is_a_junit_error_and_the_other_scenarios_still_run() {
+    let dir = scratch("crash-check");
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(scenarios.join("a-crashes.yaml"), shipped_with("seed: 1\n", "seed: 7\n")).unwrap();
+    std::fs::copy(SHIPPED, scenarios.join("b-ok.yaml")).unwrap();
+    let xml_path = dir.join("junit.xml");
+    let out = hasim_panicking_at("7", &["check", scenarios.to_str().unwrap(), "--junit", xml_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(101), "a crash outranks every other outcome: {}", stdout(&out));
+    let text = stdout(&out);
+    let crashed = scenarios.join("a-crashes.yaml").display().to_string();
+    assert!(text.contains(&format!("CRASH {crashed} (reproduce with: hasim run {crashed} --seed 7)")), "{text}");
+    assert!(text.contains("ok    ") && text.contains("b-ok.yaml"), "the next scenario still ran: {text}");
+    assert!(text.contains("1 passed, 0 failed, 0 invalid, 1 crashed"), "{text}");
+    assert!(stderr(&out).contains("hasim crashed simulating"), "{}", stderr(&out));
+    let xml = std::fs::read_to_string(&xml_path).expect("the JUnit file is written despite the crash");
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+    assert!(xml.contains("hasim crashed with seed=7"), "{xml}");
+    assert!(xml.contains("HASIM_TEST_PANIC_SEED=7 asked this run to panic"), "the panic message: {xml}");
+}
+
+#[test]
+fn a_crash_in_the_demo_names_the_demo_command_that_replays_it() {
+    let out = hasim_panicking_at("4", &["demo", "--seed", "4", "--members", "5", "--no-pre-vote"]);
+    assert_eq!(out.status.code(), Some(101));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("hasim crashed simulating the built-in demo with seed=4"), "{err}");
+    assert!(
+        err.contains("reproduce with: hasim demo --seed 4 --members 5 --writes-per-sec 100 --no-pre-vote"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_crash_names_the_variant_and_the_run_that_resolved_the_seed() {
     // No --seed: the run takes the scenario's own seed (1), and the note says so.
     let out = hasim_panicking_at("1", &["run", VARIANTS, "--variant", "members-5"]);
