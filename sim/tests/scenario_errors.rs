@@ -186,6 +186,22 @@ fn rows() -> Vec<Row> {
             None,
         ),
         row(
+            "a process given to a fault kind that takes a node",
+            with_faults("  - at: 30s\n    stop: { node: lb-1, process: haproxy }\n"),
+            (25, 11),
+            "expected a single value, found `{ node: lb-1`",
+            Some(
+                "`stop` takes a node name (a graceful stop of its etcd); for one process write `stop_process: { node: cp-1, process: kube-apiserver }`",
+            ),
+        ),
+        row(
+            "a list given to a fault kind that takes one node",
+            with_faults("  - at: 30s\n    isolate: [cp-1, cp-2]\n"),
+            (25, 14),
+            "expected a single value, found `[cp-1`",
+            Some("`isolate` takes a node name, such as `isolate: cp-1`"),
+        ),
+        row(
             "list where a string is expected",
             with("name: stacked-3-lose-one", "name: [a, b]"),
             (1, 7),

@@ -159,6 +159,39 @@ pub fn explain(raw: &str, found: Option<&str>) -> (String, Option<String>) {
     (raw.to_string(), None)
 }
 
+/// A hint for a fault kind that takes a node name but was given a mapping or a list,
+/// such as `stop: { node: lb-1, process: haproxy }`: what the kind does with a node,
+/// and the kind that acts on one process, if that is what was meant. `raw` is the
+/// reader's message and (line, column) where the value starts.
+pub fn node_value_hint(text: &str, raw: &str, line: u64, column: u64) -> Option<String> {
+    if !raw.starts_with("expected string scalar") {
+        return None;
+    }
+    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let before: String = l.chars().take(usize::try_from(column).ok()?.checked_sub(1)?).collect();
+    let value: String = l.chars().skip(before.chars().count()).collect();
+    if !value.starts_with(['{', '[']) {
+        return None;
+    }
+    let key = before.trim().trim_start_matches(['-', ' ']).strip_suffix(':')?.trim();
+    let per_process = |what: &str, instead: &str| {
+        format!(
+            "`{key}` takes a node name ({what}); for one process write `{instead}: {{ node: cp-1, process: kube-apiserver }}`"
+        )
+    };
+    Some(match key {
+        "stop" => per_process("a graceful stop of its etcd", "stop_process"),
+        "crash" => per_process("power loss of the whole node", "kill"),
+        "restart" => per_process("the node boots", "start"),
+        "pause_host" => per_process("the whole node freezes", "pause"),
+        "resume_host" => per_process("the whole node thaws", "resume"),
+        "wipe" | "lb_failure" | "isolate" | "renew_certs" | "remove_member" | "promote_learner" => {
+            format!("`{key}` takes a node name, such as `{key}: cp-1`")
+        }
+        _ => return None,
+    })
+}
+
 /// A better place for some of the reader's errors: a tab is reported at the scalar
 /// before it, a second document at its first node, and a missing key at the last key of
 /// the mapping; this moves them to the tab, the `---` and the first key of the mapping.

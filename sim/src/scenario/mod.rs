@@ -395,6 +395,9 @@ fn from_yaml_error(file: &str, text: &str, e: &serde_saphyr::Error) -> Diagnosti
     let (line, column) = diag::refine_location(text, &raw, line, column);
     let found = diag::token_at(text, line, column);
     let (message, mut hint) = diag::explain(&raw, found.as_deref());
+    if hint.is_none() {
+        hint = diag::node_value_hint(text, &raw, line, column);
+    }
     if let Some(unclosed) = diag::unclosed_hint(text, line, column) {
         hint = Some(unclosed);
     }
