@@ -1340,3 +1340,48 @@ fn a_check_begun_by_a_stopped_haproxy_does_not_count_for_the_one_started_after_i
         assert_eq!(marked_down(&out, "cp-1", secs(32)), None, "a stale check marked cp-1 DOWN, seed={seed}");
     }
 }
+
+/// When keepalived on lb-1 first counts a failed check_apiserver run after `after`,
+/// with cp-1's apiserver stopped at 20 s while HAProxy (checking only every 100 s)
+/// still counts it UP, so that a third or so of the script's runs go to it.
+fn first_script_failure(seed: u64, retries: u32, redispatch: bool) -> Option<SimTime> {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    let mut cp = spec(HealthCheck::Tcp);
+    cp.frontend = Frontend::Haproxy(HaproxyConfig {
+        inter: SimDuration::from_secs(100),
+        retries,
+        redispatch,
+        ..HaproxyConfig::default()
+    });
+    let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1 };
+    cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(
+            SimDuration::from_secs(20),
+            Fault::StopProcess { target: Target::Host(HostId(0)), process: Process::Apiserver },
+        )
+        .run_for(SimDuration::from_secs(60));
+    out.assert_safe();
+    out.timeline
+        .iter()
+        .find(|t| t.text.starts_with("keepalived on lb-1: check_apiserver") && t.text.contains(" failed "))
+        .map(|t| t.at)
+}
+
+#[test]
+fn haproxy_retries_a_refused_connect_of_the_tracked_script_as_it_would_a_clients() {
+    let runs_at = |micros: u64| micros.is_multiple_of(1_500_000);
+    for seed in 0..4 {
+        // HAProxy's defaults retry the refusing server three times, 1 s apart: curl gives
+        // up first, 2 s after the run began (runs begin every 1.5 s from 1.5 s).
+        let failed = first_script_failure(seed, 3, false).unwrap_or_else(|| panic!("no run failed, seed={seed}"));
+        assert!(failed > secs(20), "seed={seed}");
+        let at = failed.as_micros();
+        assert!(runs_at(at - 2_000_000) && !runs_at(at), "failed at {failed}, seed={seed}");
+        // kubeadm's guide (`retries 1`, `option redispatch`) sends the one retry to the
+        // next server at once, and its answer passes.
+        assert_eq!(first_script_failure(seed, 1, true), None, "seed={seed}");
+    }
+}

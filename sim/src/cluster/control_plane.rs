@@ -1833,11 +1833,15 @@ impl Simulation {
     /// HAProxy on its own host, which sends it to the server it would pick next.
     /// Without `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it
     /// answers 403 or 500) or whose certificate expired (`--insecure`) still counts as
-    /// good. The run fails at once when the connection is refused or closed (HAProxy
-    /// not running, no server UP, no apiserver listening), and when nothing answers (a
-    /// frozen HAProxy or apiserver, a server that is down or cut off) it fails at
-    /// curl's `--max-time`, 2 s later. keepalived starts the next run an interval after
-    /// this one started, whatever the script took (vrrp_script_thread).
+    /// good. The run fails at once when HAProxy refuses or closes the connection (it
+    /// is not running, or has no server UP). A server with no apiserver listening
+    /// refuses HAProxy's connect, and HAProxy retries as for any client: with its
+    /// defaults (`retries 3`, 1 s apart) that outlasts curl, while kubeadm's guide
+    /// (`retries 1`, `option redispatch`) sends the retry to the next server at once,
+    /// whose answer counts. When nothing answers (a frozen HAProxy or apiserver, a
+    /// server that is down or cut off) the run fails at curl's `--max-time`, 2 s later.
+    /// keepalived starts the next run an interval after this one started, whatever the
+    /// script took (vrrp_script_thread).
     pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
         let lb = &self.lbs[lb_index as usize];
         if lb.generation != generation || !self.hosts[lb.host.index()].up {
@@ -1848,41 +1852,99 @@ impl Simulation {
         if self.now < lb.script_busy_until {
             return; // "Track script ... is already running, expect idle - skipping run"
         }
-        match self.check_apiserver_run(lb_index) {
-            ScriptRun::Answered => self.on_vrrp_script_result(lb_index, generation, true),
-            ScriptRun::Refused => self.on_vrrp_script_result(lb_index, generation, false),
-            ScriptRun::NoAnswer => {
-                let done = self.now + CHECK_APISERVER_MAX_TIME;
-                self.lbs[lb_index as usize].script_busy_until = done;
-                self.queue.push(done, Event::VrrpScriptTimedOut(lb_index, generation));
-            }
+        let run = self.check_apiserver_run(lb_index);
+        if run.after == SimDuration::ZERO {
+            self.on_vrrp_script_result(lb_index, generation, run.good);
+        } else {
+            let done = self.now + run.after;
+            self.lbs[lb_index as usize].script_busy_until = done;
+            self.queue.push(done, Event::VrrpScriptDone(lb_index, generation, run.good));
         }
     }
 
-    /// How a run of check_apiserver.sh on LB `lb_index` ends.
+    /// How a run of check_apiserver.sh on LB `lb_index` ends: curl's connection goes
+    /// through the local HAProxy (or nginx), which connects to servers as it would for
+    /// a client, retries included. What each server does is fixed when the run starts.
     fn check_apiserver_run(&self, lb_index: u8) -> ScriptRun {
         let lb = &self.lbs[lb_index as usize];
         if !lb.proxy_up {
-            return ScriptRun::Refused;
+            return ScriptRun::fails_after(SimDuration::ZERO);
         }
         if lb.proxy_frozen {
-            return ScriptRun::NoAnswer;
+            return ScriptRun::NO_ANSWER;
         }
-        let next = match &lb.balancer {
-            Balancer::Haproxy(h) => h.clone().pick(),
-            Balancer::Nginx(n) => Some(n.clone().pick(self.now)),
+        let reply = |server: usize| {
+            let backend = self.cp_hosts[server];
+            let h = &self.hosts[backend.index()];
+            let reachable = h.up
+                && !h.frozen
+                && self.network.can_reach(lb.host, backend)
+                && self.network.can_reach(backend, lb.host);
+            match h.apiserver.as_ref() {
+                _ if !reachable => ScriptReply::Unreachable,
+                None => ScriptReply::Refused,
+                Some(a) if a.paused => ScriptReply::Hangs,
+                Some(_) => ScriptReply::Answers,
+            }
         };
-        // HAProxy closes the connection when it has no server UP.
-        let Some(server) = next else { return ScriptRun::Refused };
-        let backend = self.cp_hosts[server];
-        let h = &self.hosts[backend.index()];
-        let reachable =
-            h.up && !h.frozen && self.network.can_reach(lb.host, backend) && self.network.can_reach(backend, lb.host);
-        match h.apiserver.as_ref() {
-            _ if !reachable => ScriptRun::NoAnswer,
-            None => ScriptRun::Refused,
-            Some(a) if a.paused => ScriptRun::NoAnswer,
-            Some(_) => ScriptRun::Answered,
+        match (&lb.balancer, self.cp().map(|c| c.frontend)) {
+            (Balancer::Haproxy(h), Some(Frontend::Haproxy(cfg))) => {
+                // HAProxy closes the connection when it has no server UP.
+                let mut h = h.clone();
+                let Some(mut server) = h.pick() else { return ScriptRun::fails_after(SimDuration::ZERO) };
+                // As `connect_backend`: a refused connect is retried on the same server
+                // after a turn-around of min(timeout connect, 1 s), a timed-out one at
+                // once; with `option redispatch` the last retry goes to the next pick.
+                let turn_around = cfg.timeout_connect.min(SimDuration::from_secs(1));
+                let (mut attempts, mut waited) = (0, SimDuration::ZERO);
+                loop {
+                    attempts += 1;
+                    let (fail_wait, retry_wait) = match reply(server) {
+                        ScriptReply::Answers => return ScriptRun::answered_after(waited),
+                        ScriptReply::Hangs => return ScriptRun::NO_ANSWER,
+                        ScriptReply::Refused => (SimDuration::ZERO, turn_around),
+                        ScriptReply::Unreachable => (cfg.timeout_connect, cfg.timeout_connect),
+                    };
+                    if cfg.redispatch && attempts == cfg.retries {
+                        waited = waited + fail_wait;
+                        match h.pick() {
+                            Some(next) => server = next,
+                            None => return ScriptRun::fails_after(waited),
+                        }
+                    } else if attempts <= cfg.retries {
+                        waited = waited + retry_wait;
+                    } else {
+                        return ScriptRun::fails_after(waited + fail_wait);
+                    }
+                    if waited >= CHECK_APISERVER_MAX_TIME {
+                        return ScriptRun::NO_ANSWER;
+                    }
+                }
+            }
+            (Balancer::Nginx(n), Some(Frontend::Nginx(cfg))) => {
+                // nginx passes the connection on to the next server after a failed
+                // connect, until it has tried them all.
+                let mut n = n.clone();
+                let mut waited = SimDuration::ZERO;
+                for attempt in 1.. {
+                    let server = n.pick(self.now + waited);
+                    match reply(server) {
+                        ScriptReply::Answers => return ScriptRun::answered_after(waited),
+                        ScriptReply::Hangs => return ScriptRun::NO_ANSWER,
+                        ScriptReply::Refused => {}
+                        ScriptReply::Unreachable => waited = waited + cfg.connect_timeout,
+                    }
+                    if waited >= CHECK_APISERVER_MAX_TIME {
+                        return ScriptRun::NO_ANSWER;
+                    }
+                    if attempt >= self.cp_hosts.len() {
+                        break;
+                    }
+                    n.failed(server, self.now + waited);
+                }
+                ScriptRun::fails_after(waited)
+            }
+            _ => ScriptRun::fails_after(SimDuration::ZERO),
         }
     }
 
@@ -2317,15 +2379,39 @@ const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.
 const CHECK_APISERVER_MAX_TIME: SimDuration = SimDuration::from_secs(2);
 
-/// How one run of check_apiserver.sh ends.
+/// How one run of check_apiserver.sh ends: whether it exits 0, and how long after it
+/// started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ScriptRun {
-    /// Some HTTP answer came back: the script exits 0.
-    Answered,
-    /// The connection was refused or closed: it fails at once.
+struct ScriptRun {
+    good: bool,
+    after: SimDuration,
+}
+
+impl ScriptRun {
+    /// Nothing answered: curl gives up at its `--max-time`.
+    const NO_ANSWER: ScriptRun = ScriptRun { good: false, after: CHECK_APISERVER_MAX_TIME };
+
+    /// Some HTTP answer came back (any status passes, as curl runs without `--fail`).
+    fn answered_after(waited: SimDuration) -> ScriptRun {
+        if waited < CHECK_APISERVER_MAX_TIME { ScriptRun { good: true, after: waited } } else { Self::NO_ANSWER }
+    }
+
+    /// The connection was refused or closed.
+    fn fails_after(waited: SimDuration) -> ScriptRun {
+        ScriptRun { good: false, after: waited.min(CHECK_APISERVER_MAX_TIME) }
+    }
+}
+
+/// What one server does with the script's connection, seen from the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScriptReply {
+    Answers,
+    /// Its host is up but nothing listens: the kernel resets the connect.
     Refused,
-    /// Nothing answered: curl gives up after its `--max-time`.
-    NoAnswer,
+    /// Its host is down, frozen or cut off: the connect times out.
+    Unreachable,
+    /// A frozen apiserver: the connect succeeds (its kernel listens) and no answer comes.
+    Hangs,
 }
 
 /// Why a probe of an apiserver's /livez failed.

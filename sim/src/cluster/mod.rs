@@ -427,8 +427,9 @@ enum Event {
     VrrpAdvert(u8, u8, u32),
     /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
     VrrpScript(u8, u32),
-    /// That script's run got no answer within curl's `--max-time`: it failed.
-    VrrpScriptTimedOut(u8, u32),
+    /// A run of that script that took a while (curl waiting out `--max-time`, or
+    /// HAProxy's retries) ended, passing (`.2`) or failing.
+    VrrpScriptDone(u8, u32, bool),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
     /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
@@ -1066,7 +1067,7 @@ impl Simulation {
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
-            Event::VrrpScriptTimedOut(lb, generation) => self.on_vrrp_script_result(lb, generation, false),
+            Event::VrrpScriptDone(lb, generation, good) => self.on_vrrp_script_result(lb, generation, good),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
@@ -1112,7 +1113,7 @@ impl Simulation {
             Event::VrrpTimer(lb, ..)
             | Event::VrrpAdvert(lb, ..)
             | Event::VrrpScript(lb, _)
-            | Event::VrrpScriptTimedOut(lb, _) => (self.lbs[lb as usize].host, Part::HostOnly),
+            | Event::VrrpScriptDone(lb, ..) => (self.lbs[lb as usize].host, Part::HostOnly),
             Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => {
                 let host = self.request_front(id);
                 match self.lb_index_of(host) {
