@@ -1,7 +1,8 @@
 //! What hasim says when the simulation core panics. A panic is a bug in hasim, never
 //! bad input, and it happens in one run of one scenario with one seed: the message
-//! names them and the `hasim run` command that replays the run alone, so the failure
-//! can be reproduced and reported even when it came from seed 7,412 of a sweep.
+//! names them and the `hasim run` command that replays the run alone (for `hasim
+//! demo`, the `hasim demo` command), so the failure can be reproduced and reported
+//! even when it came from seed 7,412 of a sweep.
 //!
 //! Each thread remembers the run it is simulating; the panic hook, which runs on the
 //! panicking thread before unwinding, reads it from there. Exit code 101 (Rust's for a
@@ -19,7 +20,8 @@ pub const TEST_PANIC_SEED: &str = "HASIM_TEST_PANIC_SEED";
 enum RunId {
     /// A run of a scenario file (one of its variants).
     Scenario { file: String, variant: Option<String>, seed: u64 },
-    /// `hasim demo`'s built-in run; `flags` are those that shape it, as typed.
+    /// `hasim demo`'s built-in run; `flags` are every option that shapes it (defaults
+    /// included), as the command line spells them.
     Demo { seed: u64, flags: String },
 }
 

@@ -1022,7 +1022,9 @@ fn keepalived_skips_script_runs_while_one_still_waits_for_curl() {
     use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     for seed in 0..3 {
         let mut cp = spec(HealthCheck::Tcp);
-        let script = TrackScript { interval: SimDuration::from_secs(1), weight: -2, fall: 3, rise: 1 };
+        // A `timeout` above curl's 2 s: without one keepalived kills a run at its interval.
+        let timeout = Some(SimDuration::from_secs(3));
+        let script = TrackScript { interval: SimDuration::from_secs(1), weight: -2, fall: 3, rise: 1, timeout };
         cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
         let lb1 = Target::Host(HostId(3));
         let out = ClusterBuilder::new(3)
@@ -1326,6 +1328,7 @@ fn a_check_begun_by_a_stopped_haproxy_does_not_count_for_the_one_started_after_i
     // its own fails, and its own checks pass; the old proxy's timed-out connect must
     // not mark cp-1 DOWN (then a single failure would, as the new one is fresh).
     let (cp1, lb1) = (Target::Host(HostId(0)), Target::Host(HostId(3)));
+    let mut exercised = 0;
     for seed in 0..8 {
         let out = ClusterBuilder::new(3)
             .seed(seed)
@@ -1336,15 +1339,23 @@ fn a_check_begun_by_a_stopped_haproxy_does_not_count_for_the_one_started_after_i
             .fault(SimDuration::from_millis(32_500), Fault::Restart(cp1))
             .run_for(SimDuration::from_secs(45));
         out.assert_safe();
-        assert!(marked_down(&out, "cp-1", secs(10)).is_some_and(|t| t < secs(32)), "seed={seed}");
+        let down = marked_down(&out, "cp-1", secs(10)).expect("cp-1 marked DOWN");
+        assert!(down < secs(32), "seed={seed}");
         assert_eq!(marked_down(&out, "cp-1", secs(32)), None, "a stale check marked cp-1 DOWN, seed={seed}");
+        // The checks of a DOWN server start 2 s after one ends and last 2 s. The case
+        // under test: one began before the stop at 32 s and ends after the start at
+        // 32.5 s, so it began between 30.5 s and 32 s (1.5 s or less into the second
+        // half of a 4 s period counted from `down`).
+        let into_period = (secs(32).as_micros() - down.as_micros()) % 4_000_000;
+        exercised += usize::from(into_period > 2_000_000 && into_period < 3_500_000);
     }
+    assert!(exercised > 0, "no seed had a check in flight across the restart");
 }
 
-/// When keepalived on lb-1 first counts a failed check_apiserver run after `after`,
-/// with cp-1's apiserver stopped at 20 s while HAProxy (checking only every 100 s)
-/// still counts it UP, so that a third or so of the script's runs go to it.
-fn first_script_failure(seed: u64, retries: u32, redispatch: bool) -> Option<SimTime> {
+/// When keepalived on lb-1 first counts a failed check_apiserver run, with cp-1's
+/// apiserver stopped at 20 s while HAProxy (checking only every 100 s) still counts it
+/// UP, so that a third or so of the script's runs (every 1.5 s) go to it.
+fn first_script_failure(seed: u64, retries: u32, redispatch: bool, timeout: Option<SimDuration>) -> Option<SimTime> {
     use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     let mut cp = spec(HealthCheck::Tcp);
     cp.frontend = Frontend::Haproxy(HaproxyConfig {
@@ -1353,7 +1364,7 @@ fn first_script_failure(seed: u64, retries: u32, redispatch: bool) -> Option<Sim
         redispatch,
         ..HaproxyConfig::default()
     });
-    let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1 };
+    let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1, timeout };
     cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
     let out = ClusterBuilder::new(3)
         .seed(seed)
@@ -1372,16 +1383,27 @@ fn first_script_failure(seed: u64, retries: u32, redispatch: bool) -> Option<Sim
 
 #[test]
 fn haproxy_retries_a_refused_connect_of_the_tracked_script_as_it_would_a_clients() {
-    let runs_at = |micros: u64| micros.is_multiple_of(1_500_000);
+    // How long after the start of a run (runs begin every 1.5 s from 1.5 s) it failed.
+    let into_run = |t: SimTime| SimDuration::from_micros(t.as_micros() % 1_500_000);
+    let ms = SimDuration::from_millis;
+    let long = Some(SimDuration::from_secs(3));
     for seed in 0..4 {
-        // HAProxy's defaults retry the refusing server three times, 1 s apart: curl gives
-        // up first, 2 s after the run began (runs begin every 1.5 s from 1.5 s).
-        let failed = first_script_failure(seed, 3, false).unwrap_or_else(|| panic!("no run failed, seed={seed}"));
-        assert!(failed > secs(20), "seed={seed}");
-        let at = failed.as_micros();
-        assert!(runs_at(at - 2_000_000) && !runs_at(at), "failed at {failed}, seed={seed}");
-        // kubeadm's guide (`retries 1`, `option redispatch`) sends the one retry to the
+        let failed = |retries, redispatch, timeout| {
+            let at = first_script_failure(seed, retries, redispatch, timeout);
+            at.unwrap_or_else(|| panic!("no run failed (retries {retries}, redispatch {redispatch}), seed={seed}"))
+        };
+        // HAProxy's defaults retry the refusing server three times, 1 s apart: curl
+        // gives up first, at its 2 s max-time (0.5 s into the next 1.5 s period).
+        let t = failed(3, false, long);
+        assert!(t > secs(20) && into_run(t) == ms(500), "failed at {t}, seed={seed}");
+        // Without a `timeout`, keepalived kills that run at its interval.
+        let t = failed(3, false, None);
+        assert!(t > secs(20) && into_run(t) == ms(0), "failed at {t}, seed={seed}");
+        // One retry and no redispatch: HAProxy gives up after its 1 s turn-around.
+        let t = failed(1, false, long);
+        assert!(t > secs(20) && into_run(t) == ms(1_000), "failed at {t}, seed={seed}");
+        // kubeadm's guide (`retries 1`, `option redispatch`) sends that one retry to the
         // next server at once, and its answer passes.
-        assert_eq!(first_script_failure(seed, 1, true), None, "seed={seed}");
+        assert_eq!(first_script_failure(seed, 1, true, long), None, "seed={seed}");
     }
 }

@@ -195,6 +195,13 @@ fn rows() -> Vec<Row> {
             ),
         ),
         row(
+            "a process given to a fault kind that takes a node, block style",
+            with_faults("  - at: 30s\n    crash:\n      node: cp-1\n      process: kube-apiserver\n"),
+            (26, 7),
+            "expected a single value, found `node: cp-1`",
+            Some("`crash` takes a node name (power loss of the whole node); for one process write `kill:"),
+        ),
+        row(
             "a list given to a fault kind that takes one node",
             with_faults("  - at: 30s\n    isolate: [cp-1, cp-2]\n"),
             (25, 14),
@@ -651,6 +658,27 @@ fn rows() -> Vec<Row> {
             (16, 33),
             "`timeout_check` is an HAProxy setting",
             Some("set `kind: haproxy`"),
+        ),
+        row(
+            "timeout_connect of zero",
+            with("    check: tcp\n", "    check: tcp\n    timeout_connect: 0s\n"),
+            (19, 5),
+            "`timeout_connect` must be at least 1ms",
+            Some("no timeout at all"),
+        ),
+        row(
+            "retries beyond any real configuration",
+            with("    check: tcp\n", "    check: tcp\n    retries: 4294967295\n"),
+            (19, 5),
+            "`retries` must be at most 100, not 4294967295",
+            None,
+        ),
+        row(
+            "track_script timeout too short",
+            with_lb("  load_balancer: { kind: haproxy }\n  vip: { track_script: { timeout: 1ms } }\n"),
+            (17, 10),
+            "`track_script.timeout` must be at least 10ms",
+            None,
         ),
         row(
             "timeout_check too short",

@@ -1834,14 +1834,15 @@ impl Simulation {
     /// Without `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it
     /// answers 403 or 500) or whose certificate expired (`--insecure`) still counts as
     /// good. The run fails at once when HAProxy refuses or closes the connection (it
-    /// is not running, or has no server UP). A server with no apiserver listening
+    /// is not running, has no server UP, or gives up at once on a refusing server). A server with no apiserver listening
     /// refuses HAProxy's connect, and HAProxy retries as for any client: with its
     /// defaults (`retries 3`, 1 s apart) that outlasts curl, while kubeadm's guide
     /// (`retries 1`, `option redispatch`) sends the retry to the next server at once,
     /// whose answer counts. When nothing answers (a frozen HAProxy or apiserver, a
-    /// server that is down or cut off) the run fails at curl's `--max-time`, 2 s later.
-    /// keepalived starts the next run an interval after this one started, whatever the
-    /// script took (vrrp_script_thread).
+    /// server that is down or cut off) the run fails at curl's `--max-time`, 2 s later,
+    /// or when keepalived kills it at its `timeout` (the interval unless set), if that
+    /// comes first. keepalived starts the next run an interval after this one started,
+    /// whatever the script took (vrrp_script_thread).
     pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
         let lb = &self.lbs[lb_index as usize];
         if lb.generation != generation || !self.hosts[lb.host.index()].up {
@@ -1852,14 +1853,30 @@ impl Simulation {
         if self.now < lb.script_busy_until {
             return; // "Track script ... is already running, expect idle - skipping run"
         }
-        let run = self.check_apiserver_run(lb_index);
+        let mut run = self.check_apiserver_run(lb_index);
+        if run.after >= script.run_limit() {
+            // keepalived kills the run at its timeout and counts it failed.
+            run = ScriptRun { good: false, after: script.run_limit() };
+        }
         if run.after == SimDuration::ZERO {
             self.on_vrrp_script_result(lb_index, generation, run.good);
         } else {
             let done = self.now + run.after;
-            self.lbs[lb_index as usize].script_busy_until = done;
-            self.queue.push(done, Event::VrrpScriptDone(lb_index, generation, run.good));
+            let lb = &mut self.lbs[lb_index as usize];
+            lb.script_busy_until = done;
+            let epoch = lb.proxy_epoch;
+            self.queue.push(done, Event::VrrpScriptDone(lb_index, generation, run.good, epoch));
         }
+    }
+
+    /// A run of check_apiserver.sh that took a while ended. Its answer reached curl
+    /// only if the HAProxy it went through still runs, unfrozen: a proxy stopped or
+    /// restarted meanwhile reset the connection, and a frozen one holds the answer
+    /// past the end of the run.
+    pub(super) fn on_vrrp_script_done(&mut self, lb_index: u8, generation: u32, good: bool, epoch: u32) {
+        let lb = &self.lbs[lb_index as usize];
+        let same_proxy = lb.proxy_up && !lb.proxy_frozen && lb.proxy_epoch == epoch;
+        self.on_vrrp_script_result(lb_index, generation, good && same_proxy);
     }
 
     /// How a run of check_apiserver.sh on LB `lb_index` ends: curl's connection goes
@@ -2361,8 +2378,8 @@ pub(super) struct LbState {
     /// HAProxy (or nginx) is frozen (SIGSTOP): the kernel still completes handshakes on
     /// its port, but nothing is read, relayed or checked until it resumes.
     pub(super) proxy_frozen: bool,
-    /// keepalived's tracked script runs until then (a curl waiting out `--max-time`);
-    /// keepalived skips the runs that fall due meanwhile.
+    /// keepalived's tracked script runs until then (curl waiting out `--max-time`, or
+    /// HAProxy's retries); keepalived skips the runs that fall due meanwhile.
     script_busy_until: SimTime,
 }
 

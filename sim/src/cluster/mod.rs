@@ -428,8 +428,9 @@ enum Event {
     /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
     VrrpScript(u8, u32),
     /// A run of that script that took a while (curl waiting out `--max-time`, or
-    /// HAProxy's retries) ended, passing (`.2`) or failing.
-    VrrpScriptDone(u8, u32, bool),
+    /// HAProxy's retries) ended, passing (`.2`) or failing, through the proxy of
+    /// epoch `.3`.
+    VrrpScriptDone(u8, u32, bool, u32),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
     /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
@@ -1067,7 +1068,7 @@ impl Simulation {
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
-            Event::VrrpScriptDone(lb, generation, good) => self.on_vrrp_script_result(lb, generation, good),
+            Event::VrrpScriptDone(lb, generation, good, epoch) => self.on_vrrp_script_done(lb, generation, good, epoch),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),

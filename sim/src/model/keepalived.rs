@@ -34,12 +34,22 @@ pub struct TrackScript {
     pub weight: i16,
     pub fall: u32,
     pub rise: u32,
+    /// keepalived kills a run still going after this long and counts it failed. None:
+    /// keepalived's default when `timeout` is not set, the interval (vrrp_script_thread
+    /// passes `timeout ? timeout : interval` to the child it starts).
+    pub timeout: Option<SimDuration>,
 }
 
 impl TrackScript {
     /// kubeadm's HA guide (docs/ha-considerations.md): `interval 3`, `weight -2`,
-    /// `fall 10`, `rise 2`.
-    pub const KUBEADM: TrackScript = TrackScript { interval: SimDuration::from_secs(3), weight: -2, fall: 10, rise: 2 };
+    /// `fall 10`, `rise 2`, no `timeout`.
+    pub const KUBEADM: TrackScript =
+        TrackScript { interval: SimDuration::from_secs(3), weight: -2, fall: 10, rise: 2, timeout: None };
+
+    /// How long a run may take before keepalived kills it.
+    pub fn run_limit(&self) -> SimDuration {
+        self.timeout.unwrap_or(self.interval)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -167,13 +167,26 @@ pub fn node_value_hint(text: &str, raw: &str, line: u64, column: u64) -> Option<
     if !raw.starts_with("expected string scalar") {
         return None;
     }
-    let l = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = usize::try_from(line).ok()?.checked_sub(1)?;
+    let l = lines.get(at)?;
     let before: String = l.chars().take(usize::try_from(column).ok()?.checked_sub(1)?).collect();
     let value: String = l.chars().skip(before.chars().count()).collect();
-    if !value.starts_with(['{', '[']) {
+    let key_text = if value.starts_with(['{', '[']) {
+        // Flow style: `stop: { node: lb-1, … }`, the key on the same line.
+        before
+    } else if before.trim().is_empty() {
+        // Block style: the mapping or list starts on the lines under `stop:`.
+        let indent = before.chars().count();
+        let key_line = lines[..at].iter().rev().find(|k| {
+            let body = k.trim_start();
+            !body.is_empty() && !body.starts_with('#') && k.len() - body.len() < indent
+        })?;
+        key_line.trim_end().to_string()
+    } else {
         return None;
-    }
-    let key = before.trim().trim_start_matches(['-', ' ']).strip_suffix(':')?.trim();
+    };
+    let key = key_text.trim().trim_start_matches(['-', ' ']).strip_suffix(':')?.trim();
     let per_process = |what: &str, instead: &str| {
         format!(
             "`{key}` takes a node name ({what}); for one process write `{instead}: {{ node: cp-1, process: kube-apiserver }}`"

@@ -214,6 +214,9 @@ pub struct TrackScriptSpec {
     pub fall: Option<u32>,
     /// Successes in a row that mark it good again (default 2).
     pub rise: Option<u32>,
+    /// How long a run may take before keepalived kills it and counts it failed
+    /// (default: the interval, as keepalived does when `timeout` is not set).
+    pub timeout: Option<Dur>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]

@@ -234,8 +234,10 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
                 c.error(c.key_of(&["track_script", key]), format!("`track_script.{key}` must be at least 1"), None);
             }
         }
-        if script.interval.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
-            c.error(c.key("interval"), "`track_script.interval` must be at least 10ms".into(), None);
+        for (key, v) in [("interval", script.interval), ("timeout", script.timeout)] {
+            if v.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
+                c.error(c.key_of(&["track_script", key]), format!("`track_script.{key}` must be at least 10ms"), None);
+            }
         }
     }
     if t.cluster_age.is_some_and(|d| d.0 >= crate::model::certs::LEAF_VALIDITY) {
@@ -278,6 +280,16 @@ fn check_from(file: &str, text: &str, s: &Scenario, lines: (usize, usize)) -> (V
     }
     if lb.inter.is_some_and(|d| d.0 < SimDuration::from_millis(10)) {
         c.error(c.key("inter"), "`inter` must be at least 10ms".into(), None);
+    }
+    if lb.timeout_connect.is_some_and(|d| d.0 < SimDuration::from_millis(1)) {
+        c.error(
+            c.key("timeout_connect"),
+            "`timeout_connect` must be at least 1ms".into(),
+            Some("HAProxy reads `timeout connect 0` as no timeout at all".into()),
+        );
+    }
+    if let Some(r) = lb.retries.filter(|&r| r > MAX_LB_RETRIES) {
+        c.error(c.key("retries"), format!("`retries` must be at most {MAX_LB_RETRIES}, not {r}"), None);
     }
     check_timings(&mut c, s);
     let w = &s.workload;
@@ -897,6 +909,7 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
                         weight: s.weight.unwrap_or(k.weight),
                         fall: s.fall.unwrap_or(k.fall),
                         rise: s.rise.unwrap_or(k.rise),
+                        timeout: s.timeout.map(|x| x.0),
                     }
                 }),
             }
@@ -923,6 +936,11 @@ fn base_builder(s: &Scenario) -> ClusterBuilder {
             fsync_jitter: disk.fsync_jitter.map_or(dd.fsync_jitter, |d| d.0),
         })
 }
+
+/// The most connection retries a load balancer may be given: far more than any real
+/// configuration uses (HAProxy's default is 3), few enough that a run never spends
+/// long on one request's retries.
+const MAX_LB_RETRIES: u32 = 100;
 
 /// The run a valid scenario describes (faults included), with `seed` overriding the
 /// scenario's own.
