@@ -1235,7 +1235,7 @@ impl Simulation {
             self.reply_from(id, lb, Err(Failure::LbRefused { lb }));
             return;
         }
-        match self.lb_pick(id, lb_index) {
+        match self.lb_pick(id, lb_index, None) {
             Some(backend) => self.connect_backend(id, lb, backend),
             None => self.reply_from(id, lb, Err(Failure::NoBackend)),
         }
@@ -1243,10 +1243,11 @@ impl Simulation {
 
     /// The LB picks the backend for request `id`'s new connection, and HAProxy counts
     /// the connection against it (for leastconn); None when HAProxy has none UP.
-    fn lb_pick(&mut self, id: u64, lb_index: u8) -> Option<HostId> {
+    fn lb_pick(&mut self, id: u64, lb_index: u8, avoid: Option<HostId>) -> Option<HostId> {
         let now = self.now;
+        let avoid = avoid.and_then(|a| self.cp_hosts.iter().position(|&h| h == a));
         let (server, counted) = match &mut self.lbs[lb_index as usize].balancer {
-            Balancer::Haproxy(h) => (h.pick()?, true),
+            Balancer::Haproxy(h) => (h.pick_avoiding(avoid)?, true),
             Balancer::Nginx(n) => (n.pick(now), false),
         };
         let backend = self.cp_hosts[server];
@@ -1367,12 +1368,13 @@ impl Simulation {
         }
         let Some(req) = self.api_requests.get_mut(&id) else { return };
         let Some(lb_index) = req.lb else { return };
+        let failed = req.backend;
         // The failed server's connection count goes; the new pick counts its own.
         if let Some((lb, server)) = req.counted.take() {
             let generation = self.lbs[lb as usize].generation;
             self.uncount(Some(lb), generation, server);
         }
-        match self.lb_pick(id, lb_index) {
+        match self.lb_pick(id, lb_index, failed) {
             Some(backend) => self.connect_backend(id, from, backend),
             None => self.reply_from(id, from, Err(Failure::NoBackend)),
         }
@@ -1924,7 +1926,7 @@ impl Simulation {
                     };
                     if cfg.redispatch && attempts == cfg.retries {
                         waited = waited + fail_wait;
-                        match h.pick() {
+                        match h.pick_avoiding(Some(server)) {
                             Some(next) => server = next,
                             None => return ScriptRun::fails_after(waited),
                         }

@@ -225,21 +225,31 @@ impl Haproxy {
     /// Chooses the backend for a new connection; None when every backend is DOWN
     /// (in TCP mode HAProxy closes the client connection at once).
     pub fn pick(&mut self) -> Option<usize> {
-        let n = self.servers.len();
-        let up = |s: &Server| s.state == ServerState::Up;
-        let chosen = match self.cfg.balance {
-            Balance::RoundRobin => (0..n).map(|k| (self.rr_next + k) % n).find(|&i| up(&self.servers[i])),
-            Balance::LeastConn => {
-                // Lowest connection count; ties go round-robin.
-                (0..n)
-                    .map(|k| (self.rr_next + k) % n)
-                    .filter(|&i| up(&self.servers[i]))
-                    .min_by_key(|&i| self.servers[i].conns)
-            }
-        }?;
-        self.rr_next = (chosen + 1) % n;
+        self.pick_avoiding(None)
+    }
+
+    /// Like `pick`, but passing over `avoid` (the server a redispatched connection
+    /// failed on) unless it is the only one UP: HAProxy's balance algorithms take the
+    /// previous server as `srvtoavoid` and fall back to it only when nothing else is
+    /// available (fwrr_get_next_server, fwlc_get_next_server).
+    pub fn pick_avoiding(&mut self, avoid: Option<usize>) -> Option<usize> {
+        let chosen = self.choose(avoid).or_else(|| self.choose(None))?;
+        self.rr_next = (chosen + 1) % self.servers.len();
         self.servers[chosen].conns += 1;
         Some(chosen)
+    }
+
+    /// The server the balance algorithm would pick, other than `skip`.
+    fn choose(&self, skip: Option<usize>) -> Option<usize> {
+        let n = self.servers.len();
+        let mut candidates = (0..n)
+            .map(|k| (self.rr_next + k) % n)
+            .filter(|&i| self.servers[i].state == ServerState::Up && Some(i) != skip);
+        match self.cfg.balance {
+            Balance::RoundRobin => candidates.next(),
+            // Lowest connection count; ties go round-robin.
+            Balance::LeastConn => candidates.min_by_key(|&i| self.servers[i].conns),
+        }
     }
 
     /// A connection to `server` ended.
@@ -413,6 +423,23 @@ mod tests {
         assert_eq!([a, b, c].iter().collect::<std::collections::BTreeSet<_>>().len(), 3);
         lc.closed(b);
         assert_eq!(lc.pick(), Some(b), "the backend with fewest connections");
+    }
+
+    #[test]
+    fn a_redispatch_passes_over_the_server_it_failed_on_unless_no_other_is_up() {
+        for balance in [Balance::RoundRobin, Balance::LeastConn] {
+            let mut h = Haproxy::new(HaproxyConfig { balance, ..HaproxyConfig::default() }, 3);
+            h.assume_long_running();
+            assert_eq!(h.pick(), Some(0));
+            // The next pick would be server 1; avoiding it moves on to server 2.
+            assert_eq!(h.pick_avoiding(Some(1)), Some(2));
+            for s in [0, 2] {
+                for _ in 0..3 {
+                    h.on_check(s, false);
+                }
+            }
+            assert_eq!(h.pick_avoiding(Some(1)), Some(1), "the only server UP is taken after all");
+        }
     }
 
     #[test]
