@@ -1409,3 +1409,29 @@ fn haproxy_retries_a_refused_connect_of_the_tracked_script_as_it_would_a_clients
         assert_eq!(first_script_failure(seed, 1, true, long), None, "seed={seed}");
     }
 }
+
+#[test]
+fn a_connect_whose_syn_ack_cannot_come_back_times_out_and_is_redispatched() {
+    // cp-1's packets stop reaching lb-1 while lb-1's still reach cp-1: HAProxy's SYN
+    // arrives, the SYN-ACK does not, so the connect times out after `timeout connect`
+    // (5 s) and kubeadm's `retries 1` + `option redispatch` sends it to another server
+    // within the client's 10 s. Were the connect counted as made, the request would go
+    // to cp-1 and its answer be lost.
+    for seed in 0..3 {
+        let mut cp = spec(HealthCheck::Tcp);
+        cp.frontend = Frontend::Haproxy(HaproxyConfig { retries: 1, redispatch: true, ..HaproxyConfig::default() });
+        let cut = Fault::CutOneWay { from: Target::Host(HostId(0)), to: Target::Host(HostId(3)) };
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(cp)
+            .fault(SimDuration::from_secs(20), cut)
+            .run_for(SimDuration::from_secs(60));
+        out.assert_safe();
+        for plane in [Plane::Write, Plane::QuorumRead, Plane::CacheRead] {
+            let (failed, total) = failed_between(&out, plane, secs(21), secs(48));
+            assert!(total > 500, "{plane:?}: {total} requests, seed={seed}");
+            assert_eq!(failed, 0, "{plane:?}: {failed} of {total} failed, seed={seed}");
+        }
+        assert!(marked_down(&out, "cp-1", secs(20)).is_some(), "its checks cannot connect either, seed={seed}");
+    }
+}

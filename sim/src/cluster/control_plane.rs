@@ -1273,8 +1273,10 @@ impl Simulation {
         req.backend = Some(backend);
         req.attempts += 1;
         let h = &self.hosts[backend.index()];
-        // A frozen host's kernel answers nothing, not even a SYN.
-        let reachable = h.up && !h.frozen && self.network.can_reach(from, backend);
+        // A frozen host's kernel answers nothing, not even a SYN; and a connect needs
+        // the SYN-ACK to come back as well, so a one-way cut either way times it out.
+        let reachable =
+            h.up && !h.frozen && self.network.can_reach(from, backend) && self.network.can_reach(backend, from);
         let attempts = req.attempts;
         let serving = h.apiserver.as_ref().map(|a| a.incarnation);
         let Some(api_incarnation) = serving.filter(|_| reachable) else {
