@@ -191,7 +191,7 @@ fn rows() -> Vec<Row> {
             (25, 11),
             "expected a single value, found `{ node: lb-1`",
             Some(
-                "`stop` takes a node name (a graceful stop of its etcd); for one process write `stop_process: { node: cp-1, process: kube-apiserver }`",
+                "`stop` takes a node name (a graceful stop of its etcd); for one process write `stop_process: { node: lb-1, process: haproxy }`",
             ),
         ),
         row(

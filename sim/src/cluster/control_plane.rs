@@ -1838,11 +1838,11 @@ impl Simulation {
     /// Without `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it
     /// answers 403 or 500) or whose certificate expired (`--insecure`) still counts as
     /// good. The run fails at once when HAProxy refuses or closes the connection (it
-    /// is not running, has no server UP, or gives up at once on a refusing server). A server with no apiserver listening
-    /// refuses HAProxy's connect, and HAProxy retries as for any client: with its
-    /// defaults (`retries 3`, 1 s apart) that outlasts curl, while kubeadm's guide
-    /// (`retries 1`, `option redispatch`) sends the retry to the next server at once,
-    /// whose answer counts. When nothing answers (a frozen HAProxy or apiserver, a
+    /// is not running, has no server UP, or gives up at once on a refusing server).
+    /// A server with no apiserver listening refuses HAProxy's connect, and HAProxy
+    /// retries as for any client: with its defaults (`retries 3`, 1 s apart) that
+    /// outlasts curl, while kubeadm's guide (`retries 1`, `option redispatch`) sends
+    /// the retry to the next server at once, whose answer counts. When nothing answers (a frozen HAProxy or apiserver, a
     /// server that is down or cut off) the run fails at curl's `--max-time`, 2 s later,
     /// or when keepalived kills it at its `timeout` (the interval unless set), if that
     /// comes first. keepalived starts the next run an interval after this one started,

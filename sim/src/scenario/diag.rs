@@ -187,10 +187,13 @@ pub fn node_value_hint(text: &str, raw: &str, line: u64, column: u64) -> Option<
         return None;
     };
     let key = key_text.trim().trim_start_matches(['-', ' ']).strip_suffix(':')?.trim();
+    // The mapping as written, when it is one on this line; an example otherwise.
+    let mapping = match value.find('}') {
+        Some(end) if value.starts_with('{') && value[..end].contains("process") => value[..=end].to_string(),
+        _ => "{ node: cp-1, process: kube-apiserver }".to_string(),
+    };
     let per_process = |what: &str, instead: &str| {
-        format!(
-            "`{key}` takes a node name ({what}); for one process write `{instead}: {{ node: cp-1, process: kube-apiserver }}`"
-        )
+        format!("`{key}` takes a node name ({what}); for one process write `{instead}: {mapping}`")
     };
     Some(match key {
         "stop" => per_process("a graceful stop of its etcd", "stop_process"),
