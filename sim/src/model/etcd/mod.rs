@@ -454,12 +454,19 @@ impl EtcdServer {
     /// Takes a snapshot and compacts once `snapshot_count` entries were applied since
     /// the last one. Returns the snapshot so the data directory can record it.
     pub fn maybe_snapshot(&mut self) -> Option<SnapshotMeta> {
-        // A snapshot installed from the leader counts as this member's last one, as
-        // etcd's applySnapshot sets snapi to its index: no second snapshot at once.
-        self.last_snapshot = self.last_snapshot.max(self.raft.log.snapshot.index);
         let applied = self.raft.log.applied;
         if applied < self.last_snapshot + self.settings.snapshot_count {
             return None;
+        }
+        // A snapshot installed from the leader counts as this member's last one, as
+        // etcd's applySnapshot sets snapi to its index: no second snapshot at once.
+        // (Checked here, off the path of nearly every call, which returns above.)
+        let installed = self.raft.log.snapshot.index;
+        if installed > self.last_snapshot {
+            self.last_snapshot = installed;
+            if applied < installed + self.settings.snapshot_count {
+                return None;
+            }
         }
         self.last_snapshot = applied;
         Some(self.raft.compact(self.settings.catch_up_entries))
