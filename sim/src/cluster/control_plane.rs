@@ -1269,14 +1269,11 @@ impl Simulation {
             Some(Frontend::Nginx(cfg)) => (0, cfg.connect_timeout),
             _ => (0, SimDuration::from_secs(5)),
         };
+        let reachable = self.handshake_completes(from, backend);
         let Some(req) = self.api_requests.get_mut(&id) else { return };
         req.backend = Some(backend);
         req.attempts += 1;
         let h = &self.hosts[backend.index()];
-        // A frozen host's kernel answers nothing, not even a SYN; and a connect needs
-        // the SYN-ACK to come back as well, so a one-way cut either way times it out.
-        let reachable =
-            h.up && !h.frozen && self.network.can_reach(from, backend) && self.network.can_reach(backend, from);
         let attempts = req.attempts;
         let serving = h.apiserver.as_ref().map(|a| a.incarnation);
         let Some(api_incarnation) = serving.filter(|_| reachable) else {
@@ -1696,6 +1693,14 @@ impl Simulation {
     }
 
     /// The apiserver on `host` runs, is not frozen, and passes /readyz.
+    /// Whether a TCP connect from `from` to `to` gets its SYN-ACK: the host is up and
+    /// not frozen (a frozen host's kernel answers nothing, not even a SYN), and packets
+    /// pass both ways, so a one-way cut either way times the connect out.
+    fn handshake_completes(&self, from: HostId, to: HostId) -> bool {
+        let h = &self.hosts[to.index()];
+        h.up && !h.frozen && self.network.can_reach(from, to) && self.network.can_reach(to, from)
+    }
+
     fn apiserver_ready(&self, host: HostId) -> bool {
         let h = &self.hosts[host.index()];
         h.up && !h.frozen && h.apiserver.as_ref().is_some_and(|a| !a.paused && a.etcd_ok)
@@ -1714,8 +1719,8 @@ impl Simulation {
             return;
         }
         let backend = self.cp_hosts[server];
+        let reachable = self.handshake_completes(lb, backend);
         let h = &self.hosts[backend.index()];
-        let reachable = h.up && !h.frozen && self.network.can_reach(lb, backend) && self.network.can_reach(backend, lb);
         // The kernel completes the handshake whenever something listens, even for a
         // frozen process. A reset, a connect or an HTTP answer comes back within about
         // a millisecond on a LAN.
@@ -1896,12 +1901,8 @@ impl Simulation {
         }
         let reply = |server: usize| {
             let backend = self.cp_hosts[server];
-            let h = &self.hosts[backend.index()];
-            let reachable = h.up
-                && !h.frozen
-                && self.network.can_reach(lb.host, backend)
-                && self.network.can_reach(backend, lb.host);
-            match h.apiserver.as_ref() {
+            let reachable = self.handshake_completes(lb.host, backend);
+            match self.hosts[backend.index()].apiserver.as_ref() {
                 _ if !reachable => ScriptReply::Unreachable,
                 None => ScriptReply::Refused,
                 Some(a) if a.paused => ScriptReply::Hangs,
