@@ -275,14 +275,9 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
                     output::error(m);
                 }
                 println!("BAD   {name}");
-                let mut case = quick_junit::TestCase::new(
-                    "load",
-                    quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Error),
-                );
-                if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut case.status {
-                    *message = Some("invalid scenario".into());
-                    *description = Some(messages.join("\n").into());
-                }
+                let status =
+                    not_success(quick_junit::NonSuccessKind::Error, "invalid scenario".into(), messages.join("\n"));
+                let case = quick_junit::TestCase::new("load", status);
                 suite.add_test_case(case);
                 suites.add_test_suite(suite);
                 continue;
@@ -296,54 +291,36 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
             // panic hook has printed its note, and the other scenarios still run, so
             // that CI gets a JUnit file that names the crash beside every other result.
             let file = info.file.clone();
-            let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_report(info, &s, None))) {
-                Ok(r) => r,
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_report(info, &s, None)));
+            let elapsed = started.elapsed();
+            let status = match run {
                 Err(payload) => {
                     crashed += 1;
                     let replay = crash::reproduce_command(&file, variant.as_deref(), s.seed);
                     println!("CRASH {label} (reproduce with: {replay})");
-                    let mut case = quick_junit::TestCase::new(
-                        variant.clone().unwrap_or_else(|| s.name.clone()),
-                        quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Error),
-                    );
-                    if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut case.status {
-                        *message = Some(
-                            format!("hasim crashed with seed={}: a bug in hasim (reproduce with: {replay})", s.seed)
-                                .into(),
-                        );
-                        *description = Some(crash::panic_message(payload.as_ref()).into());
+                    let message =
+                        format!("hasim crashed with seed={}: a bug in hasim (reproduce with: {replay})", s.seed);
+                    not_success(quick_junit::NonSuccessKind::Error, message, crash::panic_message(payload.as_ref()))
+                }
+                Ok(r) if r.expectations.iter().all(|e| e.held) => {
+                    passed += 1;
+                    println!("ok    {label}");
+                    quick_junit::TestCaseStatus::success()
+                }
+                Ok(r) => {
+                    unmet += 1;
+                    println!("FAIL  {label} (reproduce with seed={})", r.seed);
+                    let mut lines = Vec::new();
+                    for e in r.expectations.iter().filter(|e| !e.held) {
+                        let line = format!("{} expected {}, was {}", e.name, e.expected, e.actual);
+                        println!("      {line}");
+                        lines.push(line);
                     }
-                    case.set_time(started.elapsed());
-                    case.set_classname(name.clone());
-                    suite.add_test_case(case);
-                    continue;
+                    let message = format!("expectations not met (reproduce with seed={})", r.seed);
+                    not_success(quick_junit::NonSuccessKind::Failure, message, lines.join("\n"))
                 }
             };
-            let elapsed = started.elapsed();
-            let failed: Vec<_> = r.expectations.iter().filter(|e| !e.held).collect();
-            let mut case = if failed.is_empty() {
-                passed += 1;
-                println!("ok    {label}");
-                quick_junit::TestCase::new(
-                    variant.clone().unwrap_or_else(|| s.name.clone()),
-                    quick_junit::TestCaseStatus::success(),
-                )
-            } else {
-                unmet += 1;
-                println!("FAIL  {label} (reproduce with seed={})", r.seed);
-                let mut lines = Vec::new();
-                for e in &failed {
-                    let line = format!("{} expected {}, was {}", e.name, e.expected, e.actual);
-                    println!("      {line}");
-                    lines.push(line);
-                }
-                let mut status = quick_junit::TestCaseStatus::non_success(quick_junit::NonSuccessKind::Failure);
-                if let quick_junit::TestCaseStatus::NonSuccess { message, description, .. } = &mut status {
-                    *message = Some(format!("expectations not met (reproduce with seed={})", r.seed).into());
-                    *description = Some(lines.join("\n").into());
-                }
-                quick_junit::TestCase::new(variant.clone().unwrap_or_else(|| s.name.clone()), status)
-            };
+            let mut case = quick_junit::TestCase::new(variant.clone().unwrap_or_else(|| s.name.clone()), status);
             case.set_time(elapsed);
             case.set_classname(name.clone());
             suite.add_test_case(case);
@@ -368,6 +345,17 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
     } else {
         Ok(())
     }
+}
+
+/// A JUnit result that is not a pass: a failed expectation or an error (an invalid
+/// scenario, a crash), with its one-line message and the full text.
+fn not_success(kind: quick_junit::NonSuccessKind, message: String, text: String) -> quick_junit::TestCaseStatus {
+    let mut status = quick_junit::TestCaseStatus::non_success(kind);
+    if let quick_junit::TestCaseStatus::NonSuccess { message: m, description, .. } = &mut status {
+        *m = Some(message.into());
+        *description = Some(text.into());
+    }
+    status
 }
 
 /// The terminal UI replaying a fresh run of `path`.
