@@ -1358,6 +1358,19 @@ fn a_check_begun_by_a_stopped_haproxy_does_not_count_for_the_one_started_after_i
 /// apiserver stopped at 20 s while HAProxy (checking only every 100 s) still counts it
 /// UP, so that a third or so of the script's runs (every 1.5 s) go to it.
 fn first_script_failure(seed: u64, retries: u32, redispatch: bool, timeout: Option<SimDuration>) -> Option<SimTime> {
+    script_failure_with_apiserver_down(seed, retries, redispatch, timeout, SimDuration::from_secs(20), None)
+}
+
+/// As `first_script_failure`, with cp-1's apiserver stopped at `stop` and, if given,
+/// started again at `start`.
+fn script_failure_with_apiserver_down(
+    seed: u64,
+    retries: u32,
+    redispatch: bool,
+    timeout: Option<SimDuration>,
+    stop: SimDuration,
+    start: Option<SimDuration>,
+) -> Option<SimTime> {
     use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     let mut cp = spec(HealthCheck::Tcp);
     cp.frontend = Frontend::Haproxy(HaproxyConfig {
@@ -1368,14 +1381,15 @@ fn first_script_failure(seed: u64, retries: u32, redispatch: bool, timeout: Opti
     });
     let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1, timeout };
     cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
-    let out = ClusterBuilder::new(3)
+    let cp1 = Target::Host(HostId(0));
+    let mut cluster = ClusterBuilder::new(3)
         .seed(seed)
         .control_plane(cp)
-        .fault(
-            SimDuration::from_secs(20),
-            Fault::StopProcess { target: Target::Host(HostId(0)), process: Process::Apiserver },
-        )
-        .run_for(SimDuration::from_secs(60));
+        .fault(stop, Fault::StopProcess { target: cp1, process: Process::Apiserver });
+    if let Some(start) = start {
+        cluster = cluster.fault(start, Fault::Start { target: cp1, process: Process::Apiserver });
+    }
+    let out = cluster.run_for(SimDuration::from_secs(60));
     out.assert_safe();
     out.timeline
         .iter()
@@ -1408,6 +1422,27 @@ fn haproxy_retries_a_refused_connect_of_the_tracked_script_as_it_would_a_clients
         // next server at once, and its answer passes.
         assert_eq!(first_script_failure(seed, 1, true, long), None, "seed={seed}");
     }
+}
+
+#[test]
+fn a_tracked_script_run_refused_by_an_apiserver_that_starts_again_passes_on_haproxys_retry() {
+    // Runs start every 1.5 s (21.0 s, 22.5 s, ...). cp-1's apiserver is stopped at
+    // 20.8 s and started again at 21.5 s: a run of 21.0 s that HAProxy sends to cp-1
+    // is refused, and the retry 1 s later reaches the new apiserver, which answers
+    // within curl's 2 s. Each retry meets the server as it is then.
+    let long = Some(SimDuration::from_secs(3));
+    let (stop, ms) = (SimDuration::from_millis(20_800), SimDuration::from_millis);
+    let mut refused_runs = 0;
+    for seed in 0..8 {
+        let passes = script_failure_with_apiserver_down(seed, 3, false, long, stop, Some(ms(21_500)));
+        assert_eq!(passes, None, "seed={seed}");
+        // The premise: with the start 3 s later, that retry is refused too and curl
+        // gives up, which shows the 21.0 s run did go to cp-1.
+        if script_failure_with_apiserver_down(seed, 3, false, long, stop, Some(ms(24_500))).is_some() {
+            refused_runs += 1;
+        }
+    }
+    assert!(refused_runs > 0, "no run went to cp-1 while it was stopped");
 }
 
 #[test]

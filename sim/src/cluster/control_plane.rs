@@ -1816,7 +1816,7 @@ impl Simulation {
         lb.proxy_epoch += 1;
         lb.proxy_up = true;
         lb.proxy_frozen = false;
-        lb.script_busy_until = SimTime::ZERO;
+        lb.script = None;
         if let Some(vrrp_cfg) = cp.vip {
             let priority = if lb_index == 0 { vrrp_cfg.priority.saturating_add(1).min(254) } else { vrrp_cfg.priority };
             let mut v = Vrrp::start(VrrpConfig { priority, ..vrrp_cfg }, 10 - u32::from(lb_index));
@@ -1839,19 +1839,16 @@ impl Simulation {
 
     /// keepalived runs kubeadm's check_apiserver.sh (docs/ha-considerations.md):
     /// `curl --silent --max-time 2 --insecure https://localhost:PORT/` through the
-    /// HAProxy on its own host, which sends it to the server it would pick next.
-    /// Without `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it
-    /// answers 403 or 500) or whose certificate expired (`--insecure`) still counts as
-    /// good. The run fails at once when HAProxy refuses or closes the connection (it
-    /// is not running, has no server UP, or gives up at once on a refusing server).
-    /// A server with no apiserver listening refuses HAProxy's connect, and HAProxy
-    /// retries as for any client: with its defaults (`retries 3`, 1 s apart) that
-    /// outlasts curl, while kubeadm's guide (`retries 1`, `option redispatch`) sends
-    /// the retry to the next server at once, whose answer counts. When nothing answers (a frozen HAProxy or apiserver, a
-    /// server that is down or cut off) the run fails at curl's `--max-time`, 2 s later,
-    /// or when keepalived kills it at its `timeout` (the interval unless set), if that
-    /// comes first. keepalived starts the next run an interval after this one started,
-    /// whatever the script took (vrrp_script_thread).
+    /// HAProxy on its own host, which balances the connection as any other. Without
+    /// `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it answers
+    /// 403 or 500) or whose certificate expired (`--insecure`) still counts as good.
+    /// The run fails at once when HAProxy refuses or closes the connection (it is not
+    /// running or has no server UP), and when nothing answers (a frozen HAProxy or
+    /// apiserver, servers that refuse or are cut off until HAProxy gives up) at curl's
+    /// `--max-time`, 2 s later, or when keepalived kills it at its `timeout` (the
+    /// interval unless set), if that comes first. keepalived starts the next run an
+    /// interval after this one started, whatever the script took
+    /// (vrrp_script_thread), and skips it while this one still runs.
     pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
         let lb = &self.lbs[lb_index as usize];
         if lb.generation != generation || !self.hosts[lb.host.index()].up {
@@ -1859,115 +1856,143 @@ impl Simulation {
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
         self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
-        if self.now < lb.script_busy_until {
+        if lb.script.is_some() {
             return; // "Track script ... is already running, expect idle - skipping run"
         }
-        let mut run = self.check_apiserver_run(lb_index);
-        if run.after >= script.run_limit() {
-            // keepalived kills the run at its timeout and counts it failed.
-            run = ScriptRun { good: false, after: script.run_limit() };
-        }
-        if run.after == SimDuration::ZERO {
-            self.on_vrrp_script_result(lb_index, generation, run.good);
+        let lb = &mut self.lbs[lb_index as usize];
+        lb.script_runs += 1;
+        let run = lb.script_runs;
+        lb.script = Some(ScriptRunState { id: run, epoch: lb.proxy_epoch, server: None });
+        let (proxy_up, proxy_frozen) = (lb.proxy_up, lb.proxy_frozen);
+        let limit = CHECK_APISERVER_MAX_TIME.min(script.run_limit());
+        self.queue.push(self.now + limit, Event::VrrpScriptStep(lb_index, run, ScriptStep::TimedOut));
+        if !proxy_up {
+            self.end_script_run(lb_index, false);
+        } else if proxy_frozen {
+            // Its kernel takes the connection; the pick waits in HAProxy until it resumes.
+            let pick = ScriptStep::Pick { avoid: None, attempt: 1 };
+            self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, pick));
         } else {
-            let done = self.now + run.after;
-            let lb = &mut self.lbs[lb_index as usize];
-            lb.script_busy_until = done;
-            let epoch = lb.proxy_epoch;
-            self.queue.push(done, Event::VrrpScriptDone(lb_index, generation, run.good, epoch));
+            self.script_pick(lb_index, None, 1);
         }
     }
 
-    /// A run of check_apiserver.sh that took a while ended. Its answer reached curl
-    /// only if the HAProxy it went through still runs, unfrozen: a proxy stopped or
-    /// restarted meanwhile reset the connection, and a frozen one holds the answer
-    /// past the end of the run.
-    pub(super) fn on_vrrp_script_done(&mut self, lb_index: u8, generation: u32, good: bool, epoch: u32) {
+    /// A step of the run `run` of check_apiserver.sh on LB `lb_index`, unless that
+    /// run has ended.
+    pub(super) fn on_vrrp_script_step(&mut self, lb_index: u8, run: u32, step: ScriptStep) {
         let lb = &self.lbs[lb_index as usize];
-        let same_proxy = lb.proxy_up && !lb.proxy_frozen && lb.proxy_epoch == epoch;
-        self.on_vrrp_script_result(lb_index, generation, good && same_proxy);
+        if lb.script.is_none_or(|s| s.id != run) {
+            return;
+        }
+        if !self.hosts[lb.host.index()].up {
+            self.lbs[lb_index as usize].script = None; // keepalived went down with its host
+            return;
+        }
+        match step {
+            ScriptStep::GiveUp | ScriptStep::TimedOut => self.end_script_run(lb_index, false),
+            ScriptStep::Connect { server, attempt } => self.script_connect(lb_index, server as usize, attempt),
+            ScriptStep::Pick { avoid, attempt } => self.script_pick(lb_index, avoid.map(usize::from), attempt),
+            ScriptStep::NginxNext { failed, attempt } => {
+                let now = self.now;
+                let Balancer::Nginx(n) = &mut self.lbs[lb_index as usize].balancer else { return };
+                n.failed(failed as usize, now);
+                if attempt as usize >= self.cp_hosts.len() {
+                    self.end_script_run(lb_index, false); // every server was tried: 502
+                } else {
+                    self.script_pick(lb_index, None, attempt + 1);
+                }
+            }
+        }
     }
 
-    /// How a run of check_apiserver.sh on LB `lb_index` ends: curl's connection goes
-    /// through the local HAProxy (or nginx), which connects to servers as it would for
-    /// a client, retries included. What each server does is fixed when the run starts.
-    fn check_apiserver_run(&self, lb_index: u8) -> ScriptRun {
+    /// The proxy picks a server for the script's connection, as it would for a
+    /// client's (a redispatch passes over the server it failed on), and connects.
+    fn script_pick(&mut self, lb_index: u8, avoid: Option<usize>, attempt: u8) {
+        let now = self.now;
+        let lb = &mut self.lbs[lb_index as usize];
+        let server = match &mut lb.balancer {
+            Balancer::Haproxy(h) => {
+                // The connection leaves the server it failed on for the new pick.
+                if let Some(old) = lb.script.as_mut().and_then(|s| s.server.take()) {
+                    h.closed(old);
+                }
+                let picked = h.pick_avoiding(avoid);
+                if let Some(s) = lb.script.as_mut() {
+                    s.server = picked;
+                }
+                picked
+            }
+            Balancer::Nginx(n) => Some(n.pick(now)),
+        };
+        match server {
+            Some(server) => self.script_connect(lb_index, server, attempt),
+            // HAProxy closes the connection when it has no server UP.
+            None => self.end_script_run(lb_index, false),
+        }
+    }
+
+    /// The proxy connects the script's connection to `server`, in attempt `attempt`.
+    /// A refused or timed-out connect is handled as `connect_backend` handles a
+    /// client's: HAProxy retries the same server after a turn-around of min(timeout
+    /// connect, 1 s) for a refusal, at once after a timeout, and with `option
+    /// redispatch` sends the last retry to the next pick; nginx passes it on to the
+    /// next server until it has tried them all.
+    fn script_connect(&mut self, lb_index: u8, server: usize, attempt: u8) {
         let lb = &self.lbs[lb_index as usize];
-        if !lb.proxy_up {
-            return ScriptRun::fails_after(SimDuration::ZERO);
-        }
-        if lb.proxy_frozen {
-            return ScriptRun::NO_ANSWER;
-        }
-        let reply = |server: usize| {
-            let backend = self.cp_hosts[server];
-            let reachable = self.handshake_completes(lb.host, backend);
-            match self.hosts[backend.index()].apiserver.as_ref() {
-                _ if !reachable => ScriptReply::Unreachable,
-                None => ScriptReply::Refused,
-                Some(a) if a.paused => ScriptReply::Hangs,
-                Some(_) => ScriptReply::Answers,
+        let backend = self.cp_hosts[server];
+        let reachable = self.handshake_completes(lb.host, backend);
+        let refused = match self.hosts[backend.index()].apiserver.as_ref() {
+            _ if !reachable => false,
+            None => true,
+            // A frozen apiserver's kernel completes the handshake, and HAProxy's part is
+            // done: curl waits for an answer until its --max-time (the model does not
+            // let an apiserver thawed meanwhile answer it).
+            Some(a) if a.paused => return,
+            Some(_) => {
+                self.end_script_run(lb_index, true);
+                return;
             }
         };
-        match (&lb.balancer, self.cp().map(|c| c.frontend)) {
-            (Balancer::Haproxy(h), Some(Frontend::Haproxy(cfg))) => {
-                // HAProxy closes the connection when it has no server UP.
-                let mut h = h.clone();
-                let Some(mut server) = h.pick() else { return ScriptRun::fails_after(SimDuration::ZERO) };
-                // As `connect_backend`: a refused connect is retried on the same server
-                // after a turn-around of min(timeout connect, 1 s), a timed-out one at
-                // once; with `option redispatch` the last retry goes to the next pick.
-                let turn_around = cfg.timeout_connect.min(SimDuration::from_secs(1));
-                let (mut attempts, mut waited) = (0, SimDuration::ZERO);
-                loop {
-                    attempts += 1;
-                    let (fail_wait, retry_wait) = match reply(server) {
-                        ScriptReply::Answers => return ScriptRun::answered_after(waited),
-                        ScriptReply::Hangs => return ScriptRun::NO_ANSWER,
-                        ScriptReply::Refused => (SimDuration::ZERO, turn_around),
-                        ScriptReply::Unreachable => (cfg.timeout_connect, cfg.timeout_connect),
-                    };
-                    if cfg.redispatch && attempts == cfg.retries {
-                        waited = waited + fail_wait;
-                        match h.pick_avoiding(Some(server)) {
-                            Some(next) => server = next,
-                            None => return ScriptRun::fails_after(waited),
-                        }
-                    } else if attempts <= cfg.retries {
-                        waited = waited + retry_wait;
-                    } else {
-                        return ScriptRun::fails_after(waited + fail_wait);
-                    }
-                    if waited >= CHECK_APISERVER_MAX_TIME {
-                        return ScriptRun::NO_ANSWER;
-                    }
-                }
+        let step = |step| Event::VrrpScriptStep(lb_index, lb.script.map_or(0, |s| s.id), step);
+        let server_id = server as u16;
+        match self.cp().map(|c| c.frontend) {
+            Some(Frontend::Haproxy(cfg)) => {
+                let (fail_wait, retry_wait) = if refused {
+                    (SimDuration::ZERO, cfg.timeout_connect.min(SimDuration::from_secs(1)))
+                } else {
+                    (cfg.timeout_connect, cfg.timeout_connect)
+                };
+                let (at, next) = if cfg.redispatch && u32::from(attempt) == cfg.retries {
+                    (fail_wait, ScriptStep::Pick { avoid: Some(server_id), attempt: attempt + 1 })
+                } else if u32::from(attempt) <= cfg.retries {
+                    (retry_wait, ScriptStep::Connect { server: server_id, attempt: attempt + 1 })
+                } else {
+                    (fail_wait, ScriptStep::GiveUp)
+                };
+                let ev = step(next);
+                self.queue.push(self.now + at, ev);
             }
-            (Balancer::Nginx(n), Some(Frontend::Nginx(cfg))) => {
-                // nginx passes the connection on to the next server after a failed
-                // connect, until it has tried them all.
-                let mut n = n.clone();
-                let mut waited = SimDuration::ZERO;
-                for attempt in 1.. {
-                    let server = n.pick(self.now + waited);
-                    match reply(server) {
-                        ScriptReply::Answers => return ScriptRun::answered_after(waited),
-                        ScriptReply::Hangs => return ScriptRun::NO_ANSWER,
-                        ScriptReply::Refused => {}
-                        ScriptReply::Unreachable => waited = waited + cfg.connect_timeout,
-                    }
-                    if waited >= CHECK_APISERVER_MAX_TIME {
-                        return ScriptRun::NO_ANSWER;
-                    }
-                    if attempt >= self.cp_hosts.len() {
-                        break;
-                    }
-                    n.failed(server, self.now + waited);
-                }
-                ScriptRun::fails_after(waited)
+            Some(Frontend::Nginx(cfg)) => {
+                let at = if refused { SimDuration::ZERO } else { cfg.connect_timeout };
+                let ev = step(ScriptStep::NginxNext { failed: server_id, attempt });
+                self.queue.push(self.now + at, ev);
             }
-            _ => ScriptRun::fails_after(SimDuration::ZERO),
+            Some(Frontend::Direct) | None => self.end_script_run(lb_index, false),
         }
+    }
+
+    /// The run of check_apiserver.sh under way on LB `lb_index` ends, passing or not;
+    /// HAProxy forgets its connection.
+    pub(super) fn end_script_run(&mut self, lb_index: u8, good: bool) {
+        let lb = &mut self.lbs[lb_index as usize];
+        let Some(run) = lb.script.take() else { return };
+        if let (Some(server), Balancer::Haproxy(h)) = (run.server, &mut lb.balancer)
+            && run.epoch == lb.proxy_epoch
+        {
+            h.closed(server);
+        }
+        let generation = lb.generation;
+        self.on_vrrp_script_result(lb_index, generation, good);
     }
 
     /// A run of check_apiserver.sh on LB `lb_index` ended: keepalived counts it.
@@ -1991,6 +2016,9 @@ impl Simulation {
             return false;
         }
         self.lbs[lb_index as usize].proxy_up = false;
+        // The tracked script's curl sees its connection reset: that run fails now, and
+        // the steps it left waiting in a frozen proxy (below) are ignored.
+        self.end_script_run(lb_index, false);
         // A frozen proxy dies too: SIGKILL needs no SIGCONT, and systemd sends one after
         // its SIGTERM. The requests and answers that waited in it are reset with its
         // connections (below); its check timers go on, idle until it starts again.
@@ -2344,7 +2372,8 @@ impl Simulation {
                     proxy_epoch: 0,
                     proxy_up: true,
                     proxy_frozen: false,
-                    script_busy_until: SimTime::ZERO,
+                    script: None,
+                    script_runs: 0,
                 })
             })
             .collect()
@@ -2383,9 +2412,11 @@ pub(super) struct LbState {
     /// HAProxy (or nginx) is frozen (SIGSTOP): the kernel still completes handshakes on
     /// its port, but nothing is read, relayed or checked until it resumes.
     pub(super) proxy_frozen: bool,
-    /// keepalived's tracked script runs until then (curl waiting out `--max-time`, or
-    /// HAProxy's retries); keepalived skips the runs that fall due meanwhile.
-    script_busy_until: SimTime,
+    /// The run of keepalived's tracked script under way (curl waiting for an answer,
+    /// HAProxy retrying); keepalived skips the runs that fall due meanwhile.
+    script: Option<ScriptRunState>,
+    /// How many runs of the script this LB has started, to number them.
+    script_runs: u32,
 }
 
 /// The probe the kubelet runs on `api` now: kubeadm's startup probe until it has
@@ -2401,39 +2432,32 @@ const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.
 const CHECK_APISERVER_MAX_TIME: SimDuration = SimDuration::from_secs(2);
 
-/// How one run of check_apiserver.sh ends: whether it exits 0, and how long after it
-/// started.
+/// The next step of a run of check_apiserver.sh, due at a later time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ScriptRun {
-    good: bool,
-    after: SimDuration,
+pub(super) enum ScriptStep {
+    /// HAProxy connects to `server` again (`attempt` counts connects, from 1).
+    Connect { server: u16, attempt: u8 },
+    /// HAProxy picks a server for the connection: the first (taken by a frozen
+    /// HAProxy's kernel, picked once it resumes), or with `option redispatch` the last
+    /// retry's, passing over the server that failed.
+    Pick { avoid: Option<u16>, attempt: u8 },
+    /// nginx passes the connection on from the server whose connect failed.
+    NginxNext { failed: u16, attempt: u8 },
+    /// HAProxy gave up after its last retry and closed the connection.
+    GiveUp,
+    /// curl's `--max-time` ran out, or keepalived killed the run at its `timeout`.
+    TimedOut,
 }
 
-impl ScriptRun {
-    /// Nothing answered: curl gives up at its `--max-time`.
-    const NO_ANSWER: ScriptRun = ScriptRun { good: false, after: CHECK_APISERVER_MAX_TIME };
-
-    /// Some HTTP answer came back (any status passes, as curl runs without `--fail`).
-    fn answered_after(waited: SimDuration) -> ScriptRun {
-        if waited < CHECK_APISERVER_MAX_TIME { ScriptRun { good: true, after: waited } } else { Self::NO_ANSWER }
-    }
-
-    /// The connection was refused or closed.
-    fn fails_after(waited: SimDuration) -> ScriptRun {
-        ScriptRun { good: false, after: waited.min(CHECK_APISERVER_MAX_TIME) }
-    }
-}
-
-/// What one server does with the script's connection, seen from the proxy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ScriptReply {
-    Answers,
-    /// Its host is up but nothing listens: the kernel resets the connect.
-    Refused,
-    /// Its host is down, frozen or cut off: the connect times out.
-    Unreachable,
-    /// A frozen apiserver: the connect succeeds (its kernel listens) and no answer comes.
-    Hangs,
+/// A run of check_apiserver.sh under way.
+#[derive(Clone, Copy, Debug)]
+struct ScriptRunState {
+    /// Numbers the run on its LB, so that the steps of an ended one are ignored.
+    id: u32,
+    /// The proxy its connection went through: one started since has no such connection.
+    epoch: u32,
+    /// The server HAProxy put the connection on, counted as one of its connections.
+    server: Option<usize>,
 }
 
 /// Why a probe of an apiserver's /livez failed.

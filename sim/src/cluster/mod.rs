@@ -16,7 +16,7 @@ mod faults;
 mod leases;
 mod observe;
 
-use control_plane::{ApiRequest, ApiServerProc, ClientConn, LbState, Origin};
+use control_plane::{ApiRequest, ApiServerProc, ClientConn, LbState, Origin, ScriptStep};
 pub use control_plane::{
     ClientLoad, ControlPlaneReport, ControlPlaneSpec, EtcdPlacement, Failure, FaultRecovery, Frontend, NginxConfig,
     Outage, Plane, PlaneAvailability, SLOW_ANSWER,
@@ -427,10 +427,9 @@ enum Event {
     VrrpAdvert(u8, u8, u32),
     /// keepalived's tracked script runs on LB `.0` (LB boot generation `.1`).
     VrrpScript(u8, u32),
-    /// A run of that script that took a while (curl waiting out `--max-time`, or
-    /// HAProxy's retries) ended, passing (`.2`) or failing, through the proxy of
-    /// epoch `.3`.
-    VrrpScriptDone(u8, u32, bool, u32),
+    /// The next step of run `.1` of that script (a retry of HAProxy's, curl giving
+    /// up at its `--max-time`).
+    VrrpScriptStep(u8, u32, control_plane::ScriptStep),
     ApiArrive(u64, HostId),
     LivenessProbe(HostId, u32),
     /// The probe sent at `.2` to a frozen apiserver has waited out its timeout.
@@ -1068,7 +1067,7 @@ impl Simulation {
             Event::VrrpTimer(lb, generation, token) => self.on_vrrp_timer(lb, generation, token),
             Event::VrrpAdvert(lb, priority, rank) => self.on_vrrp_advert(lb, priority, rank),
             Event::VrrpScript(lb, generation) => self.on_vrrp_script(lb, generation),
-            Event::VrrpScriptDone(lb, generation, good, epoch) => self.on_vrrp_script_done(lb, generation, good, epoch),
+            Event::VrrpScriptStep(lb, run, step) => self.on_vrrp_script_step(lb, run, step),
             Event::ApiArrive(id, host) => self.on_api_arrive(id, host),
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
@@ -1114,7 +1113,9 @@ impl Simulation {
             Event::VrrpTimer(lb, ..)
             | Event::VrrpAdvert(lb, ..)
             | Event::VrrpScript(lb, _)
-            | Event::VrrpScriptDone(lb, ..) => (self.lbs[lb as usize].host, Part::HostOnly),
+            | Event::VrrpScriptStep(lb, _, ScriptStep::TimedOut) => (self.lbs[lb as usize].host, Part::HostOnly),
+            // HAProxy's retries wait in it while it is frozen.
+            Event::VrrpScriptStep(lb, ..) => (self.lbs[lb as usize].host, Part::Proxy(lb)),
             Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => {
                 let host = self.request_front(id);
                 match self.lb_index_of(host) {
