@@ -1371,6 +1371,23 @@ fn script_failure_with_apiserver_down(
     stop: SimDuration,
     start: Option<SimDuration>,
 ) -> Option<SimTime> {
+    let cp1 = Target::Host(HostId(0));
+    let mut faults = vec![(stop, Fault::StopProcess { target: cp1, process: Process::Apiserver })];
+    if let Some(start) = start {
+        faults.push((start, Fault::Start { target: cp1, process: Process::Apiserver }));
+    }
+    first_script_failure_with(seed, retries, redispatch, timeout, faults)
+}
+
+/// When lb-1's tracked script (every 1.5 s from 1.5 s, fall 1, rise 1) first failed
+/// in a 60 s run with `faults`, behind HAProxy with `retries` and `redispatch`.
+fn first_script_failure_with(
+    seed: u64,
+    retries: u32,
+    redispatch: bool,
+    timeout: Option<SimDuration>,
+    faults: Vec<(SimDuration, Fault)>,
+) -> Option<SimTime> {
     use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
     let mut cp = spec(HealthCheck::Tcp);
     cp.frontend = Frontend::Haproxy(HaproxyConfig {
@@ -1381,13 +1398,9 @@ fn script_failure_with_apiserver_down(
     });
     let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1, timeout };
     cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
-    let cp1 = Target::Host(HostId(0));
-    let mut cluster = ClusterBuilder::new(3)
-        .seed(seed)
-        .control_plane(cp)
-        .fault(stop, Fault::StopProcess { target: cp1, process: Process::Apiserver });
-    if let Some(start) = start {
-        cluster = cluster.fault(start, Fault::Start { target: cp1, process: Process::Apiserver });
+    let mut cluster = ClusterBuilder::new(3).seed(seed).control_plane(cp);
+    for (at, fault) in faults {
+        cluster = cluster.fault(at, fault);
     }
     let out = cluster.run_for(SimDuration::from_secs(60));
     out.assert_safe();
@@ -1443,6 +1456,32 @@ fn a_tracked_script_run_refused_by_an_apiserver_that_starts_again_passes_on_hapr
         }
     }
     assert!(refused_runs > 0, "no run went to cp-1 while it was stopped");
+}
+
+#[test]
+fn a_frozen_apiserver_that_resumes_within_curls_max_time_answers_the_tracked_script() {
+    // Every apiserver is frozen (SIGSTOP) from 20.0 s, so the run of 21.0 s reaches a
+    // frozen one whichever HAProxy picks: its kernel takes curl's request. Resumed at
+    // 21.5 s, it answers then, within curl's 2 s, and the run passes.
+    let ms = SimDuration::from_millis;
+    let freeze = |at, pause| {
+        (0..3).map(move |i| {
+            let (target, process) = (Target::Host(HostId(i)), Process::Apiserver);
+            (
+                ms(at),
+                if pause { Fault::PauseProcess { target, process } } else { Fault::ResumeProcess { target, process } },
+            )
+        })
+    };
+    let frozen_until = |seed, resume| {
+        let faults = freeze(20_000, true).chain(freeze(resume, false)).collect();
+        first_script_failure_with(seed, 1, true, Some(SimDuration::from_secs(3)), faults)
+    };
+    for seed in 0..4 {
+        assert_eq!(frozen_until(seed, 21_500), None, "seed={seed}");
+        // The premise: resumed only at 23.8 s, the 21.0 s run fails at curl's 2 s.
+        assert_eq!(frozen_until(seed, 23_800), Some(secs(23)), "seed={seed}");
+    }
 }
 
 #[test]

@@ -1843,9 +1843,9 @@ impl Simulation {
     /// `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it answers
     /// 403 or 500) or whose certificate expired (`--insecure`) still counts as good.
     /// The run fails at once when HAProxy refuses or closes the connection (it is not
-    /// running or has no server UP), and when nothing answers (a frozen HAProxy or
-    /// apiserver, servers that refuse or are cut off until HAProxy gives up) at curl's
-    /// `--max-time`, 2 s later, or when keepalived kills it at its `timeout` (the
+    /// running or has no server UP), and when nothing answers (a frozen HAProxy, an
+    /// apiserver frozen until then, servers that refuse or are cut off until HAProxy
+    /// gives up) at curl's `--max-time`, 2 s later, or when keepalived kills it at its `timeout` (the
     /// interval unless set), if that comes first. keepalived starts the next run an
     /// interval after this one started, whatever the script took
     /// (vrrp_script_thread), and skips it while this one still runs.
@@ -1890,6 +1890,20 @@ impl Simulation {
         }
         match step {
             ScriptStep::GiveUp | ScriptStep::TimedOut => self.end_script_run(lb_index, false),
+            ScriptStep::Answer { server, incarnation } => {
+                let backend = self.cp_hosts[server as usize];
+                let same = self.hosts[backend.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == incarnation);
+                if !same {
+                    // Killed while frozen: the kernel reset its connections.
+                    self.end_script_run(lb_index, false);
+                } else if self.lbs[lb_index as usize].proxy_frozen {
+                    // HAProxy froze meanwhile: the answer waits in its socket.
+                    self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, ScriptStep::Relay));
+                } else {
+                    self.end_script_run(lb_index, true);
+                }
+            }
+            ScriptStep::Relay => self.end_script_run(lb_index, true),
             ScriptStep::Connect { server, attempt } => self.script_connect(lb_index, server as usize, attempt),
             ScriptStep::Pick { avoid, attempt } => self.script_pick(lb_index, avoid.map(usize::from), attempt),
             ScriptStep::NginxNext { failed, attempt } => {
@@ -1939,21 +1953,26 @@ impl Simulation {
     /// next server until it has tried them all.
     fn script_connect(&mut self, lb_index: u8, server: usize, attempt: u8) {
         let lb = &self.lbs[lb_index as usize];
+        let run = lb.script.map_or(0, |s| s.id);
         let backend = self.cp_hosts[server];
         let reachable = self.handshake_completes(lb.host, backend);
         let refused = match self.hosts[backend.index()].apiserver.as_ref() {
             _ if !reachable => false,
             None => true,
-            // A frozen apiserver's kernel completes the handshake, and HAProxy's part is
-            // done: curl waits for an answer until its --max-time (the model does not
-            // let an apiserver thawed meanwhile answer it).
-            Some(a) if a.paused => return,
+            // A frozen apiserver's kernel completes the handshake and takes curl's
+            // request, and HAProxy's part is done: the apiserver answers when it
+            // resumes, if curl is still waiting then.
+            Some(a) if a.paused => {
+                let answer = ScriptStep::Answer { server: server as u16, incarnation: a.incarnation };
+                self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, answer));
+                return;
+            }
             Some(_) => {
                 self.end_script_run(lb_index, true);
                 return;
             }
         };
-        let step = |step| Event::VrrpScriptStep(lb_index, lb.script.map_or(0, |s| s.id), step);
+        let step = |step| Event::VrrpScriptStep(lb_index, run, step);
         let server_id = server as u16;
         match self.cp().map(|c| c.frontend) {
             Some(Frontend::Haproxy(cfg)) => {
@@ -2443,6 +2462,12 @@ pub(super) enum ScriptStep {
     Pick { avoid: Option<u16>, attempt: u8 },
     /// nginx passes the connection on from the server whose connect failed.
     NginxNext { failed: u16, attempt: u8 },
+    /// The apiserver on `server` (in its incarnation `incarnation`), which was frozen
+    /// when the connection reached it, reads the request and answers; the step waits
+    /// while it stays frozen.
+    Answer { server: u16, incarnation: u32 },
+    /// HAProxy, frozen when that answer came, relays it to curl once it resumes.
+    Relay,
     /// HAProxy gave up after its last retry and closed the connection.
     GiveUp,
     /// curl's `--max-time` ran out, or keepalived killed the run at its `timeout`.

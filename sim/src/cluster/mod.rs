@@ -1114,6 +1114,10 @@ impl Simulation {
             | Event::VrrpAdvert(lb, ..)
             | Event::VrrpScript(lb, _)
             | Event::VrrpScriptStep(lb, _, ScriptStep::TimedOut) => (self.lbs[lb as usize].host, Part::HostOnly),
+            // A frozen apiserver answers the script once it resumes.
+            Event::VrrpScriptStep(_, _, ScriptStep::Answer { server, .. }) => {
+                (self.cp_hosts[server as usize], Part::Apiserver)
+            }
             // HAProxy's retries wait in it while it is frozen.
             Event::VrrpScriptStep(lb, ..) => (self.lbs[lb as usize].host, Part::Proxy(lb)),
             Event::LbRetry(id, _) | Event::LbNext(id, ..) | Event::LbGiveUp(id, _) => {
