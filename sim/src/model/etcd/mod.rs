@@ -186,6 +186,9 @@ pub struct EtcdServer {
     /// Reads that arrived while a batch was in flight: they wait for the next one
     /// (etcd's next readNotifier).
     next_reads: Vec<ReadId>,
+    /// The emptied read list of the last round that ended, reused for the next reads
+    /// to wait, so the read loop's rounds do not allocate a list each.
+    spare_reads: Vec<ReadId>,
     /// Request ids of the read loop's ReadIndex messages.
     read_batches_sent: u64,
     /// Leader as of the last Ready, to notice a new one (etcd's leaderChanged).
@@ -222,6 +225,7 @@ impl EtcdServer {
             queued_writes: Vec::new(),
             read_batch: None,
             next_reads: Vec::new(),
+            spare_reads: Vec::new(),
             read_batches_sent: 0,
             last_lead: None,
             removed: BTreeSet::new(),
@@ -329,21 +333,27 @@ impl EtcdServer {
 
     /// The read loop sends one ReadIndex for every read waiting.
     fn start_read_batch(&mut self, now: SimTime) {
-        let reads = std::mem::take(&mut self.next_reads);
+        let reads = std::mem::replace(&mut self.next_reads, std::mem::take(&mut self.spare_reads));
         self.read_batches_sent += 1;
         let ctx = ReadId(READ_BATCH_CTX | self.read_batches_sent);
         self.read_batch = Some(ReadBatch { ctx, reads, started: now, last_sent: now, index: None });
         self.raft.read_index_local(ctx);
     }
 
-    /// The batch in flight ended (answered, failed or timed out): the loop goes round
-    /// again if reads arrived meanwhile.
-    fn end_read_batch(&mut self, now: SimTime) -> Option<ReadBatch> {
-        let done = self.read_batch.take();
+    /// The batch in flight ended (answered with its read index, failed or timed out):
+    /// its reads get their answers in `out`, and the loop goes round again if reads
+    /// arrived meanwhile. The ended round's list is kept for the reads to come.
+    fn end_read_batch(&mut self, now: SimTime, result: Result<LogIndex, ServerError>, out: &mut Vec<Applied>) {
+        if let Some(mut b) = self.read_batch.take() {
+            out.extend(b.reads.drain(..).map(|r| match result {
+                Ok(index) => Applied::ReadDone(r, index),
+                Err(e) => Applied::ReadFailed(r, e),
+            }));
+            self.spare_reads = b.reads;
+        }
         if !self.next_reads.is_empty() {
             self.start_read_batch(now);
         }
-        done
     }
 
     /// A client gave up on a request: forget it. A read loop round whose reads all gave
@@ -388,9 +398,7 @@ impl EtcdServer {
     }
 
     fn fail_read_batch(&mut self, now: SimTime, e: ServerError, out: &mut Vec<Applied>) {
-        if let Some(b) = self.end_read_batch(now) {
-            out.extend(b.reads.into_iter().map(|r| Applied::ReadFailed(r, e)));
-        }
+        self.end_read_batch(now, Err(e), out);
     }
 
     /// True when this member applied the removal of `id`.
@@ -445,9 +453,7 @@ impl EtcdServer {
                 }
             }
             let Some(index) = b.index.filter(|&i| i <= self.raft.log.applied) else { return };
-            if let Some(b) = self.end_read_batch(now) {
-                out.extend(b.reads.into_iter().map(|r| Applied::ReadDone(r, index)));
-            }
+            self.end_read_batch(now, Ok(index), out);
         }
     }
 

@@ -148,6 +148,10 @@ pub struct Raft {
     lead_transferee: Option<MemberId>,
     pending_conf_index: LogIndex,
     read_only: VecDeque<ReadRequest>,
+    /// Emptied `acks` lists of served read requests, reused by the next ones: a leader
+    /// serves a ReadIndex every few milliseconds, and each would otherwise allocate its
+    /// list and grow it at the first follower's ack.
+    spare_acks: Vec<Vec<MemberId>>,
     pending_read_index: Vec<(MemberId, ReadId)>,
     rng: SimRng,
     /// Hard state as last handed to the disk.
@@ -180,6 +184,7 @@ impl Raft {
             lead_transferee: None,
             pending_conf_index: 0,
             read_only: VecDeque::new(),
+            spare_acks: Vec::new(),
             pending_read_index: Vec::new(),
             rng: SimRng::new(seed, StreamId::EtcdMember(id.0)),
             last_hard: durable.hard,
@@ -890,7 +895,9 @@ impl Raft {
             self.pending_read_index.push((from, ctx));
             return;
         }
-        self.read_only.push_back(ReadRequest { ctx, index: self.log.committed, from, acks: vec![self.id] });
+        let mut acks = self.spare_acks.pop().unwrap_or_default();
+        acks.push(self.id);
+        self.read_only.push_back(ReadRequest { ctx, index: self.log.committed, from, acks });
         self.bcast_heartbeat(Some(ctx));
     }
 
@@ -922,10 +929,13 @@ impl Raft {
             return;
         }
         // A quorum confirmed leadership after this request: it and all earlier ones
-        // may be served.
-        let done: Vec<ReadRequest> = self.read_only.drain(..=pos).collect();
-        for r in done {
+        // may be served, oldest first. Answering touches no read request, so they are
+        // taken off the queue one at a time rather than collected first.
+        for _ in 0..=pos {
+            let Some(mut r) = self.read_only.pop_front() else { break };
             self.respond_read(r.from, r.ctx, r.index);
+            r.acks.clear();
+            self.spare_acks.push(r.acks);
         }
     }
 
