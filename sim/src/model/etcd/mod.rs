@@ -385,9 +385,8 @@ impl EtcdServer {
                 self.propose_now(w, out);
             }
         }
-        let timeout = self.settings.request_timeout();
         if let Some(b) = self.read_batch.as_mut().filter(|b| b.index.is_none()) {
-            if now.since(b.started) >= timeout {
+            if now.since(b.started) >= self.settings.request_timeout() {
                 self.fail_read_batch(now, ServerError::Timeout, out);
             } else if now.since(b.last_sent) >= READ_INDEX_RETRY {
                 b.last_sent = now;
@@ -457,13 +456,21 @@ impl EtcdServer {
         }
     }
 
+    /// Whether `snapshot_count` entries were applied since the last snapshot this
+    /// member took: `maybe_snapshot` does nothing otherwise. A cheap test, inlined
+    /// where the event loop asks after every Ready.
+    #[inline]
+    pub fn snapshot_due(&self) -> bool {
+        self.raft.log.applied >= self.last_snapshot + self.settings.snapshot_count
+    }
+
     /// Takes a snapshot and compacts once `snapshot_count` entries were applied since
     /// the last one. Returns the snapshot so the data directory can record it.
     pub fn maybe_snapshot(&mut self) -> Option<SnapshotMeta> {
-        let applied = self.raft.log.applied;
-        if applied < self.last_snapshot + self.settings.snapshot_count {
+        if !self.snapshot_due() {
             return None;
         }
+        let applied = self.raft.log.applied;
         // A snapshot installed from the leader counts as this member's last one, as
         // etcd's applySnapshot sets snapi to its index: no second snapshot at once.
         // (Checked here, off the path of nearly every call, which returns above.)
