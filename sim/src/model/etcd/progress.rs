@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::ids::LogIndex;
+use crate::ids::{LogIndex, MemberId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressState {
@@ -126,5 +126,93 @@ impl Progress {
 
     pub fn free_first_inflight(&mut self) {
         self.inflights.pop_front();
+    }
+}
+
+/// The leader's progress of each member, in member id order. A cluster has a handful of
+/// members, so a vector kept sorted by id and searched linearly does what a tree did
+/// for less: the leader looks a peer up several times for each message it takes in or
+/// sends, and walks the peers in id order for each broadcast.
+#[derive(Clone, Debug, Default)]
+pub struct ProgressMap {
+    entries: Vec<(MemberId, Progress)>,
+}
+
+impl ProgressMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The member at `i` in id order, and its progress.
+    pub fn at(&self, i: usize) -> (MemberId, &Progress) {
+        let (id, p) = &self.entries[i];
+        (*id, p)
+    }
+
+    fn position(&self, id: MemberId) -> Option<usize> {
+        self.entries.iter().position(|(m, _)| *m == id)
+    }
+
+    pub fn get(&self, id: &MemberId) -> Option<&Progress> {
+        self.entries.iter().find(|(m, _)| m == id).map(|(_, p)| p)
+    }
+
+    pub fn get_mut(&mut self, id: &MemberId) -> Option<&mut Progress> {
+        self.entries.iter_mut().find(|(m, _)| m == id).map(|(_, p)| p)
+    }
+
+    pub fn contains_key(&self, id: &MemberId) -> bool {
+        self.position(*id).is_some()
+    }
+
+    /// Inserts or replaces `id`'s progress, keeping id order.
+    pub fn insert(&mut self, id: MemberId, progress: Progress) -> Option<Progress> {
+        match self.entries.binary_search_by(|(m, _)| m.cmp(&id)) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, progress)),
+            Err(i) => {
+                self.entries.insert(i, (id, progress));
+                None
+            }
+        }
+    }
+
+    /// `id`'s progress, made by `make` if it has none yet.
+    pub fn get_or_insert_with(&mut self, id: MemberId, make: impl FnOnce() -> Progress) -> &mut Progress {
+        let i = match self.entries.binary_search_by(|(m, _)| m.cmp(&id)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (id, make()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    pub fn remove(&mut self, id: &MemberId) -> Option<Progress> {
+        let i = self.position(*id)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&MemberId, &mut Progress)> {
+        self.entries.iter_mut().map(|(m, p)| (&*m, p))
+    }
+}
+
+impl FromIterator<(MemberId, Progress)> for ProgressMap {
+    /// Like collecting into an ordered map: a later entry for the same member wins.
+    fn from_iter<I: IntoIterator<Item = (MemberId, Progress)>>(iter: I) -> Self {
+        let mut map = ProgressMap::new();
+        for (id, p) in iter {
+            map.insert(id, p);
+        }
+        map
     }
 }

@@ -20,7 +20,7 @@ use crate::engine::rng::{SimRng, StreamId};
 use crate::ids::{LogIndex, MemberId, ReadId, Term};
 use crate::model::etcd::log::{DurableState, HardState, LogLost, RaftLog, WriteBatch};
 use crate::model::etcd::message::{Body, ConfChange, EntryKind, MemberConfig, Message, SnapshotMeta};
-use crate::model::etcd::progress::{Progress, ProgressState};
+use crate::model::etcd::progress::{Progress, ProgressMap, ProgressState};
 
 /// Tunables, in ticks like etcd-io/raft's `Config`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,7 +140,7 @@ pub struct Raft {
     pub role: Role,
     pub log: RaftLog,
     pub config: MemberConfig,
-    progress: BTreeMap<MemberId, Progress>,
+    progress: ProgressMap,
     votes: BTreeMap<MemberId, bool>,
     election_elapsed: u32,
     heartbeat_elapsed: u32,
@@ -176,7 +176,7 @@ impl Raft {
             role: Role::Follower,
             log,
             config,
-            progress: BTreeMap::new(),
+            progress: ProgressMap::new(),
             votes: BTreeMap::new(),
             election_elapsed: 0,
             heartbeat_elapsed: 0,
@@ -844,33 +844,24 @@ impl Raft {
     }
 
     fn bcast_append(&mut self) {
-        // Walk the peers by key range so send_append may borrow self mutably.
-        let mut cursor = None;
-        while let Some(id) = self.next_peer(cursor) {
-            self.send_append(id);
-            cursor = Some(id);
-        }
-    }
-
-    /// The next peer (not self) in id order after `after`.
-    fn next_peer(&self, after: Option<MemberId>) -> Option<MemberId> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        match after {
-            // The first peer: no tree search needed.
-            None => self.progress.keys().copied().find(|&id| id != self.id),
-            Some(after) => {
-                self.progress.range((Excluded(after), Unbounded)).map(|(id, _)| *id).find(|&id| id != self.id)
+        // Walk the peers in id order by position, so send_append may borrow self
+        // mutably: it changes a peer's progress but never adds or removes one.
+        for i in 0..self.progress.len() {
+            let (id, _) = self.progress.at(i);
+            if id != self.id {
+                self.send_append(id);
             }
         }
     }
 
     fn bcast_heartbeat(&mut self, ctx: Option<ReadId>) {
         let commit = self.log.committed;
-        let mut cursor = None;
-        while let Some(id) = self.next_peer(cursor) {
-            let matched = self.progress.get(&id).map_or(0, |p| p.matched);
-            self.send(id, Body::Heartbeat { commit: commit.min(matched), ctx });
-            cursor = Some(id);
+        for i in 0..self.progress.len() {
+            let (id, p) = self.progress.at(i);
+            if id != self.id {
+                let matched = p.matched;
+                self.send(id, Body::Heartbeat { commit: commit.min(matched), ctx });
+            }
         }
     }
 
@@ -1004,10 +995,10 @@ impl Raft {
         let next = self.log.last_index() + 1;
         match cc {
             ConfChange::AddVoter(id) => {
-                self.progress.entry(id).or_insert_with(|| Progress::new(next));
+                self.progress.get_or_insert_with(id, || Progress::new(next));
             }
             ConfChange::AddLearner(id) => {
-                self.progress.entry(id).or_insert_with(|| Progress::new(next));
+                self.progress.get_or_insert_with(id, || Progress::new(next));
             }
             ConfChange::Remove(id) => {
                 self.progress.remove(&id);
