@@ -317,6 +317,7 @@ impl Simulation {
         let batch = p.writing.take().expect("a write was in flight");
         h.data.get_or_insert_with(DurableState::default).apply(&batch);
         p.server.raft.on_persisted(&batch);
+        p.server.raft.recycle_write(batch);
         let mut held = std::mem::take(&mut self.outbox);
         std::mem::swap(&mut held, &mut p.held);
         if std::mem::take(&mut p.tick_pending) {

@@ -242,8 +242,20 @@ impl RaftLog {
 
     /// Entries that the disk does not have yet.
     pub fn unstable_entries(&self) -> (LogIndex, Vec<Entry>) {
+        let mut entries = Vec::new();
+        let from = self.unstable_entries_into(&mut entries);
+        (from, entries)
+    }
+
+    /// Appends the entries that the disk does not have yet to `out` (a list kept for
+    /// reuse), and returns the index of the first.
+    pub fn unstable_entries_into(&self, out: &mut Vec<Entry>) -> LogIndex {
         let from = self.stabled + 1;
-        (from, self.entries_from(from, usize::MAX).unwrap_or_default())
+        if from > self.offset {
+            let start = ((from - self.offset - 1) as usize).min(self.entries.len());
+            out.extend(self.entries.range(start..).copied());
+        }
+        from
     }
 }
 
@@ -264,7 +276,7 @@ impl DurableState {
     /// Makes a completed write batch durable.
     pub fn apply(&mut self, batch: &WriteBatch) {
         if let Some(snap) = &batch.snapshot {
-            self.snapshot = snap.clone();
+            self.snapshot = SnapshotMeta::clone(snap);
             self.entries.clear();
         }
         // Entries the snapshot already covers (a compaction raced with this write) are
@@ -301,7 +313,8 @@ impl DurableState {
 #[derive(Clone, Debug)]
 pub struct WriteBatch {
     pub hard: HardState,
-    pub snapshot: Option<SnapshotMeta>,
+    /// Boxed, as in a MsgSnap: rarely there, and the batch is moved on every fsync.
+    pub snapshot: Option<Box<SnapshotMeta>>,
     /// Index of `entries[0]`.
     pub first: LogIndex,
     pub entries: Vec<Entry>,

@@ -156,6 +156,9 @@ pub struct Raft {
     rng: SimRng,
     /// Hard state as last handed to the disk.
     last_hard: HardState,
+    /// The entry list of the last write batch the disk finished, emptied, for the next
+    /// batch: a member hands the disk a batch for nearly every entry it appends.
+    spare_write_entries: Vec<crate::model::etcd::message::Entry>,
     pub msgs: Vec<Message>,
     /// Linearizable reads that may be served once applied >= index.
     pub read_states: Vec<(ReadId, LogIndex)>,
@@ -188,6 +191,7 @@ impl Raft {
             pending_read_index: Vec::new(),
             rng: SimRng::new(seed, StreamId::EtcdMember(id.0)),
             last_hard: durable.hard,
+            spare_write_entries: Vec::new(),
             msgs: Vec::new(),
             read_states: Vec::new(),
             events: Vec::new(),
@@ -938,15 +942,23 @@ impl Raft {
         let hard = self.hard_state();
         let term_or_vote_changed = hard.term != self.last_hard.term || hard.vote != self.last_hard.vote;
         let has_entries = self.log.stabled < self.log.last_index();
-        let snapshot = self.log.snapshot_unstable.then(|| self.log.snapshot.clone());
+        let snapshot = self.log.snapshot_unstable.then(|| Box::new(self.log.snapshot.clone()));
         if !term_or_vote_changed && !has_entries && snapshot.is_none() {
             return None;
         }
-        let (first, entries) = self.log.unstable_entries();
+        let mut entries = std::mem::take(&mut self.spare_write_entries);
+        let first = self.log.unstable_entries_into(&mut entries);
         self.log.stabled = self.log.last_index();
         self.log.snapshot_unstable = false;
         self.last_hard = hard;
         Some(WriteBatch { hard, snapshot, first, entries })
+    }
+
+    /// Takes back the entry list of a batch the disk finished, for the next batch.
+    pub fn recycle_write(&mut self, batch: WriteBatch) {
+        let mut entries = batch.entries;
+        entries.clear();
+        self.spare_write_entries = entries;
     }
 
     /// The disk finished a batch. The leader counts its own copy now.
