@@ -7,91 +7,104 @@
 //! A run has only a few dozen events pending at once apart from its request timeouts
 //! (about 40 on average in a three-node run), and nearly every new event is due within
 //! a couple of milliseconds: a message on the wire, the next hop of a request. So up to
-//! `NEAR` 16-byte keys are kept in a vector sorted latest first. While nothing earlier
-//! waits in the heap (below), taking the earliest event is a pop from the end, with no
-//! sifting and none of the unpredictable branches a binary heap pays on every pop;
-//! placing a new key scans back from the end past the few events due before it (a
-//! binary search when more than a handful are). When more are pending, the latest keys
-//! spill into a binary heap, so a run with thousands of timers pending pays a heap's
-//! logarithmic cost rather than shifting a long vector; each pop takes the earlier of
-//! the two.
-//! Each key packs the event's time, sequence number and the slab slot that holds the
-//! event itself; the events stay put in the slab until they are due, so only keys move.
+//! `NEAR` events are kept, each beside its 16-byte key, in a vector sorted latest
+//! first. While nothing earlier waits elsewhere (below), taking the earliest event is a
+//! pop from the end, with no sifting and none of the unpredictable branches a binary
+//! heap pays on every pop; placing a new event scans back from the end past the few
+//! events due before it, which is the whole of the work for nearly every push (a
+//! binary search when more than a handful are, out of line). When more are pending,
+//! the latest entries spill into a binary heap, so a run with thousands of timers
+//! pending pays a heap's logarithmic cost rather than shifting a long vector; each pop
+//! takes the earlier of the two. Events are small and moved with their keys, so there
+//! is no separate store for them to be looked up in.
 //!
 //! Events scheduled a fixed delay ahead (request timeouts: thousands pending, nearly
 //! all moot because the request finished first) come due in the order they were
-//! scheduled. Each such delay gets its own FIFO lane. All share one sequence counter,
-//! so the processing order is exactly what a single heap would give.
+//! scheduled. Each such delay gets its own FIFO lane, and the queue remembers which
+//! lane's front is earliest, so a pop compares three keys whatever the number of
+//! lanes. All share one sequence counter, so the processing order is exactly what a
+//! single heap would give.
+//!
+//! The common pop and push are small and inlined into the event loop; the rest (the
+//! heap, the lanes, long scans) is out of line.
 
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::time::SimTime;
 
-/// Bits of a key's low word that hold the slab slot; the sequence number sits above.
-const SLOT_BITS: u32 = 24;
-const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
-
-/// How many keys the sorted vector holds at most: more than a three-node run usually
-/// has pending, few enough that shifting them is cheap. When it is full, a key later
+/// How many events the sorted vector holds at most: more than a three-node run usually
+/// has pending, few enough that shifting them is cheap. When it is full, an event later
 /// than all of it goes straight to the heap; an earlier one goes in, and the vector's
 /// latest half then spills into the heap at once, so the shift is paid once per
-/// `NEAR / 2` keys.
+/// `NEAR / 2` events.
 const NEAR: usize = 128;
 
 /// How many keys `push` compares one by one from the early end before it switches to a
 /// binary search: enough for the events due within the next few milliseconds.
 const LINEAR_SCAN: usize = 16;
 
-/// A key: time in the high word, then sequence number, then slab slot. Comparing
-/// keys compares (time, sequence number), because sequence numbers are unique.
+/// A key: time in the high word, sequence number in the low one. Comparing keys
+/// compares (time, sequence number), and no two keys are equal, because sequence
+/// numbers are unique.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key(u128);
 
 impl Key {
-    fn new(at: SimTime, seq: u64, slot: usize) -> Key {
-        debug_assert!(seq < 1 << (64 - SLOT_BITS) && (slot as u64) <= SLOT_MASK);
-        Key((u128::from(at.0) << 64) | u128::from((seq << SLOT_BITS) | slot as u64))
+    /// Later than every real key (a real one never has both the last instant and the
+    /// last sequence number): what an empty part of the queue offers.
+    const NONE: Key = Key(u128::MAX);
+
+    fn new(at: SimTime, seq: u64) -> Key {
+        Key((u128::from(at.0) << 64) | u128::from(seq))
     }
 
     fn at(self) -> SimTime {
         SimTime((self.0 >> 64) as u64)
     }
-
-    fn slot(self) -> usize {
-        (self.0 as u64 & SLOT_MASK) as usize
-    }
 }
 
-/// An event in a lane, stored inline. Its key's slot bits are unused (left 0): only
-/// near and far keys point into the slab, and sequence numbers alone keep keys unique.
-struct Laned<E> {
+/// A pending event beside its key. Entries compare by key alone (for the heap).
+struct Entry<E> {
     key: Key,
     event: E,
 }
 
-/// Where the earliest pending event waits.
-#[derive(Clone, Copy)]
-enum Place {
-    Near,
-    Far,
-    Lane(usize),
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<E> Eq for Entry<E> {}
+
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E> Ord for Entry<E> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
 }
 
 /// Pending events of one simulation run.
 ///
 /// Invariants: `near` is in strictly decreasing key order (the earliest event last) and
-/// holds at most `NEAR` keys; every key in `near` or `far` names a slab slot holding
-/// `Some` event, and every other slot is `None` and on the free list; each lane's times
-/// never decrease front to back. A key may be in either `near` or `far` whatever its
-/// time: which one only affects speed, as a pop takes the earlier of the two.
+/// holds at most `NEAR` entries; each lane's times never decrease front to back;
+/// `lane_first` is the smallest key at the front of a lane (`Key::NONE` when every lane
+/// is empty) and `lane_first_at` the lane it is in. An entry may be in either `near` or
+/// `far` whatever its time: which one only affects speed, as a pop takes the earlier of
+/// the two.
 pub struct EventQueue<E> {
-    near: Vec<Key>,
-    far: BinaryHeap<Reverse<Key>>,
-    slab: Vec<Option<E>>,
-    free: Vec<u32>,
+    near: Vec<Entry<E>>,
+    far: BinaryHeap<Reverse<Entry<E>>>,
     /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
-    lanes: Vec<VecDeque<Laned<E>>>,
+    lanes: Vec<VecDeque<Entry<E>>>,
+    lane_first: Key,
+    lane_first_at: usize,
     next_seq: u64,
     popped: u64,
 }
@@ -111,46 +124,52 @@ impl<E> EventQueue<E> {
     pub fn with_capacity(n: usize) -> Self {
         EventQueue {
             near: Vec::with_capacity(NEAR + 1),
-            far: BinaryHeap::with_capacity(n),
-            slab: Vec::with_capacity(n),
-            free: Vec::with_capacity(n),
+            far: BinaryHeap::with_capacity(n.saturating_sub(NEAR)),
             lanes: Vec::new(),
+            lane_first: Key::NONE,
+            lane_first_at: 0,
             next_seq: 0,
             popped: 0,
         }
     }
 
-    pub fn push(&mut self, at: SimTime, event: E) {
+    fn next_key(&mut self, at: SimTime) -> Key {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(event);
-                slot as usize
+        Key::new(at, seq)
+    }
+
+    #[inline]
+    pub fn push(&mut self, at: SimTime, event: E) {
+        let key = self.next_key(at);
+        // The common case: room in `near`, and only a few of its events are due before
+        // this one. Keys after the insertion point are all earlier than `key`.
+        let n = self.near.len();
+        if n < NEAR {
+            let stop = n.saturating_sub(LINEAR_SCAN);
+            let mut pos = n;
+            while pos > stop && self.near[pos - 1].key < key {
+                pos -= 1;
             }
-            None => {
-                // More than 16 million events pending at once would mean a runaway
-                // scenario; stop loudly rather than let slot numbers alias.
-                assert!(self.slab.len() as u64 <= SLOT_MASK, "event queue overflow");
-                self.slab.push(Some(event));
-                self.slab.len() - 1
+            if pos > stop || pos == 0 {
+                self.near.insert(pos, Entry { key, event });
+                return;
             }
-        };
-        let key = Key::new(at, seq, slot);
-        if self.near.len() == NEAR && self.near[0] < key {
+        }
+        self.push_slow(key, event);
+    }
+
+    /// `push` for an event that goes further back in `near` than a short scan reaches,
+    /// or when `near` is full.
+    #[inline(never)]
+    fn push_slow(&mut self, key: Key, event: E) {
+        if self.near.len() == NEAR && self.near[0].key < key {
             // Later than everything near: it waits in the heap.
-            self.far.push(Reverse(key));
+            self.far.push(Reverse(Entry { key, event }));
             return;
         }
-        // Keys after the insertion point are all earlier than `key`.
-        let n = self.near.len();
-        let window = n.saturating_sub(LINEAR_SCAN);
-        let pos = match self.near[window..].iter().rposition(|k| *k > key) {
-            Some(i) => window + i + 1,
-            None if window == 0 => 0,
-            None => self.near[..window].partition_point(|k| *k > key),
-        };
-        self.near.insert(pos, key);
+        let pos = self.near.partition_point(|e| e.key > key);
+        self.near.insert(pos, Entry { key, event });
         if self.near.len() > NEAR {
             self.far.extend(self.near.drain(..NEAR / 2).map(Reverse));
         }
@@ -163,76 +182,85 @@ impl<E> EventQueue<E> {
         if self.lanes.len() <= lane {
             self.lanes.resize_with(lane + 1, VecDeque::new);
         }
-        if self.lanes[lane].back().is_some_and(|last| last.key.at() > at) {
+        let queue = &self.lanes[lane];
+        if queue.back().is_some_and(|last| last.key.at() > at) {
             self.push(at, event);
             return;
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.lanes[lane].push_back(Laned { key: Key::new(at, seq, 0), event });
+        let was_empty = queue.is_empty();
+        let key = self.next_key(at);
+        // Only a lane that was empty gets a new front.
+        if was_empty && key < self.lane_first {
+            self.lane_first = key;
+            self.lane_first_at = lane;
+        }
+        self.lanes[lane].push_back(Entry { key, event });
     }
 
-    /// Where the earliest event waits, with its key. Keys compare as (time, sequence
-    /// number) wherever they are kept, since no two share a sequence number.
-    fn earliest(&self) -> Option<(Place, Key)> {
-        let mut best = self.near.last().map(|&k| (Place::Near, k));
-        if let Some(&Reverse(k)) = self.far.peek()
-            && best.is_none_or(|(_, b)| k < b)
-        {
-            best = Some((Place::Far, k));
-        }
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(f) = lane.front()
-                && best.is_none_or(|(_, b)| f.key < b)
-            {
-                best = Some((Place::Lane(i), f.key));
-            }
-        }
-        best
-    }
-
-    /// Empties the slab slot a popped key names.
-    fn take_slot(&mut self, key: Key) -> (SimTime, E) {
-        let event = self.slab[key.slot()].take().expect("a key names a full slot");
-        self.free.push(key.slot() as u32);
-        (key.at(), event)
-    }
-
-    fn take(&mut self, place: Place) -> (SimTime, E) {
-        self.popped += 1;
-        match place {
-            Place::Near => {
-                let key = self.near.pop().expect("earliest saw it");
-                self.take_slot(key)
-            }
-            Place::Far => {
-                let Reverse(key) = self.far.pop().expect("earliest saw it");
-                self.take_slot(key)
-            }
-            Place::Lane(lane) => {
-                let s = self.lanes[lane].pop_front().expect("earliest saw it");
-                (s.key.at(), s.event)
-            }
-        }
+    /// The key of the earliest event in the heap, or `Key::NONE`.
+    fn far_first(&self) -> Key {
+        self.far.peek().map_or(Key::NONE, |e| e.0.key)
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let (place, _) = self.earliest()?;
-        Some(self.take(place))
+        self.pop_until(SimTime(u64::MAX))
     }
 
     /// Removes and returns the earliest event if it is due at or before `end`.
+    #[inline]
     pub fn pop_until(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        let (place, key) = self.earliest()?;
-        if key.at() > end {
+        // The common case: the earliest event is the last of `near`. A key below
+        // another is never `Key::NONE`, so `near` is not empty then.
+        let near = self.near.last().map_or(Key::NONE, |e| e.key);
+        if near < self.lane_first && near < self.far_first() {
+            if near.at() > end {
+                return None;
+            }
+            self.popped += 1;
+            return self.near.pop().map(|e| (near.at(), e.event));
+        }
+        self.pop_slow(end, near)
+    }
+
+    /// `pop_until` when the earliest event is in the heap or a lane, or there is none.
+    #[inline(never)]
+    fn pop_slow(&mut self, end: SimTime, near: Key) -> Option<(SimTime, E)> {
+        let far = self.far_first();
+        let best = near.min(far).min(self.lane_first);
+        if best == Key::NONE || best.at() > end {
             return None;
         }
-        Some(self.take(place))
+        self.popped += 1;
+        let event = if best == near {
+            self.near.pop().map(|e| e.event)
+        } else if best == far {
+            self.far.pop().map(|e| e.0.event)
+        } else {
+            let event = self.lanes[self.lane_first_at].pop_front().map(|e| e.event);
+            self.find_lane_first();
+            event
+        };
+        event.map(|e| (best.at(), e))
+    }
+
+    /// Finds the earliest lane front again after a lane's front was taken.
+    fn find_lane_first(&mut self) {
+        self.lane_first = Key::NONE;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if let Some(f) = lane.front()
+                && f.key < self.lane_first
+            {
+                self.lane_first = f.key;
+                self.lane_first_at = i;
+            }
+        }
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.earliest().map(|(_, key)| key.at())
+        let near = self.near.last().map_or(Key::NONE, |e| e.key);
+        let best = near.min(self.far_first()).min(self.lane_first);
+        (best != Key::NONE).then(|| best.at())
     }
 
     pub fn len(&self) -> usize {
