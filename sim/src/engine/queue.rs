@@ -224,24 +224,31 @@ impl<E> EventQueue<E> {
     }
 
     /// `pop_until` when the earliest event is in the heap or a lane, or there is none.
+    /// `near` did not come before both the earliest lane front and the heap's top, so
+    /// the earlier of those two is the earliest event (keys are unique, so they are
+    /// equal only when both are `Key::NONE`, and then so is `near`: nothing is pending).
     #[inline(never)]
     fn pop_slow(&mut self, end: SimTime, near: Key) -> Option<(SimTime, E)> {
+        debug_assert!(near >= self.lane_first || near >= self.far_first());
         let far = self.far_first();
-        let best = near.min(far).min(self.lane_first);
-        if best == Key::NONE || best.at() > end {
-            return None;
-        }
-        self.popped += 1;
-        let event = if best == near {
-            self.near.pop().map(|e| e.event)
-        } else if best == far {
-            self.far.pop().map(|e| e.0.event)
-        } else {
+        let lane = self.lane_first;
+        if lane < far {
+            if lane.at() > end {
+                return None;
+            }
+            self.popped += 1;
             let event = self.lanes[self.lane_first_at].pop_front().map(|e| e.event);
             self.find_lane_first();
-            event
-        };
-        event.map(|e| (best.at(), e))
+            event.map(|e| (lane.at(), e))
+        } else if far < lane {
+            if far.at() > end {
+                return None;
+            }
+            self.popped += 1;
+            self.far.pop().map(|e| (far.at(), e.0.event))
+        } else {
+            None
+        }
     }
 
     /// Finds the earliest lane front again after a lane's front was taken.
