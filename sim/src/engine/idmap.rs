@@ -1,23 +1,31 @@
 //! A map from request ids to in-flight request state.
 //!
 //! Request ids come from one counter and most requests finish within seconds, so the
-//! live ids form a short window that slides forward. Keeping that window as a ring of
+//! live ids form a short window that slides forward. Keeping that window in a ring of
 //! slots makes every lookup an index computation, where an ordered tree pays a search
 //! per lookup on the hottest paths of a run. Iteration is in id order, exactly as an
 //! ordered map would give, so replacing one with the other changes no output.
 
-use std::collections::VecDeque;
-
 pub struct IdMap<V> {
-    /// Id of `slots[0]`.
+    /// Id of the window's first slot.
     base: u64,
-    slots: VecDeque<Option<V>>,
+    /// Position in `slots` of the window's first slot.
+    head: usize,
+    /// Length of the window: it covers ids `base..base + span`. When it is not empty its
+    /// first and last slots are live, and every slot outside it is empty, so sliding
+    /// the window forward over fresh ids writes nothing but the new value.
+    span: usize,
+    /// The ring; its length is zero or a power of two, so a position wraps with a mask.
+    /// Several maps share one id counter, so a window is partly empty; a ring grows by
+    /// doubling and never shrinks, where a deque that pushed and drained the empty slots
+    /// paid for each of them on every insert and remove.
+    slots: Vec<Option<V>>,
     len: usize,
 }
 
 impl<V> Default for IdMap<V> {
     fn default() -> Self {
-        IdMap { base: 0, slots: VecDeque::new(), len: 0 }
+        IdMap { base: 0, head: 0, span: 0, slots: Vec::new(), len: 0 }
     }
 }
 
@@ -34,26 +42,69 @@ impl<V> IdMap<V> {
         self.len == 0
     }
 
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The ring position of the window's `i`-th slot.
+    fn pos(&self, i: usize) -> usize {
+        (self.head + i) & self.mask()
+    }
+
+    /// The ring position of `id`, if it is inside the window. An id below `base` wraps
+    /// to a huge offset, so one comparison rules out both sides.
     fn index(&self, id: u64) -> Option<usize> {
-        let i = id.checked_sub(self.base)?;
-        (i < self.slots.len() as u64).then_some(i as usize)
+        let i = id.wrapping_sub(self.base);
+        (i < self.span as u64).then(|| self.pos(i as usize))
+    }
+
+    /// Makes room for a window of `need` slots, moving the window to the start of a
+    /// ring at least twice as large.
+    #[cold]
+    fn grow(&mut self, need: usize) {
+        let cap = need.next_power_of_two().max(self.slots.len() * 2).max(8);
+        let mut slots: Vec<Option<V>> = Vec::with_capacity(cap);
+        for i in 0..self.span {
+            let p = self.pos(i);
+            slots.push(self.slots[p].take());
+        }
+        slots.resize_with(cap, || None);
+        self.slots = slots;
+        self.head = 0;
     }
 
     /// Inserts or replaces. Cheap when `id` is above every live id, as fresh ids are;
     /// any other id works too.
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        if self.slots.is_empty() {
+        if self.span == 0 {
+            if self.slots.is_empty() {
+                self.grow(1);
+            }
             self.base = id;
         }
-        while id < self.base {
-            self.slots.push_front(None);
-            self.base -= 1;
-        }
-        let i = (id - self.base) as usize;
-        if i >= self.slots.len() {
-            self.slots.resize_with(i + 1, || None);
-        }
-        let old = self.slots[i].replace(value);
+        let p = if id >= self.base {
+            let i = id - self.base;
+            if i >= self.span as u64 {
+                let need = usize::try_from(i + 1).expect("id window fits in memory");
+                if need > self.slots.len() {
+                    self.grow(need);
+                }
+                self.span = need;
+            }
+            self.pos(i as usize)
+        } else {
+            // Below the window: extend it backwards.
+            let d = usize::try_from(self.base - id).expect("id window fits in memory");
+            let need = self.span + d;
+            if need > self.slots.len() {
+                self.grow(need);
+            }
+            self.head = self.head.wrapping_sub(d) & self.mask();
+            self.base = id;
+            self.span = need;
+            self.head
+        };
+        let old = self.slots[p].replace(value);
         if old.is_none() {
             self.len += 1;
         }
@@ -61,12 +112,12 @@ impl<V> IdMap<V> {
     }
 
     pub fn get(&self, id: &u64) -> Option<&V> {
-        self.slots.get(self.index(*id)?)?.as_ref()
+        self.slots[self.index(*id)?].as_ref()
     }
 
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
-        let i = self.index(*id)?;
-        self.slots.get_mut(i)?.as_mut()
+        let p = self.index(*id)?;
+        self.slots[p].as_mut()
     }
 
     pub fn contains_key(&self, id: &u64) -> bool {
@@ -74,26 +125,30 @@ impl<V> IdMap<V> {
     }
 
     pub fn remove(&mut self, id: &u64) -> Option<V> {
-        let i = self.index(*id)?;
-        let old = self.slots[i].take()?;
+        let p = self.index(*id)?;
+        let old = self.slots[p].take()?;
         self.len -= 1;
-        // Drop finished ids from both ends so the window stays as short as the live ids.
-        // Count first, then cut: popping one slot at a time would move every (large,
-        // empty) slot out of the deque just to discard it.
-        let leading = self.slots.iter().take_while(|s| s.is_none()).count();
-        if leading > 0 {
-            self.slots.drain(..leading);
-            self.base += leading as u64;
+        // Drop finished ids from the ends so the window stays as short as the live ids.
+        // Only removing an end slot can leave an end empty.
+        if self.len == 0 {
+            self.span = 0;
+        } else if p == self.head {
+            while self.slots[self.head].is_none() {
+                self.head = (self.head + 1) & self.mask();
+                self.base += 1;
+                self.span -= 1;
+            }
+        } else if p == self.pos(self.span - 1) {
+            while self.slots[self.pos(self.span - 1)].is_none() {
+                self.span -= 1;
+            }
         }
-        let trailing = self.slots.iter().rev().take_while(|s| s.is_none()).count();
-        self.slots.truncate(self.slots.len() - trailing);
         Some(old)
     }
 
     /// Live entries in increasing id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        let base = self.base;
-        self.slots.iter().enumerate().filter_map(move |(i, v)| v.as_ref().map(|v| (base + i as u64, v)))
+        (0..self.span).filter_map(move |i| self.slots[self.pos(i)].as_ref().map(|v| (self.base + i as u64, v)))
     }
 }
 
