@@ -1,8 +1,6 @@
 //! Raft messages exchanged between etcd members, mirroring etcd-io/raft's `raftpb`
 //! message types that matter for availability and safety.
 
-use std::collections::BTreeSet;
-
 use crate::ids::{LogIndex, MemberId, ReadId, Term, WriteId};
 
 /// A membership change carried in the log (etcd uses single-member changes only).
@@ -73,8 +71,81 @@ pub fn chain_digest(prev: u64, term: Term, kind: EntryKind) -> u64 {
 /// The cluster membership as Raft sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemberConfig {
-    pub voters: BTreeSet<MemberId>,
-    pub learners: BTreeSet<MemberId>,
+    pub voters: MemberSet,
+    pub learners: MemberSet,
+}
+
+/// A set of member ids, kept as a vector in id order. A cluster has a handful of
+/// members, so a linear search answers `contains` for less than a tree's, and walking
+/// the set is walking a slice: the leader does both for every entry it commits.
+/// It offers the ordered set's methods and prints like one.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct MemberSet(Vec<MemberId>);
+
+impl MemberSet {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, id: &MemberId) -> bool {
+        self.0.contains(id)
+    }
+
+    /// Adds `id`, keeping id order; false if it was there already.
+    pub fn insert(&mut self, id: MemberId) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, id);
+                true
+            }
+        }
+    }
+
+    /// Removes `id`; false if it was not there.
+    pub fn remove(&mut self, id: &MemberId) -> bool {
+        match self.0.iter().position(|m| m == id) {
+            Some(i) => {
+                self.0.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The members in id order.
+    pub fn iter(&self) -> std::slice::Iter<'_, MemberId> {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for MemberSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(&self.0).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a MemberSet {
+    type Item = &'a MemberId;
+    type IntoIter = std::slice::Iter<'a, MemberId>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<MemberId> for MemberSet {
+    fn from_iter<I: IntoIterator<Item = MemberId>>(iter: I) -> Self {
+        let mut set = MemberSet::default();
+        for id in iter {
+            set.insert(id);
+        }
+        set
+    }
 }
 
 impl MemberConfig {

@@ -780,31 +780,51 @@ impl Raft {
     }
 
     fn maybe_commit(&mut self) -> bool {
-        // Match indices of the voters, sorted high to low; the quorum-th is committed
-        // by a quorum. Clusters have at most a handful of voters: no allocation.
-        let mut buf = [0 as LogIndex; 16];
-        let mut spill = Vec::new();
+        // Clusters have at most a handful of voters: no allocation.
         let n = self.config.voters.len();
-        let matched: &mut [LogIndex] = if n <= buf.len() {
-            &mut buf[..n]
+        let mci = if n <= 16 {
+            let mut buf = [0 as LogIndex; 16];
+            self.quorum_matched(&mut buf[..n])
         } else {
-            spill.resize(n, 0);
-            &mut spill
+            self.quorum_matched(&mut vec![0; n])
         };
-        for (slot, id) in matched.iter_mut().zip(&self.config.voters) {
-            *slot = self.progress.get(id).map_or(0, |p| p.matched);
+        match mci {
+            Some(mci) if mci > self.log.committed && self.log.term(mci) == Some(self.term) => {
+                self.log.committed = mci;
+                true
+            }
+            _ => false,
         }
-        if matched.is_empty() {
-            return false;
+    }
+
+    /// The highest index a quorum of voters has matched, using `matched` (one slot per
+    /// voter) as scratch space; None without voters.
+    fn quorum_matched(&self, matched: &mut [LogIndex]) -> Option<LogIndex> {
+        // Both the voters and the progress map are in id order, so one walk over each
+        // pairs them up; a voter without progress counts as matching nothing.
+        let mut p = 0;
+        for (slot, &id) in matched.iter_mut().zip(&self.config.voters) {
+            while p < self.progress.len() && self.progress.at(p).0 < id {
+                p += 1;
+            }
+            *slot = match p < self.progress.len() {
+                true if self.progress.at(p).0 == id => self.progress.at(p).1.matched,
+                _ => 0,
+            };
         }
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let mci = matched[self.config.quorum() - 1];
-        if mci > self.log.committed && self.log.term(mci) == Some(self.term) {
-            self.log.committed = mci;
-            true
-        } else {
-            false
+        // Sorted high to low, the quorum-th is matched by a quorum. An insertion sort:
+        // for three or five values it is a few comparisons, less than the general
+        // sort's setup.
+        for i in 1..matched.len() {
+            let v = matched[i];
+            let mut j = i;
+            while j > 0 && matched[j - 1] < v {
+                matched[j] = matched[j - 1];
+                j -= 1;
+            }
+            matched[j] = v;
         }
+        matched.get(self.config.quorum() - 1).copied()
     }
 
     fn committed_entry_in_current_term(&self) -> bool {
