@@ -12,8 +12,11 @@ pub struct IdMap<V> {
     /// Position in `slots` of the window's first slot.
     head: usize,
     /// Length of the window: it covers ids `base..base + span`. When it is not empty its
-    /// first and last slots are live, and every slot outside it is empty, so sliding
-    /// the window forward over fresh ids writes nothing but the new value.
+    /// first slot is live, and every slot outside it is empty, so sliding the window
+    /// forward over fresh ids writes nothing but the new value. Its end is not pulled
+    /// back when the newest ids finish: with one old id still live that would walk back
+    /// over every finished id after it, each time, and the next fresh id extends the
+    /// window again anyway.
     span: usize,
     /// The ring; its length is zero or a power of two, so a position wraps with a mask.
     /// Several maps share one id counter, so a window is partly empty; a ring grows by
@@ -128,18 +131,14 @@ impl<V> IdMap<V> {
         let p = self.index(*id)?;
         let old = self.slots[p].take()?;
         self.len -= 1;
-        // Drop finished ids from the ends so the window stays as short as the live ids.
-        // Only removing an end slot can leave an end empty.
+        // Drop finished ids from the front so the window starts at the oldest live id;
+        // only removing the first slot can leave the front empty.
         if self.len == 0 {
             self.span = 0;
         } else if p == self.head {
             while self.slots[self.head].is_none() {
                 self.head = (self.head + 1) & self.mask();
                 self.base += 1;
-                self.span -= 1;
-            }
-        } else if p == self.pos(self.span - 1) {
-            while self.slots[self.pos(self.span - 1)].is_none() {
                 self.span -= 1;
             }
         }
