@@ -1485,6 +1485,31 @@ fn a_frozen_apiserver_that_resumes_within_curls_max_time_answers_the_tracked_scr
 }
 
 #[test]
+fn a_run_killed_at_its_timeout_makes_way_for_the_run_due_at_that_instant() {
+    // keepalived's `timeout` defaults to the interval (1.5 s here), so a run that gets
+    // no answer is killed just as the next one is due: that one runs, and the four
+    // failures `fall` needs come one interval apart, not two.
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    let ms = SimDuration::from_millis;
+    for seed in 0..3 {
+        let mut cp = spec(HealthCheck::Tcp);
+        let script = TrackScript { interval: ms(1_500), weight: -2, fall: 4, rise: 1, timeout: None };
+        cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
+        let mut cluster = ClusterBuilder::new(3).seed(seed).control_plane(cp);
+        for i in 0..3 {
+            let pause = Fault::PauseProcess { target: Target::Host(HostId(i)), process: Process::Apiserver };
+            cluster = cluster.fault(ms(20_000), pause);
+        }
+        let out = cluster.run_for(SimDuration::from_secs(40));
+        out.assert_safe();
+        let fell =
+            out.timeline.iter().find(|t| t.text.contains("lb-1: check_apiserver") && t.text.contains("failed 4 times"));
+        // Runs of 21.0, 22.5, 24.0 and 25.5 s are each killed 1.5 s later.
+        assert_eq!(fell.map(|t| t.at), Some(secs(27)), "seed={seed}");
+    }
+}
+
+#[test]
 fn a_connect_whose_syn_ack_cannot_come_back_times_out_and_is_redispatched() {
     // cp-1's packets stop reaching lb-1 while lb-1's still reach cp-1: HAProxy's SYN
     // arrives, the SYN-ACK does not, so the connect times out after `timeout connect`

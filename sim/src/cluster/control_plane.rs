@@ -1843,12 +1843,12 @@ impl Simulation {
     /// `--fail` any HTTP answer passes, so an apiserver whose etcd is down (it answers
     /// 403 or 500) or whose certificate expired (`--insecure`) still counts as good.
     /// The run fails at once when HAProxy refuses or closes the connection (it is not
-    /// running or has no server UP), and when nothing answers (a frozen HAProxy, an
-    /// apiserver frozen until then, servers that refuse or are cut off until HAProxy
-    /// gives up) at curl's `--max-time`, 2 s later, or when keepalived kills it at its `timeout` (the
-    /// interval unless set), if that comes first. keepalived starts the next run an
-    /// interval after this one started, whatever the script took
-    /// (vrrp_script_thread), and skips it while this one still runs.
+    /// running, has no server UP, or gave up retrying), and when nothing answers (a
+    /// frozen HAProxy or apiserver, HAProxy still retrying) at curl's `--max-time`, 2 s
+    /// later, or when keepalived kills it at its `timeout` (the interval unless set),
+    /// if that comes first. keepalived starts the next run an interval after this one
+    /// started, whatever the script took (vrrp_script_thread), and skips it while this
+    /// one still runs; one killed at that very moment is over.
     pub(super) fn on_vrrp_script(&mut self, lb_index: u8, generation: u32) {
         let lb = &self.lbs[lb_index as usize];
         if lb.generation != generation || !self.hosts[lb.host.index()].up {
@@ -1856,15 +1856,19 @@ impl Simulation {
         }
         let Some(script) = lb.vrrp.as_ref().and_then(|v| v.cfg.track_script) else { return };
         self.queue.push(self.now + script.interval, Event::VrrpScript(lb_index, generation));
-        if lb.script.is_some() {
-            return; // "Track script ... is already running, expect idle - skipping run"
+        match lb.script {
+            // "Track script ... is already running, expect idle - skipping run"
+            Some(old) if self.now < old.deadline => return,
+            // Its time ran out at this instant: it has ended before the next begins.
+            Some(_) => self.end_script_run(lb_index, false),
+            None => {}
         }
+        let limit = CHECK_APISERVER_MAX_TIME.min(script.run_limit());
         let lb = &mut self.lbs[lb_index as usize];
         lb.script_runs += 1;
         let run = lb.script_runs;
-        lb.script = Some(ScriptRunState { id: run, epoch: lb.proxy_epoch, server: None });
+        lb.script = Some(ScriptRunState { id: run, deadline: self.now + limit, server: None });
         let (proxy_up, proxy_frozen) = (lb.proxy_up, lb.proxy_frozen);
-        let limit = CHECK_APISERVER_MAX_TIME.min(script.run_limit());
         self.queue.push(self.now + limit, Event::VrrpScriptStep(lb_index, run, ScriptStep::TimedOut));
         if !proxy_up {
             self.end_script_run(lb_index, false);
@@ -1892,18 +1896,17 @@ impl Simulation {
             ScriptStep::GiveUp | ScriptStep::TimedOut => self.end_script_run(lb_index, false),
             ScriptStep::Answer { server, incarnation } => {
                 let backend = self.cp_hosts[server as usize];
-                let same = self.hosts[backend.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == incarnation);
-                if !same {
-                    // Killed while frozen: the kernel reset its connections.
-                    self.end_script_run(lb_index, false);
-                } else if self.lbs[lb_index as usize].proxy_frozen {
-                    // HAProxy froze meanwhile: the answer waits in its socket.
-                    self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, ScriptStep::Relay));
+                // Killed while frozen instead, the apiserver's kernel resets the connection.
+                let good = self.hosts[backend.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == incarnation);
+                let lb = &self.lbs[lb_index as usize];
+                if lb.proxy_frozen || self.hosts[lb.host.index()].frozen {
+                    // HAProxy (or its whole host) froze meanwhile: the outcome waits in it.
+                    self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, ScriptStep::Relay { good }));
                 } else {
-                    self.end_script_run(lb_index, true);
+                    self.end_script_run(lb_index, good);
                 }
             }
-            ScriptStep::Relay => self.end_script_run(lb_index, true),
+            ScriptStep::Relay { good } => self.end_script_run(lb_index, good),
             ScriptStep::Connect { server, attempt } => self.script_connect(lb_index, server as usize, attempt),
             ScriptStep::Pick { avoid, attempt } => self.script_pick(lb_index, avoid.map(usize::from), attempt),
             ScriptStep::NginxNext { failed, attempt } => {
@@ -2005,9 +2008,9 @@ impl Simulation {
     pub(super) fn end_script_run(&mut self, lb_index: u8, good: bool) {
         let lb = &mut self.lbs[lb_index as usize];
         let Some(run) = lb.script.take() else { return };
-        if let (Some(server), Balancer::Haproxy(h)) = (run.server, &mut lb.balancer)
-            && run.epoch == lb.proxy_epoch
-        {
+        // The balancer is the one that counted it: a restarted proxy or a rebooted LB
+        // host has no run under way.
+        if let (Some(server), Balancer::Haproxy(h)) = (run.server, &mut lb.balancer) {
             h.closed(server);
         }
         let generation = lb.generation;
@@ -2466,8 +2469,9 @@ pub(super) enum ScriptStep {
     /// when the connection reached it, reads the request and answers; the step waits
     /// while it stays frozen.
     Answer { server: u16, incarnation: u32 },
-    /// HAProxy, frozen when that answer came, relays it to curl once it resumes.
-    Relay,
+    /// HAProxy, frozen (or on a frozen host) when that answer or reset came, passes it
+    /// on to curl once it resumes.
+    Relay { good: bool },
     /// HAProxy gave up after its last retry and closed the connection.
     GiveUp,
     /// curl's `--max-time` ran out, or keepalived killed the run at its `timeout`.
@@ -2479,8 +2483,8 @@ pub(super) enum ScriptStep {
 struct ScriptRunState {
     /// Numbers the run on its LB, so that the steps of an ended one are ignored.
     id: u32,
-    /// The proxy its connection went through: one started since has no such connection.
-    epoch: u32,
+    /// When curl's `--max-time` or keepalived's `timeout` ends it, if nothing has before.
+    deadline: SimTime,
     /// The server HAProxy put the connection on, counted as one of its connections.
     server: Option<usize>,
 }
