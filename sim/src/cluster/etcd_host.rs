@@ -246,28 +246,30 @@ impl Simulation {
             self.maybe_snapshot(host);
         }
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        let batch = p.server.raft.take_write();
-        if batch.is_none() && p.server.raft.msgs.is_empty() {
+        // Asked before the batch is taken, so that the usual step, with nothing to
+        // persist, never builds (and drops) an empty one.
+        let write_due = p.server.raft.write_due();
+        if !write_due && p.server.raft.msgs.is_empty() {
             // Nothing to persist or send (a leader taking in a heartbeat answer).
             return;
         }
         let mut msgs = std::mem::take(&mut self.outbox);
         std::mem::swap(&mut msgs, &mut p.server.raft.msgs);
-        match batch {
-            Some(batch) => {
-                let leader = p.server.raft.is_leader();
-                p.writing = Some(batch);
-                let inc = p.incarnation;
-                if leader {
-                    self.send_all(host, &mut msgs);
-                } else {
-                    p.held.append(&mut msgs);
-                }
-                let done = self.hosts[host.index()].disk.fsync(now);
-                self.outcome.stats.fsyncs += 1;
-                self.queue.push(done, Event::DiskDone(host, inc));
+        if write_due {
+            let batch = p.server.raft.take_write().expect("a write is due");
+            let leader = p.server.raft.is_leader();
+            p.writing = Some(batch);
+            let inc = p.incarnation;
+            if leader {
+                self.send_all(host, &mut msgs);
+            } else {
+                p.held.append(&mut msgs);
             }
-            None => self.send_all(host, &mut msgs),
+            let done = self.hosts[host.index()].disk.fsync(now);
+            self.outcome.stats.fsyncs += 1;
+            self.queue.push(done, Event::DiskDone(host, inc));
+        } else {
+            self.send_all(host, &mut msgs);
         }
         put_back(&mut self.outbox, msgs);
     }

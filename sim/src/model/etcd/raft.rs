@@ -956,16 +956,26 @@ impl Raft {
 
     // ------------------------------------------------------- persistence and apply
 
+    /// Whether `take_write` has anything to hand to the disk: a new term or vote, entries
+    /// not yet stable, or a restored snapshot. (A commit index that moved alone waits
+    /// for the next write, as raft only persists it with one.) Inlined: the event loop
+    /// asks after every step, and nearly always the answer is no.
+    #[inline]
+    pub fn write_due(&self) -> bool {
+        self.term != self.last_hard.term
+            || self.vote != self.last_hard.vote
+            || self.log.stabled < self.log.last_index()
+            || self.log.snapshot_unstable
+    }
+
     /// State to hand to the disk now, if any (the persistence half of raft's Ready).
     /// Returns None when nothing needs an fsync.
     pub fn take_write(&mut self) -> Option<WriteBatch> {
-        let hard = self.hard_state();
-        let term_or_vote_changed = hard.term != self.last_hard.term || hard.vote != self.last_hard.vote;
-        let has_entries = self.log.stabled < self.log.last_index();
-        let snapshot = self.log.snapshot_unstable.then(|| Box::new(self.log.snapshot.clone()));
-        if !term_or_vote_changed && !has_entries && snapshot.is_none() {
+        if !self.write_due() {
             return None;
         }
+        let hard = self.hard_state();
+        let snapshot = self.log.snapshot_unstable.then(|| Box::new(self.log.snapshot.clone()));
         let mut entries = std::mem::take(&mut self.spare_write_entries);
         let first = self.log.unstable_entries_into(&mut entries);
         self.log.stabled = self.log.last_index();
