@@ -90,32 +90,37 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-/// Pending events of one simulation run.
+/// Pending events of one simulation run, with `LANES` FIFO lanes for fixed delays.
 ///
 /// Invariants: `near` is in strictly decreasing key order (the earliest event last) and
 /// holds at most `NEAR` entries; each lane's times never decrease front to back;
 /// `lane_first` is the smallest key at the front of a lane (`Key::NONE` when every lane
-/// is empty) and `lane_first_at` the lane it is in. An entry may be in either `near` or
+/// is empty) and `lane_first_at` the lane it is in; `lane_fronts[i]` is the key at the
+/// front of lane `i` (`Key::NONE` when it is empty). An entry may be in either `near` or
 /// `far` whatever its time: which one only affects speed, as a pop takes the earlier of
 /// the two.
-pub struct EventQueue<E> {
+pub struct EventQueue<E, const LANES: usize = 2> {
     near: Vec<Entry<E>>,
     far: BinaryHeap<Reverse<Entry<E>>>,
     /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
-    lanes: Vec<VecDeque<Entry<E>>>,
+    lanes: [VecDeque<Entry<E>>; LANES],
+    /// The key at the front of each lane (`Key::NONE` for an empty one), so finding
+    /// the earliest front again compares a fixed number of keys, unrolled, instead of
+    /// asking each ring for its front.
+    lane_fronts: [Key; LANES],
     lane_first: Key,
     lane_first_at: usize,
     next_seq: u64,
     popped: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E, const LANES: usize> Default for EventQueue<E, LANES> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E, const LANES: usize> EventQueue<E, LANES> {
     pub fn new() -> Self {
         Self::with_capacity(0)
     }
@@ -125,7 +130,8 @@ impl<E> EventQueue<E> {
         EventQueue {
             near: Vec::with_capacity(NEAR + 1),
             far: BinaryHeap::with_capacity(n.saturating_sub(NEAR)),
-            lanes: Vec::new(),
+            lanes: std::array::from_fn(|_| VecDeque::new()),
+            lane_fronts: [Key::NONE; LANES],
             lane_first: Key::NONE,
             lane_first_at: 0,
             next_seq: 0,
@@ -176,12 +182,9 @@ impl<E> EventQueue<E> {
     }
 
     /// Like `push`, for events whose times never decrease from one call to the next
-    /// within `lane` (one fixed delay after "now" per lane). Falls back to `push` if
-    /// that ever fails to hold.
+    /// within `lane` (one fixed delay after "now" per lane; `lane < LANES`). Falls back
+    /// to `push` if that ever fails to hold.
     pub fn push_in_order(&mut self, lane: usize, at: SimTime, event: E) {
-        if self.lanes.len() <= lane {
-            self.lanes.resize_with(lane + 1, VecDeque::new);
-        }
         let queue = &self.lanes[lane];
         if queue.back().is_some_and(|last| last.key.at() > at) {
             self.push(at, event);
@@ -190,9 +193,12 @@ impl<E> EventQueue<E> {
         let was_empty = queue.is_empty();
         let key = self.next_key(at);
         // Only a lane that was empty gets a new front.
-        if was_empty && key < self.lane_first {
-            self.lane_first = key;
-            self.lane_first_at = lane;
+        if was_empty {
+            self.lane_fronts[lane] = key;
+            if key < self.lane_first {
+                self.lane_first = key;
+                self.lane_first_at = lane;
+            }
         }
         self.lanes[lane].push_back(Entry { key, event });
     }
@@ -237,7 +243,10 @@ impl<E> EventQueue<E> {
                 return None;
             }
             self.popped += 1;
-            let event = self.lanes[self.lane_first_at].pop_front().map(|e| e.event);
+            let at = self.lane_first_at;
+            let queue = &mut self.lanes[at];
+            let event = queue.pop_front().map(|e| e.event);
+            self.lane_fronts[at] = queue.front().map_or(Key::NONE, |e| e.key);
             self.find_lane_first();
             event.map(|e| (lane.at(), e))
         } else if far < lane {
@@ -253,15 +262,16 @@ impl<E> EventQueue<E> {
 
     /// Finds the earliest lane front again after a lane's front was taken.
     fn find_lane_first(&mut self) {
-        self.lane_first = Key::NONE;
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if let Some(f) = lane.front()
-                && f.key < self.lane_first
-            {
-                self.lane_first = f.key;
-                self.lane_first_at = i;
+        let mut first = Key::NONE;
+        let mut first_at = 0;
+        for (i, &key) in self.lane_fronts.iter().enumerate() {
+            if key < first {
+                first = key;
+                first_at = i;
             }
         }
+        self.lane_first = first;
+        self.lane_first_at = first_at;
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
@@ -290,7 +300,7 @@ mod tests {
 
     #[test]
     fn events_at_the_same_instant_pop_in_scheduling_order() {
-        let mut q = EventQueue::new();
+        let mut q: EventQueue<_> = EventQueue::new();
         q.push(SimTime(10), "b1");
         q.push(SimTime(5), "a");
         q.push(SimTime(10), "b2");
@@ -302,7 +312,7 @@ mod tests {
 
     #[test]
     fn many_pending_spill_into_the_heap_and_still_pop_in_order() {
-        let mut q = EventQueue::new();
+        let mut q: EventQueue<_> = EventQueue::new();
         let mut reference = Reference::default();
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut now = 0;
@@ -383,7 +393,7 @@ mod tests {
         #[test]
         fn pops_in_exactly_the_order_of_a_single_heap(ops in proptest::collection::vec(op(), 1..400)) {
             const LANE_DELAYS: [u64; 2] = [7_000_000, 40_000];
-            let mut queue = EventQueue::new();
+            let mut queue: EventQueue<_> = EventQueue::new();
             let mut reference = Reference::default();
             let mut now = SimTime::ZERO;
             let mut lane_last = [SimTime::ZERO; 2];
