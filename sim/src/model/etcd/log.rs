@@ -27,6 +27,11 @@ pub struct LogLost {
     pub last_index: LogIndex,
 }
 
+/// Entries a member's log and its WAL make room for when they start: a few simulated
+/// minutes of tens of writes a second fit without the list being copied each time it
+/// doubles (4,096 entries of 32 bytes, 128 KiB, which only costs memory as it fills).
+const INITIAL_ENTRIES: usize = 4096;
+
 #[derive(Clone, Debug)]
 pub struct RaftLog {
     /// Index, term and digest of the entry just before `entries[0]` (compacted or the
@@ -49,11 +54,13 @@ impl RaftLog {
     /// A log restored from durable state (or empty, for a brand-new member).
     pub fn restore_from(durable: &DurableState) -> RaftLog {
         let snap = &durable.snapshot;
+        let mut entries = VecDeque::with_capacity(INITIAL_ENTRIES.max(durable.entries.len()));
+        entries.extend(durable.entries.iter().copied());
         let log = RaftLog {
             offset: snap.index,
             offset_term: snap.term,
             offset_digest: snap.digest,
-            entries: durable.entries.iter().copied().collect(),
+            entries,
             snapshot: snap.clone(),
             committed: durable.hard.commit.max(snap.index),
             applied: snap.index,
@@ -287,6 +294,9 @@ impl DurableState {
             let first = batch.first.max(base);
             debug_assert!(first <= self.last_index() + 1, "write batches are contiguous");
             self.entries.truncate((first - base) as usize);
+            if self.entries.capacity() < INITIAL_ENTRIES {
+                self.entries.reserve_exact(INITIAL_ENTRIES - self.entries.len());
+            }
             self.entries.extend_from_slice(&batch.entries[skip..]);
         }
         self.hard = batch.hard;
