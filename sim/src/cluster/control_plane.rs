@@ -1073,6 +1073,7 @@ impl Simulation {
         self.send_attempt(id);
     }
 
+    #[inline(always)]
     fn new_attempt(&mut self, req: ApiRequest) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
@@ -1509,22 +1510,27 @@ impl Simulation {
 
     /// The apiserver on `host` answers; the reply goes back through the LB.
     fn reply_to_client(&mut self, id: u64, host: HostId, reply: Result<(), Failure>) {
-        let front = self.request_front(id);
-        let hop = if front == self.client_host() {
-            Some((host, self.now))
-        } else if !self.hosts[front.index()].up || !self.proxy_running(front) {
-            None // the LB died with the connection
-        } else {
-            match self.network.send(self.now, host, front) {
-                Delivery::At(at) => match self.lb_index_of(front).filter(|&lb| self.proxy_frozen(lb)) {
-                    // It waits in the frozen proxy's socket until it resumes.
-                    Some(lb) => {
-                        self.queue.push(at, Event::LbRelay(id, lb, reply));
-                        None
+        // The request's front is its LB, if it came through one (`request_front`); the
+        // LB's index is at hand then, so its proxy's state needs no search by host (LB
+        // hosts are distinct, so a search would find this same LB).
+        let hop = match self.api_requests.get(&id).and_then(|r| r.lb) {
+            None => Some((host, self.now)),
+            Some(lb) => {
+                let l = &self.lbs[lb as usize];
+                let front = l.host;
+                if !self.hosts[front.index()].up || !l.proxy_up {
+                    None // the LB died with the connection
+                } else {
+                    match self.network.send(self.now, host, front) {
+                        // It waits in the frozen proxy's socket until it resumes.
+                        Delivery::At(at) if self.lbs[lb as usize].proxy_frozen => {
+                            self.queue.push(at, Event::LbRelay(id, lb, reply));
+                            None
+                        }
+                        Delivery::At(at) => Some((front, at)),
+                        _ => None,
                     }
-                    None => Some((front, at)),
-                },
-                _ => None,
+                }
             }
         };
         if let Some((from, at)) = hop {
@@ -1545,6 +1551,9 @@ impl Simulation {
         }
     }
 
+    /// Inlined: every answer to a client leaves through here, and the call cost a good
+    /// part of what it does (one send, one push).
+    #[inline(always)]
     fn reply_from_at(&mut self, id: u64, from: HostId, at: SimTime, reply: Result<(), Failure>) {
         let client = self.client_host();
         let delay = match self.network.send(at, from, client) {
@@ -1641,7 +1650,9 @@ impl Simulation {
         self.finish_api_request(id, Err(failure));
     }
 
-    /// Forgets an attempt; a per-request connection it held is closed.
+    /// Forgets an attempt; a per-request connection it held is closed. Inlined, so the
+    /// attempt is not copied out through a return slot on every finished request.
+    #[inline(always)]
     fn end_attempt(&mut self, id: u64) -> Option<ApiRequest> {
         let req = self.api_requests.remove(&id)?;
         if let Some((lb, server)) = req.counted {
@@ -2107,11 +2118,6 @@ impl Simulation {
             self.release_held(host);
         }
         true
-    }
-
-    /// Whether the proxy on LB host `host` runs (false for any other host).
-    pub(super) fn proxy_running(&self, host: HostId) -> bool {
-        self.lb_index_of(host).is_some_and(|i| self.lbs[i as usize].proxy_up)
     }
 
     fn drain_vrrp(&mut self, lb_index: u8) {
