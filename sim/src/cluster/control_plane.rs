@@ -1070,7 +1070,7 @@ impl Simulation {
             arrived_ready: None,
         });
         self.queue.push_in_order(LANE_CLIENT_TIMEOUT, deadline, Event::ClientTimeout(id));
-        self.send_attempt(id);
+        self.send_attempt_inline(id);
     }
 
     #[inline(always)]
@@ -1100,6 +1100,13 @@ impl Simulation {
 
     /// Sends an attempt: over its live connection, or through a new one.
     pub(super) fn send_attempt(&mut self, id: u64) {
+        self.send_attempt_inline(id);
+    }
+
+    /// `send_attempt`, inlined where every request's first attempt is sent
+    /// (`on_client_issue`); retries and Retry-After resends call it out of line.
+    #[inline(always)]
+    fn send_attempt_inline(&mut self, id: u64) {
         let Some(cp) = self.spec.control_plane else { return };
         let Some(req) = self.api_requests.get(&id).copied() else { return };
         if let Some(c) = req.conn
@@ -1244,6 +1251,8 @@ impl Simulation {
 
     /// The LB picks the backend for request `id`'s new connection, and HAProxy counts
     /// the connection against it (for leastconn); None when HAProxy has none UP.
+    /// Inlined: every new connection picks, and the call cost a fair part of the pick.
+    #[inline(always)]
     fn lb_pick(&mut self, id: u64, lb_index: u8, avoid: Option<HostId>) -> Option<HostId> {
         let now = self.now;
         let avoid = avoid.and_then(|a| self.cp_hosts.iter().position(|&h| h == a));

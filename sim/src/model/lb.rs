@@ -232,6 +232,7 @@ impl Haproxy {
     /// failed on) unless it is the only one UP: HAProxy's balance algorithms take the
     /// previous server as `srvtoavoid` and fall back to it only when nothing else is
     /// available (fwrr_get_next_server, fwlc_get_next_server).
+    #[inline(always)]
     pub fn pick_avoiding(&mut self, avoid: Option<usize>) -> Option<usize> {
         let chosen = self.choose(avoid).or_else(|| self.choose(None))?;
         self.rr_next = if chosen + 1 == self.servers.len() { 0 } else { chosen + 1 };
