@@ -1280,12 +1280,11 @@ impl Simulation {
             _ => (0, SimDuration::from_secs(5)),
         };
         let reachable = self.handshake_completes(from, backend);
+        let serving = self.hosts[backend.index()].apiserver.as_ref().map(|a| a.incarnation);
         let Some(req) = self.api_requests.get_mut(&id) else { return };
         req.backend = Some(backend);
         req.attempts += 1;
-        let h = &self.hosts[backend.index()];
         let attempts = req.attempts;
-        let serving = h.apiserver.as_ref().map(|a| a.incarnation);
         let Some(api_incarnation) = serving.filter(|_| reachable) else {
             let failure = if reachable { Failure::Refused { backend } } else { Failure::ConnectTimeout { backend } };
             if let Some(Frontend::Nginx(_)) = frontend {
@@ -1315,7 +1314,6 @@ impl Simulation {
             }
             return;
         };
-        let req = self.api_requests.get_mut(&id).expect("checked above");
         req.connected = true;
         req.api_incarnation = Some(api_incarnation);
         // A long-lived connection now exists: it keeps this backend (and the LB's
