@@ -1070,9 +1070,10 @@ impl Simulation {
             arrived_ready: None,
         });
         self.queue.push_in_order(LANE_CLIENT_TIMEOUT, deadline, Event::ClientTimeout(id));
-        self.send_attempt(id);
+        self.send_attempt_inline(id);
     }
 
+    #[inline(always)]
     fn new_attempt(&mut self, req: ApiRequest) -> u64 {
         let id = self.next_request;
         self.next_request += 1;
@@ -1099,6 +1100,13 @@ impl Simulation {
 
     /// Sends an attempt: over its live connection, or through a new one.
     pub(super) fn send_attempt(&mut self, id: u64) {
+        self.send_attempt_inline(id);
+    }
+
+    /// `send_attempt`, inlined where every request's first attempt is sent
+    /// (`on_client_issue`); retries and Retry-After resends call it out of line.
+    #[inline(always)]
+    fn send_attempt_inline(&mut self, id: u64) {
         let Some(cp) = self.spec.control_plane else { return };
         let Some(req) = self.api_requests.get(&id).copied() else { return };
         if let Some(c) = req.conn
@@ -1243,6 +1251,8 @@ impl Simulation {
 
     /// The LB picks the backend for request `id`'s new connection, and HAProxy counts
     /// the connection against it (for leastconn); None when HAProxy has none UP.
+    /// Inlined: every new connection picks, and the call cost a fair part of the pick.
+    #[inline(always)]
     fn lb_pick(&mut self, id: u64, lb_index: u8, avoid: Option<HostId>) -> Option<HostId> {
         let now = self.now;
         let avoid = avoid.and_then(|a| self.cp_hosts.iter().position(|&h| h == a));
@@ -1270,12 +1280,11 @@ impl Simulation {
             _ => (0, SimDuration::from_secs(5)),
         };
         let reachable = self.handshake_completes(from, backend);
+        let serving = self.hosts[backend.index()].apiserver.as_ref().map(|a| a.incarnation);
         let Some(req) = self.api_requests.get_mut(&id) else { return };
         req.backend = Some(backend);
         req.attempts += 1;
-        let h = &self.hosts[backend.index()];
         let attempts = req.attempts;
-        let serving = h.apiserver.as_ref().map(|a| a.incarnation);
         let Some(api_incarnation) = serving.filter(|_| reachable) else {
             let failure = if reachable { Failure::Refused { backend } } else { Failure::ConnectTimeout { backend } };
             if let Some(Frontend::Nginx(_)) = frontend {
@@ -1305,7 +1314,6 @@ impl Simulation {
             }
             return;
         };
-        let req = self.api_requests.get_mut(&id).expect("checked above");
         req.connected = true;
         req.api_incarnation = Some(api_incarnation);
         // A long-lived connection now exists: it keeps this backend (and the LB's
@@ -1509,22 +1517,27 @@ impl Simulation {
 
     /// The apiserver on `host` answers; the reply goes back through the LB.
     fn reply_to_client(&mut self, id: u64, host: HostId, reply: Result<(), Failure>) {
-        let front = self.request_front(id);
-        let hop = if front == self.client_host() {
-            Some((host, self.now))
-        } else if !self.hosts[front.index()].up || !self.proxy_running(front) {
-            None // the LB died with the connection
-        } else {
-            match self.network.send(self.now, host, front) {
-                Delivery::At(at) => match self.lb_index_of(front).filter(|&lb| self.proxy_frozen(lb)) {
-                    // It waits in the frozen proxy's socket until it resumes.
-                    Some(lb) => {
-                        self.queue.push(at, Event::LbRelay(id, lb, reply));
-                        None
+        // The request's front is its LB, if it came through one (`request_front`); the
+        // LB's index is at hand then, so its proxy's state needs no search by host (LB
+        // hosts are distinct, so a search would find this same LB).
+        let hop = match self.api_requests.get(&id).and_then(|r| r.lb) {
+            None => Some((host, self.now)),
+            Some(lb) => {
+                let l = &self.lbs[lb as usize];
+                let front = l.host;
+                if !self.hosts[front.index()].up || !l.proxy_up {
+                    None // the LB died with the connection
+                } else {
+                    match self.network.send(self.now, host, front) {
+                        // It waits in the frozen proxy's socket until it resumes.
+                        Delivery::At(at) if self.lbs[lb as usize].proxy_frozen => {
+                            self.queue.push(at, Event::LbRelay(id, lb, reply));
+                            None
+                        }
+                        Delivery::At(at) => Some((front, at)),
+                        _ => None,
                     }
-                    None => Some((front, at)),
-                },
-                _ => None,
+                }
             }
         };
         if let Some((from, at)) = hop {
@@ -1545,6 +1558,9 @@ impl Simulation {
         }
     }
 
+    /// Inlined: every answer to a client leaves through here, and the call cost a good
+    /// part of what it does (one send, one push).
+    #[inline(always)]
     fn reply_from_at(&mut self, id: u64, from: HostId, at: SimTime, reply: Result<(), Failure>) {
         let client = self.client_host();
         let delay = match self.network.send(at, from, client) {
@@ -1641,7 +1657,9 @@ impl Simulation {
         self.finish_api_request(id, Err(failure));
     }
 
-    /// Forgets an attempt; a per-request connection it held is closed.
+    /// Forgets an attempt; a per-request connection it held is closed. Inlined, so the
+    /// attempt is not copied out through a return slot on every finished request.
+    #[inline(always)]
     fn end_attempt(&mut self, id: u64) -> Option<ApiRequest> {
         let req = self.api_requests.remove(&id)?;
         if let Some((lb, server)) = req.counted {
@@ -2107,11 +2125,6 @@ impl Simulation {
             self.release_held(host);
         }
         true
-    }
-
-    /// Whether the proxy on LB host `host` runs (false for any other host).
-    pub(super) fn proxy_running(&self, host: HostId) -> bool {
-        self.lb_index_of(host).is_some_and(|i| self.lbs[i as usize].proxy_up)
     }
 
     fn drain_vrrp(&mut self, lb_index: u8) {

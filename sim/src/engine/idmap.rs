@@ -77,23 +77,34 @@ impl<V> IdMap<V> {
     }
 
     /// Inserts or replaces. Cheap when `id` is above every live id, as fresh ids are;
-    /// any other id works too.
+    /// any other id works too. Inlined, like the lookups: a map holds a few in-flight
+    /// requests, so these run several times per request, and out of line each one
+    /// copied its value through the stack and a return slot.
+    #[inline(always)]
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        if self.span == 0 {
+        let p = if self.span == 0 {
             if self.slots.is_empty() {
                 self.grow(1);
             }
             self.base = id;
-        }
-        let p = if id >= self.base {
+            self.span = 1;
+            self.head
+        } else if id >= self.base {
             let i = id - self.base;
-            if i >= self.span as u64 {
-                let need = usize::try_from(i + 1).expect("id window fits in memory");
-                if need > self.slots.len() {
-                    self.grow(need);
+            if i < self.span as u64 {
+                // Inside the window: the slot may hold a value to replace.
+                let p = self.pos(i as usize);
+                let old = self.slots[p].replace(value);
+                if old.is_none() {
+                    self.len += 1;
                 }
-                self.span = need;
+                return old;
             }
+            let need = usize::try_from(i + 1).expect("id window fits in memory");
+            if need > self.slots.len() {
+                self.grow(need);
+            }
+            self.span = need;
             self.pos(i as usize)
         } else {
             // Below the window: extend it backwards.
@@ -107,26 +118,30 @@ impl<V> IdMap<V> {
             self.span = need;
             self.head
         };
-        let old = self.slots[p].replace(value);
-        if old.is_none() {
-            self.len += 1;
-        }
-        old
+        // Outside the old window, so empty: nothing to read back.
+        debug_assert!(self.slots[p].is_none());
+        self.slots[p] = Some(value);
+        self.len += 1;
+        None
     }
 
+    #[inline]
     pub fn get(&self, id: &u64) -> Option<&V> {
         self.slots[self.index(*id)?].as_ref()
     }
 
+    #[inline]
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
         let p = self.index(*id)?;
         self.slots[p].as_mut()
     }
 
+    #[inline]
     pub fn contains_key(&self, id: &u64) -> bool {
         self.get(id).is_some()
     }
 
+    #[inline]
     pub fn remove(&mut self, id: &u64) -> Option<V> {
         let p = self.index(*id)?;
         let old = self.slots[p].take()?;

@@ -232,24 +232,40 @@ impl Haproxy {
     /// failed on) unless it is the only one UP: HAProxy's balance algorithms take the
     /// previous server as `srvtoavoid` and fall back to it only when nothing else is
     /// available (fwrr_get_next_server, fwlc_get_next_server).
+    #[inline(always)]
     pub fn pick_avoiding(&mut self, avoid: Option<usize>) -> Option<usize> {
         let chosen = self.choose(avoid).or_else(|| self.choose(None))?;
-        self.rr_next = (chosen + 1) % self.servers.len();
+        self.rr_next = if chosen + 1 == self.servers.len() { 0 } else { chosen + 1 };
         self.servers[chosen].conns += 1;
         Some(chosen)
     }
 
-    /// The server the balance algorithm would pick, other than `skip`.
+    /// The server the balance algorithm would pick, other than `skip`. The servers are
+    /// walked once round from `rr_next` (always below their count), wrapping by a
+    /// comparison rather than a division per step: every new connection picks.
     fn choose(&self, skip: Option<usize>) -> Option<usize> {
         let n = self.servers.len();
-        let mut candidates = (0..n)
-            .map(|k| (self.rr_next + k) % n)
-            .filter(|&i| self.servers[i].state == ServerState::Up && Some(i) != skip);
-        match self.cfg.balance {
-            Balance::RoundRobin => candidates.next(),
-            // Lowest connection count; ties go round-robin.
-            Balance::LeastConn => candidates.min_by_key(|&i| self.servers[i].conns),
+        let mut i = self.rr_next;
+        let mut best: Option<(usize, u32)> = None;
+        for _ in 0..n {
+            let s = &self.servers[i];
+            if s.state == ServerState::Up && Some(i) != skip {
+                match self.cfg.balance {
+                    Balance::RoundRobin => return Some(i),
+                    // Lowest connection count; ties go round-robin (the first met).
+                    Balance::LeastConn => {
+                        if best.is_none_or(|(_, conns)| s.conns < conns) {
+                            best = Some((i, s.conns));
+                        }
+                    }
+                }
+            }
+            i += 1;
+            if i == n {
+                i = 0;
+            }
         }
+        best.map(|(i, _)| i)
     }
 
     /// A connection to `server` ended.
