@@ -176,7 +176,10 @@ pub struct EtcdServer {
     pub raft: Raft,
     pub settings: EtcdSettings,
     last_snapshot: LogIndex,
-    waiting_writes: BTreeSet<WriteId>,
+    /// Client writes proposed through this member and not yet applied here, oldest
+    /// first: a handful, and nearly always answered in order, so a list searched from
+    /// the front costs less than a tree that allocates as it fills and empties.
+    waiting_writes: Vec<WriteId>,
     /// Writes waiting for a leader: raft's node does not accept proposals without one
     /// (its propc is nil), so they wait here until one appears or the client gives up.
     queued_writes: Vec<WriteId>,
@@ -221,7 +224,7 @@ impl EtcdServer {
             last_snapshot: raft.log.snapshot.index,
             raft,
             settings,
-            waiting_writes: BTreeSet::new(),
+            waiting_writes: Vec::new(),
             queued_writes: Vec::new(),
             read_batch: None,
             next_reads: Vec::new(),
@@ -304,7 +307,9 @@ impl EtcdServer {
 
     /// A client write arrives at this member.
     pub fn propose_write(&mut self, w: WriteId, out: &mut Vec<Applied>) {
-        self.waiting_writes.insert(w);
+        if !self.waiting_writes.contains(&w) {
+            self.waiting_writes.push(w);
+        }
         if self.raft.lead.is_none() {
             self.queued_writes.push(w);
             return;
@@ -316,7 +321,7 @@ impl EtcdServer {
         match self.raft.propose(EntryKind::Write(w)) {
             Ok(()) | Err(ProposalError::ConfChangePending) => {}
             Err(ProposalError::Dropped(_)) => {
-                self.waiting_writes.remove(&w);
+                self.stop_waiting(w);
                 out.push(Applied::WriteFailed(w, ServerError::ProposalDropped));
             }
         }
@@ -356,10 +361,21 @@ impl EtcdServer {
         }
     }
 
+    /// Takes `w` off the writes waiting here; false if it was not among them.
+    fn stop_waiting(&mut self, w: WriteId) -> bool {
+        match self.waiting_writes.iter().position(|&x| x == w) {
+            Some(i) => {
+                self.waiting_writes.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A client gave up on a request: forget it. A read loop round whose reads all gave
     /// up still runs to its end, as etcd's loop does not know they left.
     pub fn forget(&mut self, w: WriteId) {
-        self.waiting_writes.remove(&w);
+        self.stop_waiting(w);
         self.queued_writes.retain(|&q| q != w);
         self.next_reads.retain(|r| r.0 != w.0);
         if let Some(b) = self.read_batch.as_mut() {
@@ -423,7 +439,7 @@ impl EtcdServer {
         self.raft.take_committed(committed);
         for (i, e) in &committed[from..] {
             match e.kind {
-                EntryKind::Write(w) if self.waiting_writes.remove(&w) => out.push(Applied::WriteDone(w, *i)),
+                EntryKind::Write(w) if self.stop_waiting(w) => out.push(Applied::WriteDone(w, *i)),
                 EntryKind::Conf(cc) => {
                     if let ConfChange::Remove(m) = cc {
                         self.removed.insert(m);
