@@ -43,7 +43,7 @@ fn xorshift64(state: &mut u64) -> u64 {
 #[divan::bench]
 fn queue_hold_1000(bencher: Bencher) {
     let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut queue: EventQueue<u32> = EventQueue::with_capacity(HOLD_PENDING + 1);
+    let mut queue: EventQueue<u32, 0> = EventQueue::with_capacity(HOLD_PENDING + 1);
     for i in 0..HOLD_PENDING as u32 {
         queue.push(SimTime(xorshift64(&mut rng) & HOLD_SPREAD_US), i);
     }

@@ -449,6 +449,7 @@ enum Event {
 /// Queue lanes for events scheduled a fixed delay ahead (see `EventQueue::push_in_order`).
 const LANE_ETCD_DEADLINE: usize = 0;
 const LANE_CLIENT_TIMEOUT: usize = 1;
+const LANES: usize = 2;
 
 /// Events that reach a frozen process wait here until it resumes.
 #[derive(Clone, Copy, Debug)]
@@ -524,7 +525,7 @@ struct PendingRequest {
 pub struct Simulation {
     spec: ClusterSpec,
     now: SimTime,
-    queue: EventQueue<Event>,
+    queue: EventQueue<Event, LANES>,
     hosts: Vec<Host>,
     network: Network,
     /// Host of each member id (ids are small and dense), None for unknown ids.

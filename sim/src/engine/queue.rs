@@ -99,7 +99,7 @@ impl<E> Ord for Entry<E> {
 /// front of lane `i` (`Key::NONE` when it is empty). An entry may be in either `near` or
 /// `far` whatever its time: which one only affects speed, as a pop takes the earlier of
 /// the two.
-pub struct EventQueue<E, const LANES: usize = 2> {
+pub struct EventQueue<E, const LANES: usize> {
     near: Vec<Entry<E>>,
     far: BinaryHeap<Reverse<Entry<E>>>,
     /// Per lane, events pushed with non-decreasing times (see `push_in_order`).
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn events_at_the_same_instant_pop_in_scheduling_order() {
-        let mut q: EventQueue<_> = EventQueue::new();
+        let mut q: EventQueue<_, 0> = EventQueue::new();
         q.push(SimTime(10), "b1");
         q.push(SimTime(5), "a");
         q.push(SimTime(10), "b2");
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn many_pending_spill_into_the_heap_and_still_pop_in_order() {
-        let mut q: EventQueue<_> = EventQueue::new();
+        let mut q: EventQueue<_, 0> = EventQueue::new();
         let mut reference = Reference::default();
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut now = 0;
@@ -393,7 +393,7 @@ mod tests {
         #[test]
         fn pops_in_exactly_the_order_of_a_single_heap(ops in proptest::collection::vec(op(), 1..400)) {
             const LANE_DELAYS: [u64; 2] = [7_000_000, 40_000];
-            let mut queue: EventQueue<_> = EventQueue::new();
+            let mut queue: EventQueue<_, 2> = EventQueue::new();
             let mut reference = Reference::default();
             let mut now = SimTime::ZERO;
             let mut lane_last = [SimTime::ZERO; 2];
