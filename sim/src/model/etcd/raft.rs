@@ -957,9 +957,11 @@ impl Raft {
     // ------------------------------------------------------- persistence and apply
 
     /// Whether `take_write` has anything to hand to the disk: a new term or vote, entries
-    /// not yet stable, or a restored snapshot. (A commit index that moved alone waits
-    /// for the next write, as raft only persists it with one.) Inlined: the event loop
-    /// asks after every step, and nearly always the answer is no.
+    /// not yet stable, or a restored snapshot. A commit index that moved alone needs no
+    /// fsync (raft's `MustSync`; etcd's WAL writes it unsynced), so the model leaves it
+    /// for the next batch: a crash before then restarts with the older commit index,
+    /// which the leader raises again. Inlined: the event loop asks after every step, and
+    /// nearly always the answer is no.
     #[inline]
     pub fn write_due(&self) -> bool {
         self.term != self.last_hard.term
