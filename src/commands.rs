@@ -332,18 +332,39 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
     } else {
         println!("{passed} passed, {unmet} failed, {bad} invalid");
     }
-    if let Some(path) = junit {
-        let xml = suites.to_string().map_err(|e| Failure::bad(format!("cannot write JUnit XML: {e}")))?;
-        output::write_whole(path, xml.as_bytes())?;
-    }
-    if crashed > 0 {
-        Err(Failure::Crashed)
-    } else if bad > 0 {
-        Err(Failure::BadInput(Vec::new()))
-    } else if unmet > 0 {
-        Err(Failure::Unmet)
-    } else {
-        Ok(())
+    let written = match junit {
+        Some(path) => suites
+            .to_string()
+            .map_err(|e| Failure::bad(format!("cannot write JUnit XML: {e}")))
+            .and_then(|xml| output::write_whole(path, xml.as_bytes())),
+        None => Ok(()),
+    };
+    check_verdict(CheckTally { crashed, bad, unmet }, written)
+}
+
+/// What `check` found, by kind of trouble.
+struct CheckTally {
+    crashed: usize,
+    bad: usize,
+    unmet: usize,
+}
+
+/// How `check` ends: a crash outranks bad input (including a JUnit file that could not
+/// be written), which outranks an unmet expectation. A crash still reports the write
+/// error, as the crash note was already printed.
+fn check_verdict(tally: CheckTally, written: Result<(), Failure>) -> Result<(), Failure> {
+    match written {
+        Err(Failure::BadInput(messages)) if tally.crashed > 0 => {
+            for m in messages {
+                output::error(&m);
+            }
+            Err(Failure::Crashed)
+        }
+        Err(e) => Err(e),
+        Ok(()) if tally.crashed > 0 => Err(Failure::Crashed),
+        Ok(()) if tally.bad > 0 => Err(Failure::BadInput(Vec::new())),
+        Ok(()) if tally.unmet > 0 => Err(Failure::Unmet),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -410,4 +431,33 @@ pub fn schema(schema: serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     println!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(crashed: usize, bad: usize, unmet: usize) -> CheckTally {
+        CheckTally { crashed, bad, unmet }
+    }
+
+    fn exit_of(r: Result<(), Failure>) -> u8 {
+        match r {
+            Ok(()) => 0,
+            Err(Failure::Unmet) => 1,
+            Err(Failure::BadInput(_)) => 2,
+            Err(Failure::Crashed) => 101,
+        }
+    }
+
+    #[test]
+    fn a_crash_outranks_a_junit_file_that_could_not_be_written() {
+        let unwritable = || Err(Failure::bad("cannot write junit.xml: No space left on device"));
+        assert_eq!(exit_of(check_verdict(tally(1, 0, 1), unwritable())), 101);
+        assert_eq!(exit_of(check_verdict(tally(0, 0, 1), unwritable())), 2, "bad output outranks a failed expectation");
+        assert_eq!(exit_of(check_verdict(tally(1, 1, 1), Ok(()))), 101);
+        assert_eq!(exit_of(check_verdict(tally(0, 1, 1), Ok(()))), 2);
+        assert_eq!(exit_of(check_verdict(tally(0, 0, 1), Ok(()))), 1);
+        assert_eq!(exit_of(check_verdict(tally(0, 0, 0), Ok(()))), 0);
+    }
 }
