@@ -2171,7 +2171,7 @@ impl Simulation {
                         self.note(EventKind::Vip, Some(host), text);
                     }
                 }
-                VrrpOutput::ScriptChanged { good, streak, priority } => {
+                VrrpOutput::ScriptChanged { good, streak, first, priority } => {
                     let name = self.hosts[host.index()].name.clone();
                     let script = self.lbs[lb_index as usize].vrrp.as_ref().and_then(|v| v.cfg.track_script);
                     let every = script.map_or(SimDuration::ZERO, |s| s.interval);
@@ -2181,8 +2181,12 @@ impl Simulation {
                         None if good => "it leaves FAULT state and waits as BACKUP".to_string(),
                         None => "it enters FAULT state (weight 0)".to_string(),
                     };
-                    let times =
-                        if streak == 1 { "on its first run".to_string() } else { format!("{streak} times in a row") };
+                    let times = match streak {
+                        _ if first => "on its first run".to_string(),
+                        // `fall 1` or `rise 1`: one result after the other kind decides.
+                        1 => "once".to_string(),
+                        _ => format!("{streak} times in a row"),
+                    };
                     let text = format!(
                         "keepalived on {name}: check_apiserver (GET / through its HAProxy, every {every}) {outcome} {times}; {consequence}"
                     );

@@ -104,12 +104,13 @@ pub enum VrrpOutput {
     BecameBackup,
     /// A master whose tracked script (weight 0) failed went to FAULT, releasing the VIP.
     MasterFaulted,
-    /// The tracked script changed status after `streak` results in a row (1: its
-    /// first result, which alone decides): `priority` is the instance's priority from
-    /// now on, or None for FAULT (weight 0).
+    /// The tracked script changed status after `streak` results in a row; `first`
+    /// when that was its first result, which alone decides. `priority` is the
+    /// instance's priority from now on, or None for FAULT (weight 0).
     ScriptChanged {
         good: bool,
         streak: u32,
+        first: bool,
         priority: Option<u8>,
     },
 }
@@ -218,17 +219,17 @@ impl Vrrp {
         if script.weight != 0 {
             // A first good result with a negative weight changes nothing worth saying.
             if self.priority() != before || !first {
-                self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: Some(self.priority()) });
+                self.out.push(VrrpOutput::ScriptChanged { good, streak, first, priority: Some(self.priority()) });
             }
             return;
         }
         if good {
             // Out of FAULT: back to BACKUP, waiting a down interval like at start.
-            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
+            self.out.push(VrrpOutput::ScriptChanged { good, streak, first, priority: None });
             self.state = VrrpState::Backup;
             self.arm(self.down_interval());
         } else if self.state != VrrpState::Fault {
-            self.out.push(VrrpOutput::ScriptChanged { good, streak, priority: None });
+            self.out.push(VrrpOutput::ScriptChanged { good, streak, first, priority: None });
             self.token += 1;
             if self.state == VrrpState::Master {
                 self.out.push(VrrpOutput::Advertise { priority: 0 });
@@ -379,11 +380,31 @@ mod tests {
         assert_eq!(v.priority(), 101, "a success in between starts the count again");
         v.on_script_result(false);
         assert_eq!(v.priority(), 99, "ten in a row: weight -2");
-        assert!(v.out.contains(&VrrpOutput::ScriptChanged { good: false, streak: 10, priority: Some(99) }));
+        assert!(v.out.contains(&VrrpOutput::ScriptChanged {
+            good: false,
+            streak: 10,
+            first: false,
+            priority: Some(99)
+        }));
         v.on_script_result(true);
         assert_eq!(v.priority(), 99, "one success is fewer than rise (2)");
         v.on_script_result(true);
         assert_eq!(v.priority(), 101);
+    }
+
+    #[test]
+    fn only_the_very_first_script_result_is_reported_as_the_first() {
+        let script = TrackScript { fall: 1, rise: 1, ..TrackScript::KUBEADM };
+        let mut v = with_script(101, script);
+        v.on_script_result(false);
+        let first = VrrpOutput::ScriptChanged { good: false, streak: 1, first: true, priority: Some(99) };
+        assert!(v.out.contains(&first), "{:?}", v.out);
+        v.on_script_result(true);
+        v.out.clear();
+        // With `fall 1`, a single failure after a pass decides too; it is not a first.
+        v.on_script_result(false);
+        let again = VrrpOutput::ScriptChanged { good: false, streak: 1, first: false, priority: Some(99) };
+        assert!(v.out.contains(&again), "{:?}", v.out);
     }
 
     #[test]
