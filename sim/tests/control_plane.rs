@@ -1484,6 +1484,82 @@ fn a_frozen_apiserver_that_resumes_within_curls_max_time_answers_the_tracked_scr
     }
 }
 
+/// lb-1's tracked script (every 1.5 s, fall 1, rise 1, curl's 2 s) in a 40 s run in
+/// which cp-1's apiserver is frozen at 20 s, behind HAProxy with HTTP checks (which
+/// time out on the frozen apiserver and mark it DOWN after three), with or without
+/// `on-marked-down shutdown-sessions`. Returns the times at which the script's
+/// failures were noted (each one after a pass) and when lb-1 marked cp-1 DOWN.
+fn script_failures_with_cp1_frozen(seed: u64, shutdown_sessions: bool) -> (Vec<SimTime>, SimTime) {
+    use hasim_sim::model::keepalived::{TrackScript, VrrpConfig};
+    let mut cp = spec(HealthCheck::HttpReadyz);
+    cp.frontend = Frontend::Haproxy(HaproxyConfig {
+        check: HealthCheck::HttpReadyz,
+        shutdown_sessions,
+        retries: 1,
+        redispatch: true,
+        ..HaproxyConfig::default()
+    });
+    let timeout = Some(SimDuration::from_secs(3));
+    let script = TrackScript { interval: SimDuration::from_millis(1_500), weight: -2, fall: 1, rise: 1, timeout };
+    cp.vip = Some(VrrpConfig { track_script: Some(script), ..VrrpConfig::default() });
+    let pause = Fault::PauseProcess { target: Target::Host(HostId(0)), process: Process::Apiserver };
+    let out = ClusterBuilder::new(3)
+        .seed(seed)
+        .control_plane(cp)
+        .fault(SimDuration::from_secs(20), pause)
+        .run_for(SimDuration::from_secs(40));
+    out.assert_safe();
+    let failures = out
+        .timeline
+        .iter()
+        .filter(|t| t.text.starts_with("keepalived on lb-1: check_apiserver") && t.text.contains(" failed "))
+        .map(|t| t.at)
+        .collect();
+    let down = out.timeline.iter().find(|t| t.text.starts_with("lb-1 marked cp-1 DOWN")).map(|t| t.at);
+    let down = down.unwrap_or_else(|| panic!("lb-1 never marked cp-1 DOWN, seed={seed}"));
+    (failures, down)
+}
+
+#[test]
+fn shutdown_sessions_resets_the_tracked_scripts_connection_to_a_frozen_apiserver() {
+    let curl_max_time = SimDuration::from_secs(2);
+    let mut reset_runs = 0;
+    for seed in 0..12 {
+        let (kept, down) = script_failures_with_cp1_frozen(seed, false);
+        // Without shutdown-sessions, a run waiting on the frozen cp-1 when it is marked
+        // DOWN fails at curl's max-time. (A run that starts later goes elsewhere.)
+        let waiting = kept.iter().any(|&f| f > down && f < down + curl_max_time);
+        let (reset, down_too) = script_failures_with_cp1_frozen(seed, true);
+        assert_eq!(down, down_too, "the runs are the same until lb-1 marks cp-1 DOWN, seed={seed}");
+        // With it, HAProxy closes that run's session as it marks cp-1 DOWN: curl sees
+        // the reset and the run fails then, not 2 s after it began.
+        assert_eq!(reset.contains(&down), waiting, "failures {reset:?}, DOWN at {down}, seed={seed}");
+        assert!(!kept.contains(&down), "seed={seed}");
+        reset_runs += usize::from(waiting);
+    }
+    assert!(reset_runs > 0, "no run was waiting on cp-1 when it was marked DOWN");
+}
+
+#[test]
+fn a_frozen_apiservers_answer_to_the_tracked_script_is_lost_if_haproxy_was_cut_off_meanwhile() {
+    // As above, every apiserver is frozen from 20.0 s and resumes at 21.5 s, so the run
+    // of 21.0 s waits in one of them. At 21.2 s the control-plane nodes' packets stop
+    // reaching lb-1 (its own still reach them): the answer never arrives, and curl
+    // gives up at its 2 s, at 23.0 s.
+    let ms = SimDuration::from_millis;
+    for seed in 0..4 {
+        let mut faults = Vec::new();
+        for i in 0..3 {
+            let (target, process) = (Target::Host(HostId(i)), Process::Apiserver);
+            faults.push((ms(20_000), Fault::PauseProcess { target, process }));
+            faults.push((ms(21_200), Fault::CutOneWay { from: target, to: Target::Host(HostId(3)) }));
+            faults.push((ms(21_500), Fault::ResumeProcess { target, process }));
+        }
+        let failed = first_script_failure_with(seed, 1, true, Some(SimDuration::from_secs(3)), faults);
+        assert_eq!(failed, Some(secs(23)), "seed={seed}");
+    }
+}
+
 #[test]
 fn a_run_killed_at_its_timeout_makes_way_for_the_run_due_at_that_instant() {
     // keepalived's `timeout` defaults to the interval (1.5 s here), so a run that gets

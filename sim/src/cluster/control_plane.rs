@@ -1498,7 +1498,17 @@ impl Simulation {
         for &id in &hit {
             self.reply_from(id, lb, Err(Failure::Reset { backend }));
         }
-        own_sessions + self.close_conns_where(|r| r.lb == Some(lb_index) && r.backend == backend)
+        // keepalived's check_apiserver.sh holds a session like any client's: curl,
+        // waiting on a frozen apiserver, sees it reset and the run fails now.
+        let script_hit = self.lbs[lb_index as usize]
+            .script
+            .is_some_and(|s| s.connected && s.server.is_some_and(|i| self.cp_hosts[i] == backend));
+        if script_hit {
+            self.end_script_run(lb_index, false);
+        }
+        own_sessions
+            + usize::from(script_hit)
+            + self.close_conns_where(|r| r.lb == Some(lb_index) && r.backend == backend)
     }
 
     /// The watch cache follows the member that feeds it while it can reach it.
@@ -1885,7 +1895,7 @@ impl Simulation {
         let lb = &mut self.lbs[lb_index as usize];
         lb.script_runs += 1;
         let run = lb.script_runs;
-        lb.script = Some(ScriptRunState { id: run, deadline: self.now + limit, server: None });
+        lb.script = Some(ScriptRunState { id: run, deadline: self.now + limit, server: None, connected: false });
         let (proxy_up, proxy_frozen) = (lb.proxy_up, lb.proxy_frozen);
         self.queue.push(self.now + limit, Event::VrrpScriptStep(lb_index, run, ScriptStep::TimedOut));
         if !proxy_up {
@@ -1914,9 +1924,14 @@ impl Simulation {
             ScriptStep::GiveUp | ScriptStep::TimedOut => self.end_script_run(lb_index, false),
             ScriptStep::Answer { server, incarnation } => {
                 let backend = self.cp_hosts[server as usize];
+                let lb = &self.lbs[lb_index as usize];
+                // Cut off from HAProxy meanwhile, the answer (or the reset) never reaches
+                // it: curl waits out its max-time.
+                if !self.network.can_reach(backend, lb.host) {
+                    return;
+                }
                 // Killed while frozen instead, the apiserver's kernel resets the connection.
                 let good = self.hosts[backend.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == incarnation);
-                let lb = &self.lbs[lb_index as usize];
                 if lb.proxy_frozen || self.hosts[lb.host.index()].frozen {
                     // HAProxy (or its whole host) froze meanwhile: the outcome waits in it.
                     self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, ScriptStep::Relay { good }));
@@ -1984,6 +1999,9 @@ impl Simulation {
             // request, and HAProxy's part is done: the apiserver answers when it
             // resumes, if curl is still waiting then.
             Some(a) if a.paused => {
+                if let Some(s) = self.lbs[lb_index as usize].script.as_mut() {
+                    s.connected = true;
+                }
                 let answer = ScriptStep::Answer { server: server as u16, incarnation: a.incarnation };
                 self.queue.push(self.now, Event::VrrpScriptStep(lb_index, run, answer));
                 return;
@@ -2504,6 +2522,9 @@ struct ScriptRunState {
     deadline: SimTime,
     /// The server HAProxy put the connection on, counted as one of its connections.
     server: Option<usize>,
+    /// The connection reached that server and curl's request waits in it (a frozen
+    /// apiserver's kernel took it): a session `shutdown-sessions` would close.
+    connected: bool,
 }
 
 /// Why a probe of an apiserver's /livez failed.
