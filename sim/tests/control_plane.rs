@@ -1517,6 +1517,11 @@ fn script_failures_with_cp1_frozen(seed: u64, shutdown_sessions: bool) -> (Vec<S
         .collect();
     let down = out.timeline.iter().find(|t| t.text.starts_with("lb-1 marked cp-1 DOWN")).map(|t| t.at);
     let down = down.unwrap_or_else(|| panic!("lb-1 never marked cp-1 DOWN, seed={seed}"));
+    // A learner reads the sessions closing before the script failing because of it.
+    let position = |text: &str| out.timeline.iter().position(|t| t.at == down && t.text.starts_with(text));
+    if let Some(failed) = position("keepalived on lb-1: check_apiserver") {
+        assert!(position("lb-1 closed").is_some_and(|closed| closed < failed), "seed={seed}");
+    }
     (failures, down)
 }
 

@@ -1484,8 +1484,9 @@ impl Simulation {
     }
 
     /// HAProxy `on-marked-down shutdown-sessions`: the LB closes every session to a
-    /// backend it just marked DOWN.
-    fn shutdown_sessions(&mut self, lb_index: u8, backend: HostId) -> usize {
+    /// backend it just marked DOWN. Returns how many, and whether one was the tracked
+    /// script's (whose run the caller ends once the closing is told).
+    fn shutdown_sessions(&mut self, lb_index: u8, backend: HostId) -> (usize, bool) {
         let lb = self.lbs[lb_index as usize].host;
         let hit: Vec<u64> = self
             .api_requests
@@ -1499,16 +1500,12 @@ impl Simulation {
             self.reply_from(id, lb, Err(Failure::Reset { backend }));
         }
         // keepalived's check_apiserver.sh holds a session like any client's: curl,
-        // waiting on a frozen apiserver, sees it reset and the run fails now.
+        // waiting on a frozen apiserver, sees it reset.
         let script_hit = self.lbs[lb_index as usize]
             .script
             .is_some_and(|s| s.connected && s.server.is_some_and(|i| self.cp_hosts[i] == backend));
-        if script_hit {
-            self.end_script_run(lb_index, false);
-        }
-        own_sessions
-            + usize::from(script_hit)
-            + self.close_conns_where(|r| r.lb == Some(lb_index) && r.backend == backend)
+        let conns = self.close_conns_where(|r| r.lb == Some(lb_index) && r.backend == backend);
+        (own_sessions + usize::from(script_hit) + conns, script_hit)
     }
 
     /// The watch cache follows the member that feeds it while it can reach it.
@@ -1815,13 +1812,17 @@ impl Simulation {
             let shutdown =
                 matches!(self.cp().map(|c| c.frontend), Some(Frontend::Haproxy(cfg)) if cfg.shutdown_sessions);
             if t.now == ServerState::Down && shutdown {
-                let closed = self.shutdown_sessions(lb_index, backend);
+                let (closed, script_hit) = self.shutdown_sessions(lb_index, backend);
                 if closed > 0 {
                     self.note(
                         EventKind::LoadBalancer,
                         Some(backend),
                         format!("{lb_name} closed {closed} open sessions to {name} (on-marked-down shutdown-sessions)"),
                     );
+                }
+                // The script's run fails now; keepalived counts it after the closing.
+                if script_hit {
+                    self.end_script_run(lb_index, false);
                 }
             }
         }
