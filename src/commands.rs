@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
+use hasim_sim::SimTime;
 use hasim_sim::report::{self, Report, ScenarioInfo};
 use hasim_sim::scenario::{self, Loaded, Scenario};
 use hasim_sim::sweep::{self, CompareReport, RunSummary, SeedRange, Shard, SweepReport};
 
 use crate::output::{self, Destination};
-use crate::{Failure, Format, crash, parallel};
+use crate::{Failure, Format, crash, parallel, progress};
 
 /// A scenario file as read and validated.
 struct Source {
@@ -80,8 +81,9 @@ fn run_report(info: ScenarioInfo, s: &Scenario, seed: Option<u64>) -> Report {
     // is as much this run's as one in the simulation.
     let (file, variant) = (info.file.clone(), info.variant.clone());
     crash::simulating(&file, variant.as_deref(), seed.unwrap_or(s.seed), || {
-        let out = scenario::build(s, seed).run_for(s.duration());
-        Report::new(info, s, &out)
+        let mut sim = scenario::build(s, seed).build();
+        progress::run_until(&mut sim, SimTime::ZERO + s.duration(), &s.name);
+        Report::new(info, s, &sim.finish())
     })
 }
 
@@ -447,6 +449,24 @@ mod tests {
             Err(Failure::Unmet) => 1,
             Err(Failure::BadInput(_)) => 2,
             Err(Failure::Crashed) => 101,
+        }
+    }
+
+    #[test]
+    fn a_run_driven_in_steps_for_its_progress_bar_reports_the_same_as_one_run_through() {
+        // 95.5 s: the last step is a part of one.
+        let text = std::fs::read_to_string("scenarios/stacked-3-lose-one.yaml").unwrap();
+        let text = text.replace("duration: 2m", "duration: 95500ms");
+        assert!(text.contains("duration: 95500ms"), "the premise: the duration was replaced");
+        let loaded = scenario::load("stepped.yaml", &text).expect("a valid scenario");
+        let s = &loaded.scenario;
+        let info = || ScenarioInfo::new(&loaded.file, &text, s, None);
+        for seed in [1, 2] {
+            let whole = scenario::build(s, Some(seed)).run_for(s.duration());
+            let mut stepped = scenario::build(s, Some(seed)).build();
+            progress::run_until(&mut stepped, SimTime::ZERO + s.duration(), "test");
+            let (a, b) = (Report::new(info(), s, &whole), Report::new(info(), s, &stepped.finish()));
+            assert_eq!(a.to_json(), b.to_json(), "seed={seed}");
         }
     }
 

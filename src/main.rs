@@ -9,6 +9,7 @@ mod crash;
 mod demo;
 mod output;
 mod parallel;
+mod progress;
 
 // Sweeps allocate and free many small buffers per run on every thread; mimalloc's
 // thread-local free lists make that cheaper than glibc malloc.

@@ -1,14 +1,11 @@
 //! Runs seeds on a rayon thread pool with a progress bar on stderr. Results come back
 //! in seed order whatever the thread count, so every figure computed from them is the
-//! same for `--jobs 1` and `--jobs 64`. The bar is hidden when stderr is not a terminal
-//! (CI logs, pipes).
+//! same for `--jobs 1` and `--jobs 64`. The bar (`progress`) is hidden when stderr is
+//! not a terminal (CI logs, pipes).
 
-use std::io::IsTerminal;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::Failure;
+use crate::{Failure, progress};
 
 /// `f` applied to every seed, in the order given.
 pub fn map_seeds<T: Send>(
@@ -22,17 +19,7 @@ pub fn map_seeds<T: Send>(
         builder = builder.num_threads(j as usize);
     }
     let pool = builder.build().map_err(|e| Failure::bad(format!("cannot start {jobs:?} threads: {e}")))?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::with_draw_target(Some(seeds.len() as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} seeds, {per_sec}, eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(label.to_string());
+    let bar = progress::bar(seeds.len() as u64, "{prefix} [{bar:40}] {pos}/{len} seeds, {per_sec}, eta {eta}", label);
     let out = pool.install(|| {
         seeds
             .par_iter()
