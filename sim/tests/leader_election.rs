@@ -129,23 +129,37 @@ fn partitioned_leader_with(seed: u64, clock: Option<Fault>) -> bool {
     let mut sim = cluster(seed);
     sim.run_until(SimTime::ZERO + secs(30));
     let old = leader_of(&mut sim, Component::ControllerManager);
-    let others: Vec<Target> = (0..3).filter(|&h| h != old.0).map(|h| Target::Host(HostId(h))).collect();
     if let Some(mut f) = clock {
         if let Fault::ClockRate { target, .. } | Fault::ClockStep { target, .. } = &mut f {
             *target = Target::Host(old);
         }
         sim.inject(f);
     }
-    sim.inject(Fault::Bridge { side_a: vec![Target::Host(old)], side_b: others });
+    cut_off(&mut sim, old);
     sim.run_for(secs(60));
-    !sim.overlaps().is_empty()
+    controller_manager_overlapped(&sim)
+}
+
+/// Cuts `host` off from the other two control-plane nodes.
+fn cut_off(sim: &mut Simulation, host: HostId) {
+    let others: Vec<Target> = (0..3).filter(|&h| h != host.0).map(|h| Target::Host(HostId(h))).collect();
+    sim.inject(Fault::Bridge { side_a: vec![Target::Host(host)], side_b: others });
+}
+
+/// Whether two controller-managers acted at once. (A scheduler leader on the same node
+/// may overlap too, while it releases its lease: see below.)
+fn controller_manager_overlapped(sim: &Simulation) -> bool {
+    sim.overlaps().iter().any(|o| o.component == Component::ControllerManager)
 }
 
 #[test]
 fn clock_rate_drift_on_the_leaders_host_causes_overlaps_and_a_pure_offset_does_not() {
     let seeds = 0..20;
     let baseline = seeds.clone().filter(|&s| partitioned_leader_with(s, None)).count();
-    assert_eq!(baseline, 0, "a partitioned leader with a true clock steps down before anyone takes over");
+    assert_eq!(
+        baseline, 0,
+        "a partitioned controller-manager leader with a true clock steps down before anyone takes over"
+    );
     let offset = seeds
         .clone()
         .filter(|&s| {
@@ -176,12 +190,11 @@ fn partitioned_leader_stepped_mid_round(seed: u64, offset_us: i64) -> bool {
     let mut sim = cluster(seed);
     sim.run_until(SimTime::ZERO + secs(30));
     let old = leader_of(&mut sim, Component::ControllerManager);
-    let others: Vec<Target> = (0..3).filter(|&h| h != old.0).map(|h| Target::Host(HostId(h))).collect();
-    sim.inject(Fault::Bridge { side_a: vec![Target::Host(old)], side_b: others });
+    cut_off(&mut sim, old);
     sim.run_for(secs(3));
     sim.inject(Fault::ClockStep { target: Target::Host(old), offset_us });
     sim.run_for(secs(60));
-    !sim.overlaps().is_empty()
+    controller_manager_overlapped(&sim)
 }
 
 #[test]
@@ -192,4 +205,32 @@ fn a_clock_step_while_the_leader_cannot_renew_neither_keeps_it_leading_nor_hurri
         assert!(!partitioned_leader_stepped_mid_round(seed, -HOUR_US), "stepped back 1 h: overlap, seed={seed}");
         assert!(!partitioned_leader_stepped_mid_round(seed, HOUR_US), "stepped ahead 1 h: overlap, seed={seed}");
     }
+}
+
+#[test]
+fn a_partitioned_scheduler_leads_on_while_its_release_waits_and_may_overlap_its_successor() {
+    // kube-scheduler sets ReleaseOnCancel: when its renewal fails, client-go's renew()
+    // writes the release before Run returns, so it schedules on until that call gives
+    // up (the 5 s client timeout, its node being cut off). A standby may take over
+    // 15 s after the last renewal it saw, before that.
+    let mut overlapped = 0;
+    for seed in 0..20 {
+        let mut sim = cluster(seed);
+        sim.run_until(SimTime::ZERO + secs(30));
+        let old = leader_of(&mut sim, Component::Scheduler);
+        cut_off(&mut sim, old);
+        sim.run_for(secs(60));
+        let overlaps: Vec<_> = sim.overlaps().iter().filter(|o| o.component == Component::Scheduler).cloned().collect();
+        for o in &overlaps {
+            let len = o.end.expect("it ends").since(o.start);
+            // It gives up 12 s after its last renewal (the 2 s retry wait, then the
+            // 10 s RenewDeadline) and acts at most 5 s more; a standby takes over no
+            // sooner than 15 s after it saw that renewal: about 2 s at most.
+            assert!(len <= SimDuration::from_millis(2_500), "overlap {len}, seed={seed}");
+            assert!(o.hosts.contains(&old), "seed={seed}");
+        }
+        overlapped += usize::from(!overlaps.is_empty());
+    }
+    eprintln!("scheduler overlaps in {overlapped}/20 runs");
+    assert!(overlapped > 0, "the release never outlasted a standby's wait");
 }

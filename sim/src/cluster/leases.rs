@@ -29,8 +29,9 @@ impl Component {
         }
     }
 
-    /// kube-scheduler sets ReleaseOnCancel; kube-controller-manager does not.
-    fn releases_on_stop(self) -> bool {
+    /// kube-scheduler sets ReleaseOnCancel; kube-controller-manager does not. It
+    /// releases the lease on a graceful stop, and when its renewal fails.
+    fn releases_on_cancel(self) -> bool {
         self == Component::Scheduler
     }
 }
@@ -110,7 +111,8 @@ impl Simulation {
         let stream = StreamId::Elector((host.0 << 8) | (c as u32) << 4 | (inc & 0xf));
         let rng = SimRng::new(self.spec.seed, stream);
         let timings = self.elector_timings();
-        let elector = LeaderElector::new(id, timings, rng);
+        let mut elector = LeaderElector::new(id, timings, rng);
+        elector.release_on_cancel = c.releases_on_cancel();
         self.hosts[host.index()].components.procs[c as usize] = Some(ElectorProc {
             elector,
             incarnation: inc,
@@ -142,6 +144,17 @@ impl Simulation {
                     self.queue.push(self.now + real, Event::ElectorTimer(host, c, inc, token));
                 }
                 Output::StartedLeading => self.leading_changed(host, c, true),
+                Output::Releasing { why } => {
+                    let name = self.hosts[host.index()].name.clone();
+                    self.note(
+                        EventKind::Lease,
+                        Some(host),
+                        format!(
+                            "{} on {name} {why}; with ReleaseOnCancel it first tries to release the lease, and goes on leading until that call returns",
+                            c.name()
+                        ),
+                    );
+                }
                 Output::StoppedLeading { why } => {
                     self.leading_changed(host, c, false);
                     let name = self.hosts[host.index()].name.clone();
@@ -370,7 +383,7 @@ impl Simulation {
     pub(super) fn stop_component(&mut self, host: HostId, c: Component) {
         let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c) else { return };
-        let releasing = c.releases_on_stop() && p.elector.release(now);
+        let releasing = c.releases_on_cancel() && p.elector.release(now);
         let name = self.hosts[host.index()].name.clone();
         if releasing {
             self.note(EventKind::Lease, Some(host), format!("{} on {name} stops and releases its lease", c.name()));

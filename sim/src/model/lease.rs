@@ -132,6 +132,12 @@ pub enum Output {
         token: u64,
     },
     StartedLeading,
+    /// renew() gave up, and with ReleaseOnCancel (kube-scheduler) it first writes the
+    /// release: the instance still acts until that call returns, since the context
+    /// it leads under is cancelled only when Run returns.
+    Releasing {
+        why: &'static str,
+    },
     /// Leadership ended; the component process exits (klog.Fatalf in both components).
     StoppedLeading {
         why: &'static str,
@@ -144,12 +150,16 @@ enum Step {
     FastUpdate,
     Get,
     Write,
+    /// release() after renew() gave up: one Update, whatever it returns.
+    Release,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Acquiring,
     Leading,
+    /// renew() gave up and the release is in flight; still acting (see `Releasing`).
+    Releasing,
     /// Released or stopped: does nothing more.
     Done,
 }
@@ -157,6 +167,9 @@ enum Phase {
 pub struct LeaderElector {
     pub id: Identity,
     pub timings: ElectionTimings,
+    /// LeaderElectionConfig.ReleaseOnCancel: kube-scheduler sets it,
+    /// kube-controller-manager does not.
+    pub release_on_cancel: bool,
     phase: Phase,
     /// An attempt (tryAcquireOrRenew) in progress, and which call it waits for.
     step: Option<Step>,
@@ -179,6 +192,7 @@ impl LeaderElector {
         LeaderElector {
             id,
             timings,
+            release_on_cancel: false,
             phase: Phase::Acquiring,
             step: None,
             desired: None,
@@ -199,7 +213,7 @@ impl LeaderElector {
 
     /// Between OnStartedLeading and the end of leadership: the instance acts.
     pub fn is_leading(&self) -> bool {
-        self.phase == Phase::Leading
+        matches!(self.phase, Phase::Leading | Phase::Releasing)
     }
 
     pub fn observed(&self) -> Option<(LeaseRecord, LocalTime)> {
@@ -248,6 +262,15 @@ impl LeaderElector {
     /// The apiserver answered the call in flight (or it failed or timed out).
     pub fn on_reply(&mut self, reply: LeaseReply, now: LocalTime) {
         let Some(step) = self.step else { return };
+        if step == Step::Release {
+            // Run returns whether the release was written or not ("Failed to release
+            // lock" is only logged), and the component exits.
+            self.stop(match reply {
+                LeaseReply::Written(_) => "failed to renew the lease within RenewDeadline; it released the lease",
+                _ => "failed to renew the lease within RenewDeadline; its release failed too",
+            });
+            return;
+        }
         let Some(mut desired) = self.desired else { return };
         match (step, reply) {
             (Step::FastUpdate, LeaseReply::Written(rv)) | (Step::Write, LeaseReply::Written(rv)) => {
@@ -321,7 +344,7 @@ impl LeaderElector {
                     self.set_timer(retry);
                 }
             }
-            Phase::Done => {}
+            Phase::Releasing | Phase::Done => {}
         }
     }
 
@@ -334,7 +357,7 @@ impl LeaderElector {
             match self.round_deadline {
                 None => self.round_deadline = Some(now.plus(self.timings.renew_deadline)),
                 Some(deadline) if now >= deadline => {
-                    self.stop("failed to renew the lease within RenewDeadline");
+                    self.give_up("failed to renew the lease within RenewDeadline", now);
                     return;
                 }
                 Some(_) => {}
@@ -362,17 +385,30 @@ impl LeaderElector {
         self.out.push(Output::StoppedLeading { why });
     }
 
-    /// Graceful shutdown with ReleaseOnCancel (kube-scheduler): a leader writes an
-    /// empty holder with a 1 s lease so a standby may take over at once. Returns
-    /// whether a release call was issued.
-    pub fn release(&mut self, now: LocalTime) -> bool {
-        let was_leader = self.is_leader() && self.phase == Phase::Leading;
-        self.phase = Phase::Done;
+    /// renew() gave up. With ReleaseOnCancel, release() runs before Run returns: if
+    /// the last record seen still names this instance, it writes the release and
+    /// leads on until the call returns (at most the client's timeout). Otherwise
+    /// leadership ends now.
+    fn give_up(&mut self, why: &'static str, now: LocalTime) {
+        let release = if self.release_on_cancel && self.is_leader() { self.release_call(now) } else { None };
+        let Some(call) = release else {
+            self.stop(why);
+            return;
+        };
+        self.phase = Phase::Releasing;
+        self.step = Some(Step::Release);
+        self.desired = None;
+        // The release is no part of a renew round: only the client's timeout bounds it.
+        self.round_deadline = None;
         self.token += 1;
-        let (Some(old), Some(rv)) = (self.observed, self.known_rv) else { return false };
-        if !was_leader {
-            return false;
-        }
+        self.out.push(Output::Releasing { why });
+        self.out.push(Output::Call(call));
+    }
+
+    /// release()'s Update: an empty holder with a 1 s lease, so that a standby may
+    /// take over at once, on the resourceVersion last seen.
+    fn release_call(&self, now: LocalTime) -> Option<LeaseCall> {
+        let (Some(old), Some(rv)) = (self.observed, self.known_rv) else { return None };
         let record = LeaseRecord {
             holder: None,
             lease_duration: SimDuration::from_secs(1),
@@ -380,8 +416,19 @@ impl LeaderElector {
             renew_time: now,
             transitions: old.transitions,
         };
+        Some(LeaseCall::Update { record, resource_version: rv })
+    }
+
+    /// Graceful shutdown with ReleaseOnCancel (kube-scheduler): a leader writes the
+    /// release. Returns whether a release call was issued.
+    pub fn release(&mut self, now: LocalTime) -> bool {
+        let was_leader = self.is_leader() && self.phase == Phase::Leading;
+        self.phase = Phase::Done;
+        self.token += 1;
+        let call = self.release_call(now).filter(|_| was_leader);
+        let Some(call) = call else { return false };
         self.step = None;
-        self.out.push(Output::Call(LeaseCall::Update { record, resource_version: rv }));
+        self.out.push(Output::Call(call));
         true
     }
 }
@@ -430,6 +477,8 @@ mod tests {
         timers: Vec<Option<(i64, u64)>>,
         now: i64,
         leading: Vec<bool>,
+        /// A release written after a failed renewal, held back instead of answered.
+        held_release: Option<LeaseCall>,
     }
 
     impl Bench {
@@ -449,6 +498,7 @@ mod tests {
                 leading: vec![false; n as usize],
                 electors,
                 now: 0,
+                held_release: None,
             }
         }
 
@@ -466,6 +516,7 @@ mod tests {
         fn flush(&mut self, i: usize) {
             while let Some(o) = self.electors[i].out.pop() {
                 match o {
+                    Output::Call(c) if self.electors[i].phase == Phase::Releasing => self.held_release = Some(c),
                     Output::Call(c) => {
                         let r = self.api.call(c);
                         self.electors[i].on_reply(r, LocalTime(self.now));
@@ -475,6 +526,7 @@ mod tests {
                     }
                     Output::StartedLeading => self.leading[i] = true,
                     Output::StoppedLeading { .. } => self.leading[i] = false,
+                    Output::Releasing { .. } => {}
                 }
             }
         }
@@ -495,6 +547,18 @@ mod tests {
                     self.flush(i);
                 }
             }
+        }
+
+        /// A single elector (with ReleaseOnCancel or not) leads for 5 s, then the API
+        /// goes away. Returns when that happened.
+        fn lone_leader_cut_off(&mut self, release_on_cancel: bool) -> i64 {
+            self.electors[0].release_on_cancel = release_on_cancel;
+            self.electors[0].start(LocalTime(0));
+            self.flush(0);
+            self.run_ms(5_000, &[true]);
+            assert!(self.leading[0]);
+            self.api.down = true;
+            self.now
         }
     }
 
@@ -535,12 +599,7 @@ mod tests {
     #[test]
     fn a_leader_that_cannot_renew_stops_after_the_renew_deadline() {
         let mut b = Bench::new(1);
-        b.electors[0].start(LocalTime(0));
-        b.flush(0);
-        b.run_ms(5_000, &[true]);
-        assert!(b.leading[0]);
-        b.api.down = true;
-        let cut = b.now;
+        let cut = b.lone_leader_cut_off(false);
         while b.leading[0] {
             b.run_ms(10, &[true]);
         }
@@ -548,6 +607,48 @@ mod tests {
         // The round that fails starts up to one RetryPeriod after the cut, and ends
         // RenewDeadline after it started.
         assert!((10_000_000..=12_100_000).contains(&lasted), "stopped {lasted} µs after the API went away");
+    }
+
+    #[test]
+    fn with_release_on_cancel_a_leader_that_cannot_renew_releases_and_leads_until_that_call_returns() {
+        let mut b = Bench::new(1);
+        let cut = b.lone_leader_cut_off(true);
+        while b.held_release.is_none() {
+            b.run_ms(10, &[true]);
+        }
+        // renew() gave up at the round's deadline, as without ReleaseOnCancel...
+        assert!((10_000_000..=12_100_000).contains(&(b.now - cut)), "gave up {} µs after the cut", b.now - cut);
+        // ...but the release comes first, and the instance acts until it returns,
+        // bounded by the client's timeout alone.
+        assert!(b.leading[0] && b.electors[0].is_leading());
+        assert_eq!(b.electors[0].call_timeout(LocalTime(b.now)), SimDuration::from_secs(5));
+        b.run_ms(3_000, &[true]);
+        assert!(b.leading[0], "no timer ends it");
+        // The API is back in time: the release is written, and leadership ends.
+        b.api.down = false;
+        let reply = b.api.call(b.held_release.take().expect("held"));
+        b.electors[0].on_reply(reply, LocalTime(b.now));
+        b.flush(0);
+        assert!(!b.leading[0] && !b.electors[0].is_leading());
+        assert_eq!(b.api.lease.unwrap().record.holder, None, "released");
+    }
+
+    #[test]
+    fn a_leader_that_saw_another_holder_has_nothing_to_release() {
+        let mut b = Bench::started(2);
+        assert!(b.leading[0]);
+        // The standby is made the holder behind the leader's back; the leader's fast
+        // update then conflicts, its Get shows the other holder, and it gives up at
+        // the deadline without a release.
+        let mut obj = b.api.lease.unwrap();
+        b.electors[0].release_on_cancel = true;
+        obj.record.holder = Some(b.electors[1].id);
+        obj.resource_version += 100;
+        b.api.lease = Some(obj);
+        while b.leading[0] {
+            b.run_ms(10, &[true, false]);
+        }
+        assert!(b.held_release.is_none(), "not IsLeader(): release() returns at once");
     }
 
     #[test]
