@@ -2485,7 +2485,7 @@ fn probe_config(api: &ApiServerProc) -> ProbeConfig {
 
 /// The kubelet's wait between SIGTERM and SIGKILL: the pod's
 /// terminationGracePeriodSeconds, which kubeadm's static pods leave at the default.
-const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
+pub(super) const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.
 const CHECK_APISERVER_MAX_TIME: SimDuration = SimDuration::from_secs(2);

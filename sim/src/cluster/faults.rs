@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::fault::Process;
+use leases::component_of;
 
 /// How a verifier's clock sees some of a host's certificates.
 #[derive(Clone)]
@@ -250,6 +251,9 @@ impl Simulation {
                         let c = component_of(process);
                         self.note(EventKind::Fault, Some(h), format!("fault: {} on {name} {verb}", c.name()));
                         self.pause_component(h, c, pause);
+                        if pause {
+                            self.probes_go_unanswered(h, process);
+                        }
                     }
                     Process::LoadBalancer => {
                         let proxy = self.proxy_name();
@@ -661,6 +665,7 @@ impl Simulation {
             let name = self.hosts[host.index()].name.clone();
             self.note(EventKind::Fault, Some(host), format!("fault: etcd on {name} frozen (SIGSTOP)"));
             self.track_etcd_leaders();
+            self.probes_go_unanswered(host, Process::Etcd);
         }
     }
 
@@ -1032,13 +1037,7 @@ impl Simulation {
         }
         self.replaying_stash = false;
         self.track_etcd_leaders();
-    }
-}
-
-fn component_of(p: Process) -> Component {
-    match p {
-        Process::Scheduler => Component::Scheduler,
-        _ => Component::ControllerManager,
+        self.probed_process_resumed(host, Process::Etcd);
     }
 }
 

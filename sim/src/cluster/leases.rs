@@ -29,6 +29,14 @@ impl Component {
         }
     }
 
+    /// The process this component runs as.
+    pub(super) fn process(self) -> crate::fault::Process {
+        match self {
+            Component::Scheduler => crate::fault::Process::Scheduler,
+            Component::ControllerManager => crate::fault::Process::ControllerManager,
+        }
+    }
+
     /// kube-scheduler sets ReleaseOnCancel; kube-controller-manager does not. It
     /// releases the lease on a graceful stop, and when its renewal fails.
     fn releases_on_cancel(self) -> bool {
@@ -66,13 +74,17 @@ pub(super) struct ElectorProc {
     stashed: Vec<(u64, LeaseReply)>,
     /// A graceful stop is waiting for the release call.
     stopping: bool,
+    /// That stop is the kubelet's SIGTERM: it starts the process again once it exits.
+    restart_after_stop: bool,
+    /// The kubelet's liveness probe (`kubelet`).
+    pub(super) hang: crate::model::kubelet::HangProbe,
 }
 
 /// Per node: its components and their kubelet back-off.
 #[derive(Default)]
 pub(super) struct NodeComponents {
     pub(super) procs: [Option<ElectorProc>; 2],
-    backoff: [RestartBackoff; 2],
+    pub(super) backoff: [RestartBackoff; 2],
     incarnations: [u32; 2],
 }
 
@@ -121,6 +133,8 @@ impl Simulation {
             due_timer: None,
             stashed: Vec::new(),
             stopping: false,
+            restart_after_stop: false,
+            hang: crate::model::kubelet::HangProbe::new(self.now, self.now == SimTime::ZERO),
         });
         let now = self.elector_now(host);
         self.with_elector(host, c, |e| e.start(now));
@@ -263,7 +277,13 @@ impl Simulation {
         }
         p.call = None;
         if p.stopping {
-            self.exit_component(host, c, false);
+            if p.restart_after_stop {
+                let name = self.hosts[host.index()].name.clone();
+                let what = format!("{} on {name} released its lease and exited on the kubelet's SIGTERM", c.name());
+                self.component_exits_for_kubelet(host, c, what);
+            } else {
+                self.exit_component(host, c, false);
+            }
             return;
         }
         self.with_elector(host, c, |e| e.on_reply(reply, now));
@@ -334,7 +354,7 @@ impl Simulation {
     /// The process ends. `restart`: it exited on its own (lost lease, killed), so the
     /// kubelet starts it again once it notices, after its back-off; returns how the
     /// timeline says when.
-    fn exit_component(&mut self, host: HostId, c: Component, restart: bool) -> Option<String> {
+    pub(super) fn exit_component(&mut self, host: HostId, c: Component, restart: bool) -> Option<String> {
         let h = &mut self.hosts[host.index()];
         let p = h.components.procs[c as usize].take()?;
         if p.elector.is_leading() {
@@ -381,6 +401,16 @@ impl Simulation {
 
     /// Graceful stop (SIGTERM): the scheduler releases its lease first.
     pub(super) fn stop_component(&mut self, host: HostId, c: Component) {
+        self.sigterm_component(host, c, false);
+    }
+
+    /// The kubelet's SIGTERM, acted on by a process that resumed: it stops as on a
+    /// graceful stop, and the kubelet starts it again once it has exited.
+    pub(super) fn stop_component_for_kubelet(&mut self, host: HostId, c: Component) {
+        self.sigterm_component(host, c, true);
+    }
+
+    fn sigterm_component(&mut self, host: HostId, c: Component, by_kubelet: bool) {
         let now = self.elector_now(host);
         let Some(p) = self.elector_mut(host, c) else { return };
         let releasing = c.releases_on_cancel() && p.elector.release(now);
@@ -391,12 +421,16 @@ impl Simulation {
             self.leading_changed(host, c, false);
             let p = self.elector_mut(host, c).expect("running");
             p.stopping = true;
+            p.restart_after_stop = by_kubelet;
             let outputs = std::mem::take(&mut p.elector.out);
             for o in outputs {
                 if let Output::Call(call) = o {
                     self.lease_call(host, c, call);
                 }
             }
+        } else if by_kubelet {
+            let what = format!("{} on {name} exits (it does not release its lease)", c.name());
+            self.component_exits_for_kubelet(host, c, what);
         } else {
             self.note(
                 EventKind::Lease,
@@ -427,6 +461,9 @@ impl Simulation {
             }
         }
         self.update_overlaps(c);
+        if !paused {
+            self.probed_process_resumed(host, c.process());
+        }
     }
 
     /// The host whose instance of `c` leads now (the most recent if several do).
@@ -449,5 +486,13 @@ impl Simulation {
 
     pub fn overlaps(&self) -> &[Overlap] {
         &self.overlaps
+    }
+}
+
+/// The component a scheduler or controller-manager `Process` names.
+pub(super) fn component_of(p: crate::fault::Process) -> Component {
+    match p {
+        crate::fault::Process::Scheduler => Component::Scheduler,
+        _ => Component::ControllerManager,
     }
 }

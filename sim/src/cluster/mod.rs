@@ -13,6 +13,7 @@ mod clients;
 mod control_plane;
 mod etcd_host;
 mod faults;
+mod kubelet;
 mod leases;
 mod observe;
 
@@ -436,6 +437,11 @@ enum Event {
     LivenessProbeTimeout(HostId, u32, SimTime),
     /// The grace period of a frozen apiserver the kubelet is killing ran out.
     ApiserverSigkill(HostId, u32),
+    /// The kubelet's probes of a process (incarnation `.2`) frozen since `.3` have
+    /// failed the threshold of times in a row, if it is frozen still (`kubelet`).
+    ProbesFailed(HostId, crate::fault::Process, u32, SimTime),
+    /// The grace period of a frozen etcd, scheduler or controller-manager ran out.
+    ProbedSigkill(HostId, crate::fault::Process, u32),
     /// The kubelet starts a container again after it exited: the incarnation that
     /// exited, and whether the crash-loop back-off delayed the restart (then the
     /// timeline says so when it happens).
@@ -475,6 +481,8 @@ struct EtcdProcess {
     /// Stopping: its client listeners are closed, so new client calls are refused,
     /// while raft goes on until the open client streams are cut.
     clients_closed: bool,
+    /// The kubelet's liveness probe (`kubelet`).
+    hang: crate::model::kubelet::HangProbe,
 }
 
 struct Host {
@@ -1075,6 +1083,8 @@ impl Simulation {
             Event::LivenessProbe(host, inc) => self.on_liveness_probe(host, inc),
             Event::LivenessProbeTimeout(host, inc, sent) => self.on_liveness_probe_timeout(host, inc, sent),
             Event::ApiserverSigkill(host, inc) => self.on_apiserver_sigkill(host, inc),
+            Event::ProbesFailed(host, process, inc, since) => self.on_probes_failed(host, process, inc, since),
+            Event::ProbedSigkill(host, process, inc) => self.on_probed_sigkill(host, process, inc),
             Event::ApiserverRestart(host, inc, delayed) => self.on_apiserver_restart(host, inc, delayed),
             Event::EtcdRestart(host, inc, delayed) => self.on_etcd_restart(host, inc, delayed),
             Event::ElectorTimer(host, c, inc, token) => self.on_elector_timer(host, c, inc, token),
@@ -1104,6 +1114,8 @@ impl Simulation {
             Event::LivenessProbe(h, _)
             | Event::LivenessProbeTimeout(h, ..)
             | Event::ApiserverSigkill(h, _)
+            | Event::ProbesFailed(h, ..)
+            | Event::ProbedSigkill(h, ..)
             | Event::ApiserverRestart(h, ..)
             | Event::EtcdRestart(h, ..)
             | Event::ComponentRestart(h, ..) => (h, Part::HostOnly),
@@ -1188,6 +1200,7 @@ impl Simulation {
             stopping_for: None,
             restart_after_stop: false,
             clients_closed: false,
+            hang: crate::model::kubelet::HangProbe::new(now, now == SimTime::ZERO),
         });
         self.started.insert(member);
         let phase = self.boot_rng.below(hb.as_micros());

@@ -92,6 +92,82 @@ pub fn next_probe(end: SimTime, tick: SimTime) -> SimTime {
     end.max(tick)
 }
 
+/// The kubelet's liveness probe of a static pod whose health endpoint fails only
+/// when the process does not answer at all: etcd's /livez (one serializable read of
+/// its own store, no quorum needed; kubeadm v1.31+, `/health?serializable=true`
+/// before, which is the same here), and the /healthz of kube-scheduler and
+/// kube-controller-manager (their only check is the leader-election watchdog, which
+/// fails for a leader that has not renewed for LeaseDuration + 20 s; a running leader
+/// exits long before that on its own). So only a frozen (SIGSTOPped) process fails
+/// these probes: its kernel accepts the GET and nothing answers it, and each probe
+/// waits out its timeout. Probes of a process that answers are not simulated one by
+/// one; a freeze works out when the threshold of failures in a row will be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HangProbe {
+    /// The probe worker's first tick after the container started; it ticks every
+    /// period from then on.
+    first_probe: SimTime,
+    /// The container has been up since long before the run: its startup probe passed.
+    long_running: bool,
+    /// Frozen (SIGSTOP aimed at this process) since then, and the probe that is
+    /// counting its failures.
+    frozen: Option<(SimTime, ProbeConfig)>,
+    /// The kubelet has sent SIGTERM, which a frozen process cannot act on until it
+    /// resumes; SIGKILL follows at the end of the grace period.
+    pub terminating: bool,
+}
+
+impl HangProbe {
+    /// A container started at `now`; `long_running` for those of the cluster the run
+    /// begins with.
+    pub fn new(now: SimTime, long_running: bool) -> HangProbe {
+        HangProbe {
+            first_probe: now + ProbeConfig::LIVENESS.initial_delay,
+            long_running,
+            frozen: None,
+            terminating: false,
+        }
+    }
+
+    /// The process froze at `now`. Returns when, if it stays frozen, the kubelet's
+    /// probes will have failed the threshold of times in a row, and the probe that
+    /// did (the startup probe if none has passed yet).
+    pub fn freeze(&mut self, now: SimTime) -> (SimTime, ProbeConfig) {
+        let period = ProbeConfig::LIVENESS.period;
+        let first = tick_after(now, self.first_probe, period);
+        // A probe that began before the freeze was answered at once.
+        let cfg =
+            if first == self.first_probe && !self.long_running { ProbeConfig::STARTUP } else { ProbeConfig::LIVENESS };
+        // Each probe fails at its timeout, and the worker begins the next at its
+        // ticker's next tick, or at once if that tick fell meanwhile.
+        let (mut start, mut tick, mut failed) = (first, first, first);
+        for _ in 0..cfg.failure_threshold {
+            tick = tick_after(start, tick, cfg.period);
+            failed = start + cfg.timeout;
+            start = next_probe(failed, tick);
+        }
+        self.frozen = Some((now, cfg));
+        (failed, cfg)
+    }
+
+    /// The process resumed: a probe waiting for it is answered, and the count of
+    /// failures in a row starts over.
+    pub fn thaw(&mut self) {
+        self.frozen = None;
+    }
+
+    /// Whether the process has stayed frozen since `since` (the failures worked out
+    /// then still stand).
+    pub fn frozen_since(&self, since: SimTime) -> bool {
+        self.frozen.is_some_and(|(at, _)| at == since)
+    }
+
+    /// The probe counting failures while frozen: startup or liveness.
+    pub fn failing_probe(&self) -> Option<ProbeConfig> {
+        self.frozen.map(|(_, cfg)| cfg)
+    }
+}
+
 /// How often the kubelet's generic PLEG lists the containers
 /// (genericPlegRelistPeriod in pkg/kubelet/kubelet.go; Evented PLEG is off by default).
 pub const PLEG_RELIST_PERIOD: SimDuration = SimDuration::from_secs(1);
@@ -211,6 +287,30 @@ mod tests {
         // Ran more than 10 minutes since its last restart: the entry is forgotten.
         assert_eq!(b.next_delay(t + SimDuration::from_secs(601)), SimDuration::ZERO);
         assert_eq!(b.next_delay(t + SimDuration::from_secs(602)), BACKOFF_INITIAL);
+    }
+
+    #[test]
+    fn a_process_frozen_for_good_fails_eight_probes_of_15_s_from_the_next_tick() {
+        // Started at 100 s: probes tick at 110 s, 120 s, ... Frozen at 133 s, the probe
+        // of 140 s is the first to go unanswered; eight 15 s timeouts follow back to back.
+        let mut h = HangProbe::new(secs(100), false);
+        let (at, cfg) = h.freeze(secs(133));
+        assert_eq!(cfg, ProbeConfig::LIVENESS);
+        assert_eq!(at, secs(140 + 8 * 15));
+        assert!(h.frozen_since(secs(133)));
+        h.thaw();
+        assert!(!h.frozen_since(secs(133)), "resumed: that count no longer stands");
+    }
+
+    #[test]
+    fn a_process_frozen_before_its_first_probe_fails_the_startup_probe_24_times() {
+        let mut h = HangProbe::new(secs(100), false);
+        let (at, cfg) = h.freeze(secs(105));
+        assert_eq!(cfg, ProbeConfig::STARTUP);
+        assert_eq!(at, secs(110 + 24 * 15));
+        // The cluster's own processes at the start of a run passed theirs long ago.
+        let mut h = HangProbe::new(SimTime::ZERO, true);
+        assert_eq!(h.freeze(secs(5)), (secs(10 + 8 * 15), ProbeConfig::LIVENESS));
     }
 
     #[test]
