@@ -88,15 +88,95 @@ pub(super) struct NodeComponents {
     incarnations: [u32; 2],
 }
 
+/// A lease write proposed to etcd.
+#[derive(Clone, Copy, Debug)]
+struct LeaseWrite {
+    component: Component,
+    call: LeaseCall,
+    /// Its call already failed (a timeout, a leader change): the proposal may still
+    /// commit, and is then applied all the same, with no one to tell.
+    answered: bool,
+}
+
 /// The Lease objects as etcd holds them (applied once per committed index).
 #[derive(Default)]
 pub(super) struct LeaseStore {
     objects: [Option<LeaseObject>; 2],
-    /// Pending write ops by etcd write id, and their outcome once applied.
-    ops: BTreeMap<u64, (Component, LeaseCall)>,
+    /// Write ops by etcd write id until they are applied or can no longer be, and
+    /// the outcome of those applied before their call was answered.
+    ops: BTreeMap<u64, LeaseWrite>,
     results: BTreeMap<u64, LeaseReply>,
     /// Highest committed index applied to the store.
     applied: LogIndex,
+}
+
+impl LeaseStore {
+    /// A lease write went to etcd as write `etcd_id`.
+    fn proposed(&mut self, etcd_id: u64, component: Component, call: LeaseCall) {
+        self.ops.insert(etcd_id, LeaseWrite { component, call, answered: false });
+    }
+
+    /// etcd answered call `etcd_id` (a write, or a read of `c`'s Lease): the API's
+    /// answer.
+    fn answer(&mut self, etcd_id: u64, c: Component, result: Result<LogIndex, RequestError>) -> LeaseReply {
+        let applied = self.results.remove(&etcd_id);
+        match result {
+            Err(e) => {
+                // A write that timed out or saw the leader change may be in the log
+                // and commit later: etcd applies it then, though the apiserver has
+                // long answered with the error. One refused or dropped never will.
+                let may_commit = matches!(
+                    e,
+                    RequestError::DeadlineExceeded
+                        | RequestError::TimedOut
+                        | RequestError::TimedOutLeaderFail
+                        | RequestError::LeaderChanged
+                );
+                match self.ops.get_mut(&etcd_id) {
+                    Some(w) if may_commit && applied.is_none() => w.answered = true,
+                    _ => {
+                        self.ops.remove(&etcd_id);
+                    }
+                }
+                LeaseReply::Failed
+            }
+            Ok(_) => {
+                self.ops.remove(&etcd_id);
+                // A read: the store's current state (committed, so linearizable).
+                applied.unwrap_or_else(|| self.objects[c as usize].map_or(LeaseReply::NotFound, LeaseReply::Found))
+            }
+        }
+    }
+
+    /// Applies a committed entry, once per index: a lease write's outcome is kept
+    /// for its call, or dropped if that call has already failed.
+    fn apply(&mut self, index: LogIndex, entry: &Entry) {
+        if index <= self.applied {
+            return;
+        }
+        self.applied = index;
+        let crate::model::etcd::message::EntryKind::Write(w) = entry.kind else { return };
+        let Some(&LeaseWrite { component: c, call, answered }) = self.ops.get(&w.0) else { return };
+        let slot = &mut self.objects[c as usize];
+        let reply = match call {
+            LeaseCall::Create(record) if slot.is_none() => {
+                *slot = Some(LeaseObject { record, resource_version: index });
+                LeaseReply::Written(index)
+            }
+            LeaseCall::Update { record, resource_version }
+                if slot.is_some_and(|o| o.resource_version == resource_version) =>
+            {
+                *slot = Some(LeaseObject { record, resource_version: index });
+                LeaseReply::Written(index)
+            }
+            _ => LeaseReply::Conflict,
+        };
+        if answered {
+            self.ops.remove(&w.0);
+        } else {
+            self.results.insert(w.0, reply);
+        }
+    }
 }
 
 impl Simulation {
@@ -214,7 +294,7 @@ impl Simulation {
         if let Some(id) = self.etcd_call(host, kind, origin)
             && kind == RequestKind::Write
         {
-            self.leases.ops.insert(id, (c, call));
+            self.leases.proposed(id, c, call);
         }
     }
 
@@ -228,41 +308,13 @@ impl Simulation {
         seq: u64,
         result: Result<LogIndex, RequestError>,
     ) {
-        let reply = match result {
-            Err(_) => LeaseReply::Failed,
-            Ok(_) => match self.leases.results.remove(&etcd_id) {
-                Some(r) => r,
-                // A read: the store's current state (committed, so linearizable).
-                None => self.leases.objects[c as usize].map_or(LeaseReply::NotFound, LeaseReply::Found),
-            },
-        };
-        self.leases.ops.remove(&etcd_id);
+        let reply = self.leases.answer(etcd_id, c, result);
         self.on_elector_reply(host, c, inc, seq, reply);
     }
 
     /// Applies committed lease writes to the store, once per index.
     pub(super) fn apply_lease_writes(&mut self, index: LogIndex, entry: &Entry) {
-        if index <= self.leases.applied {
-            return;
-        }
-        self.leases.applied = index;
-        let crate::model::etcd::message::EntryKind::Write(w) = entry.kind else { return };
-        let Some(&(c, call)) = self.leases.ops.get(&w.0) else { return };
-        let slot = &mut self.leases.objects[c as usize];
-        let reply = match call {
-            LeaseCall::Create(record) if slot.is_none() => {
-                *slot = Some(LeaseObject { record, resource_version: index });
-                LeaseReply::Written(index)
-            }
-            LeaseCall::Update { record, resource_version }
-                if slot.is_some_and(|o| o.resource_version == resource_version) =>
-            {
-                *slot = Some(LeaseObject { record, resource_version: index });
-                LeaseReply::Written(index)
-            }
-            _ => LeaseReply::Conflict,
-        };
-        self.leases.results.insert(w.0, reply);
+        self.leases.apply(index, entry);
     }
 
     pub(super) fn on_elector_reply(&mut self, host: HostId, c: Component, inc: u32, seq: u64, reply: LeaseReply) {
@@ -494,5 +546,71 @@ pub(super) fn component_of(p: crate::fault::Process) -> Component {
     match p {
         crate::fault::Process::Scheduler => Component::Scheduler,
         _ => Component::ControllerManager,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{Term, WriteId};
+    use crate::model::clock::LocalTime;
+    use crate::model::etcd::message::EntryKind;
+    use crate::model::lease::{Identity, LeaseRecord};
+
+    fn record(holder: u32) -> LeaseRecord {
+        LeaseRecord {
+            holder: Some(Identity { host: holder, incarnation: 1 }),
+            lease_duration: SimDuration::from_secs(15),
+            acquire_time: LocalTime(0),
+            renew_time: LocalTime(0),
+            transitions: 0,
+        }
+    }
+
+    fn write(id: u64) -> Entry {
+        Entry { term: Term(2), kind: EntryKind::Write(WriteId(id)), digest: 0 }
+    }
+
+    /// A store whose scheduler Lease was created at index 5 by cp-1.
+    fn store() -> LeaseStore {
+        let mut s = LeaseStore::default();
+        s.proposed(1, Component::Scheduler, LeaseCall::Create(record(0)));
+        s.apply(5, &write(1));
+        assert_eq!(s.answer(1, Component::Scheduler, Ok(5)), LeaseReply::Written(5));
+        s
+    }
+
+    #[test]
+    fn a_lease_write_whose_call_timed_out_is_applied_when_it_commits_later() {
+        let mut s = store();
+        let update = LeaseCall::Update { record: record(1), resource_version: 5 };
+        s.proposed(2, Component::Scheduler, update);
+        // The apiserver's etcd call gave up at its deadline; the entry was in the log.
+        assert_eq!(s.answer(2, Component::Scheduler, Err(RequestError::DeadlineExceeded)), LeaseReply::Failed);
+        s.apply(9, &write(2));
+        let now = s.answer(3, Component::Scheduler, Ok(9));
+        assert_eq!(now, LeaseReply::Found(LeaseObject { record: record(1), resource_version: 9 }), "applied");
+        assert!(s.ops.is_empty() && s.results.is_empty(), "nothing left behind");
+    }
+
+    #[test]
+    fn a_lease_write_refused_or_dropped_is_forgotten() {
+        let mut s = store();
+        for (id, e) in [(2, RequestError::Unavailable), (3, RequestError::ProposalDropped)] {
+            s.proposed(id, Component::Scheduler, LeaseCall::Update { record: record(1), resource_version: 5 });
+            assert_eq!(s.answer(id, Component::Scheduler, Err(e)), LeaseReply::Failed);
+        }
+        assert!(s.ops.is_empty());
+    }
+
+    #[test]
+    fn a_lease_write_applied_before_its_call_failed_leaves_nothing_behind() {
+        // Committed and applied, but the answer did not reach the apiserver in time.
+        let mut s = store();
+        s.proposed(2, Component::Scheduler, LeaseCall::Update { record: record(1), resource_version: 5 });
+        s.apply(9, &write(2));
+        assert_eq!(s.answer(2, Component::Scheduler, Err(RequestError::DeadlineExceeded)), LeaseReply::Failed);
+        assert!(s.ops.is_empty() && s.results.is_empty());
+        assert_eq!(s.objects[Component::Scheduler as usize].map(|o| o.resource_version), Some(9));
     }
 }
