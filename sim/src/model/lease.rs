@@ -181,6 +181,10 @@ pub struct LeaderElector {
     known_rv: Option<u64>,
     /// Deadline of the current renew round (local clock).
     round_deadline: Option<LocalTime>,
+    /// When the current renew round began: its retries follow a ticker started then.
+    round_start: LocalTime,
+    /// When the attempt in progress (or the last one) began.
+    attempt_start: LocalTime,
     /// Timer generation: a timer whose token is stale is ignored.
     token: u64,
     rng: SimRng,
@@ -200,6 +204,8 @@ impl LeaderElector {
             observed_time: LocalTime::default(),
             known_rv: None,
             round_deadline: None,
+            round_start: LocalTime::default(),
+            attempt_start: LocalTime::default(),
             token: 0,
             rng,
             out: Vec::new(),
@@ -236,6 +242,7 @@ impl LeaderElector {
     }
 
     fn try_acquire_or_renew(&mut self, now: LocalTime) {
+        self.attempt_start = now;
         let mut record = LeaseRecord {
             holder: Some(self.id),
             lease_duration: self.timings.lease_duration,
@@ -336,13 +343,15 @@ impl LeaderElector {
                 self.set_timer(retry);
             }
             Phase::Leading => {
-                // PollImmediateUntil: retry every RetryPeriod until the round's deadline.
+                // PollUntilContextTimeout(RetryPeriod, RenewDeadline, immediate): the
+                // retries follow a ticker started with the round, which keeps one tick
+                // that fell during a slow attempt. So the next attempt begins at the
+                // first tick after this one began, or at once if that has passed.
                 let deadline = self.round_deadline.unwrap_or(now);
-                if now.plus(retry) >= deadline {
-                    self.set_timer(deadline.since(now));
-                } else {
-                    self.set_timer(retry);
-                }
+                let ticks = self.attempt_start.since(self.round_start).as_micros() / retry.as_micros() + 1;
+                let tick = self.round_start.plus(SimDuration(ticks * retry.as_micros()));
+                let next = if tick > now { tick } else { now };
+                self.set_timer(next.min(deadline).since(now));
             }
             Phase::Releasing | Phase::Done => {}
         }
@@ -355,7 +364,10 @@ impl LeaderElector {
         }
         if self.phase == Phase::Leading {
             match self.round_deadline {
-                None => self.round_deadline = Some(now.plus(self.timings.renew_deadline)),
+                None => {
+                    self.round_start = now;
+                    self.round_deadline = Some(now.plus(self.timings.renew_deadline));
+                }
                 Some(deadline) if now >= deadline => {
                     self.give_up("failed to renew the lease within RenewDeadline", now);
                     return;
@@ -631,6 +643,63 @@ mod tests {
         b.flush(0);
         assert!(!b.leading[0] && !b.electors[0].is_leading());
         assert_eq!(b.api.lease.unwrap().record.holder, None, "released");
+    }
+
+    /// The timers an elector asked for since the last look, in microseconds.
+    fn timers(e: &mut LeaderElector) -> Vec<(u64, u64)> {
+        e.out
+            .drain(..)
+            .filter_map(|o| match o {
+                Output::Timer { after, token } => Some((after.as_micros(), token)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn within_a_renew_round_retries_follow_a_ticker_started_with_the_round() {
+        let ms = |m: i64| LocalTime(m * 1_000);
+        let mut e = LeaderElector::new(
+            Identity { host: 0, incarnation: 1 },
+            ElectionTimings::default(),
+            SimRng::new(7, StreamId::Workload),
+        );
+        e.start(ms(0));
+        e.on_reply(LeaseReply::NotFound, ms(0));
+        e.on_reply(LeaseReply::Written(1), ms(0));
+        assert!(e.is_leading());
+        // Renewed: the next round one RetryPeriod on (wait.Until).
+        let (after, token) = timers(&mut e)[0];
+        assert_eq!(after, 2_000_000);
+        e.on_timer(token, ms(2_000));
+        // The round's first attempt: the fast update fails after 1.5 s, the Get after
+        // 0.4 s more. The ticker's tick at 4 s is next, not 2 s after the failure.
+        e.on_reply(LeaseReply::Failed, ms(3_500));
+        e.on_reply(LeaseReply::Failed, ms(3_900));
+        let (after, token) = timers(&mut e)[0];
+        assert_eq!(after, 100_000);
+        // An attempt that outlasts the period is followed at once: the ticker kept
+        // the tick of 6 s.
+        e.on_timer(token, ms(4_000));
+        e.on_reply(LeaseReply::Failed, ms(6_500));
+        e.on_reply(LeaseReply::Failed, ms(6_700));
+        let (after, token) = timers(&mut e)[0];
+        assert_eq!(after, 0);
+        // One tick is kept however long the attempt: at 11.5 s the next begins at
+        // once, and the round's deadline (2 s + 10 s) cuts its call short.
+        e.on_timer(token, ms(6_700));
+        e.on_reply(LeaseReply::Failed, ms(11_000));
+        e.on_reply(LeaseReply::Failed, ms(11_500));
+        let (after, token) = timers(&mut e)[0];
+        assert_eq!(after, 0);
+        e.on_timer(token, ms(11_500));
+        assert_eq!(e.call_timeout(ms(11_500)), SimDuration::from_millis(500));
+        e.on_reply(LeaseReply::Failed, ms(12_000));
+        e.on_reply(LeaseReply::Failed, ms(12_000));
+        let (after, token) = timers(&mut e)[0];
+        assert_eq!(after, 0);
+        e.on_timer(token, ms(12_000));
+        assert!(!e.is_leading(), "gave up at the deadline");
     }
 
     #[test]
