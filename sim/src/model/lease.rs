@@ -329,9 +329,12 @@ impl LeaderElector {
             Phase::Acquiring if ok => {
                 self.phase = Phase::Leading;
                 self.out.push(Output::StartedLeading);
-                // renew(): wait.Until(…, RetryPeriod) — the next round one period on.
-                self.round_deadline = None;
-                self.set_timer(retry);
+                // renew(): wait.Until runs its first round at once, and the round's
+                // poll tries at once (immediate): a fast-path update right away.
+                self.round_start = now;
+                self.round_deadline = Some(now.plus(self.timings.renew_deadline));
+                self.token += 1;
+                self.try_acquire_or_renew(now);
             }
             Phase::Acquiring => {
                 // wait.JitterUntil(RetryPeriod, 1.2, sliding): 2 s + up to 2.4 s.
@@ -668,6 +671,9 @@ mod tests {
         e.on_reply(LeaseReply::NotFound, ms(0));
         e.on_reply(LeaseReply::Written(1), ms(0));
         assert!(e.is_leading());
+        // renew() begins at once: its first round tries at once, on the fast path.
+        assert!(timers(&mut e).is_empty(), "no wait before the first renewal");
+        e.on_reply(LeaseReply::Written(2), ms(10));
         // Renewed: the next round one RetryPeriod on (wait.Until).
         let (after, token) = timers(&mut e)[0];
         assert_eq!(after, 2_000_000);
