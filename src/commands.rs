@@ -10,7 +10,7 @@ use hasim_sim::report::{self, Report, ScenarioInfo};
 use hasim_sim::scenario::{self, Loaded, Scenario};
 use hasim_sim::sweep::{self, CompareReport, RunSummary, SeedRange, Shard, SweepReport};
 
-use crate::output::{self, Destination};
+use crate::output::{self, Destination, say};
 use crate::{Failure, Format, crash, parallel, progress};
 
 /// A scenario file as read and validated.
@@ -276,7 +276,7 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
                 for m in &messages {
                     output::error(m);
                 }
-                println!("BAD   {name}");
+                say!("BAD   {name}");
                 let status =
                     not_success(quick_junit::NonSuccessKind::Error, "invalid scenario".into(), messages.join("\n"));
                 let case = quick_junit::TestCase::new("load", status);
@@ -299,23 +299,23 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
                 Err(payload) => {
                     crashed += 1;
                     let replay = crash::reproduce_command(&file, variant.as_deref(), s.seed);
-                    println!("CRASH {label} (reproduce with: {replay})");
+                    say!("CRASH {label} (reproduce with: {replay})");
                     let message =
                         format!("hasim crashed with seed={}: a bug in hasim (reproduce with: {replay})", s.seed);
                     not_success(quick_junit::NonSuccessKind::Error, message, crash::panic_message(payload.as_ref()))
                 }
                 Ok(r) if r.expectations.iter().all(|e| e.held) => {
                     passed += 1;
-                    println!("ok    {label}");
+                    say!("ok    {label}");
                     quick_junit::TestCaseStatus::success()
                 }
                 Ok(r) => {
                     unmet += 1;
-                    println!("FAIL  {label} (reproduce with seed={})", r.seed);
+                    say!("FAIL  {label} (reproduce with seed={})", r.seed);
                     let mut lines = Vec::new();
                     for e in r.expectations.iter().filter(|e| !e.held) {
                         let line = format!("{} expected {}, was {}", e.name, e.expected, e.actual);
-                        println!("      {line}");
+                        say!("      {line}");
                         lines.push(line);
                     }
                     let message = format!("expectations not met (reproduce with seed={})", r.seed);
@@ -330,9 +330,9 @@ pub fn check(paths: &[PathBuf], junit: Option<&Path>) -> Result<(), Failure> {
         suites.add_test_suite(suite);
     }
     if crashed > 0 {
-        println!("{passed} passed, {unmet} failed, {bad} invalid, {crashed} crashed");
+        say!("{passed} passed, {unmet} failed, {bad} invalid, {crashed} crashed");
     } else {
-        println!("{passed} passed, {unmet} failed, {bad} invalid");
+        say!("{passed} passed, {unmet} failed, {bad} invalid");
     }
     let written = match junit {
         Some(path) => suites
@@ -431,7 +431,7 @@ fn need_terminal() -> Result<(), Failure> {
 
 pub fn schema(schema: serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
-    println!("{text}");
+    say!("{text}");
     Ok(())
 }
 

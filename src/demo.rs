@@ -4,6 +4,7 @@
 use hasim_sim::{ClusterBuilder, Fault, RequestKind, SimDuration, SimTime, Target, Workload};
 
 use crate::Failure;
+use crate::output::say;
 
 pub fn demo(seed: u64, members: u8, pre_vote: bool, writes_per_sec: u32) -> Result<(), Failure> {
     let crash_at = SimTime::ZERO + SimDuration::from_secs(10);
@@ -28,33 +29,36 @@ pub fn demo(seed: u64, members: u8, pre_vote: bool, writes_per_sec: u32) -> Resu
         sim.finish()
     });
 
-    println!(
+    say!(
         "hasim demo: {members}-member etcd cluster, {writes_per_sec} writes/s, the etcd leader crashes at 10s and restarts at 30s (seed {seed})"
     );
-    println!();
-    println!("Timeline:");
+    say!();
+    say!("Timeline:");
     for t in &outcome.timeline {
-        println!("  {:>10}  {}", t.at.to_string().trim_start_matches("t="), t.text);
+        say!("  {:>10}  {}", t.at.to_string().trim_start_matches("t="), t.text);
     }
-    println!();
+    say!();
     let restart_at = SimTime::ZERO + SimDuration::from_secs(30);
     if let Some(next) = outcome.leader_history.iter().find(|l| l.at > crash_at && l.at < restart_at) {
-        println!("New leader {} after the crash (term {})", next.at.since(crash_at), next.term);
+        say!("New leader {} after the crash (term {})", next.at.since(crash_at), next.term);
     } else {
-        println!(
+        say!(
             "No new leader after the crash while the member was down: {members} member(s) cannot lose one and keep quorum"
         );
     }
     let writes: Vec<_> = outcome.requests.iter().filter(|r| r.kind == RequestKind::Write).collect();
     let ok = writes.iter().filter(|r| matches!(r.result, Some(Ok(_)))).count();
-    println!("Writes: {ok} of {} acknowledged; {} entries committed", writes.len(), outcome.committed.len());
+    say!("Writes: {ok} of {} acknowledged; {} entries committed", writes.len(), outcome.committed.len());
     let s = outcome.stats;
-    println!(
+    say!(
         "Engine: {} events, {} messages ({} dropped), {} fsyncs",
-        s.events, s.messages_sent, s.messages_dropped, s.fsyncs
+        s.events,
+        s.messages_sent,
+        s.messages_dropped,
+        s.fsyncs
     );
     if outcome.violations.is_empty() {
-        println!("Safety: all Raft invariants held");
+        say!("Safety: all Raft invariants held");
         Ok(())
     } else {
         for v in &outcome.violations {

@@ -153,6 +153,21 @@ fn colour_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Prints one line of a command's own output to stdout. A reader that went away
+/// (`hasim check … | head -1`) ends nothing: the command goes on to its verdict and
+/// exit code, where `println!` would panic on the broken pipe.
+pub fn say_line(line: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
+}
+
+/// `println!` through `say_line`.
+macro_rules! say {
+    () => { $crate::output::say_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::output::say_line(format_args!($($arg)*)) };
+}
+pub(crate) use say;
+
 /// Prints an error the one way hasim prints errors.
 pub fn error(message: &str) {
     let stderr = std::io::stderr();

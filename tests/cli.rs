@@ -661,3 +661,39 @@ fn a_crash_names_the_variant_and_the_run_that_resolved_the_seed() {
     let fine = hasim_panicking_at("2", &["run", VARIANTS, "--variant", "members-5", "--format", "json"]);
     assert!(matches!(fine.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&fine.stderr));
 }
+
+/// Runs hasim with a reader that takes `keep` bytes of its stdout and then closes the
+/// pipe, as `| head -c` does; returns how it exited and its stderr.
+fn with_reader_gone(args: &[&str], keep: usize) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hasim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hasim runs");
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut head = vec![0; keep];
+    stdout.read_exact(&mut head).expect("some output");
+    drop(stdout);
+    let out = child.wait_with_output().expect("hasim ends");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_reader_that_goes_away_early_is_no_crash() {
+    // println! panicked on the broken pipe (exit 101, "hasim crashed"). `check` prints
+    // a line per scenario, so its second comes after the reader left; a schema fits in
+    // the pipe's buffer and only fails when the reader leaves first, as `head` may.
+    for args in [
+        &["schema", "report"][..],
+        &["schema", "scenario"][..],
+        &["check", "scenarios/stacked-3-lose-one.yaml", "scenarios/single-control-plane.yaml"][..],
+        &["demo"][..],
+    ] {
+        let (status, stderr) = with_reader_gone(args, 5);
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
