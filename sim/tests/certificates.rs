@@ -101,6 +101,31 @@ fn an_expired_apiserver_serving_certificate_fails_its_clients_while_the_tcp_chec
 }
 
 #[test]
+fn an_expired_apiserver_serving_certificate_also_fails_the_lease_calls_of_its_own_node() {
+    // kube-scheduler and kube-controller-manager talk to the apiserver of their own
+    // node and check its serving certificate against the CA in their kubeconfig: both
+    // leaders lose their leases, and neither instance on that node can win one back.
+    for seed in 0..3 {
+        let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(ControlPlaneSpec::stacked(3)).build();
+        sim.run_until(SimTime::ZERO + secs(30));
+        let node = sim.component_leader(Component::ControllerManager).expect("a leader");
+        sim.inject(Fault::ExpireCert { target: Target::Host(node), cert: CertKind::ApiserverServing });
+        sim.run_for(secs(60));
+        for c in [Component::Scheduler, Component::ControllerManager] {
+            let leader = sim.component_leader(c);
+            assert!(leader.is_some_and(|l| l != node), "{} led by {leader:?}, seed={seed}", c.name());
+        }
+        let name = format!("cp-{}", node.0 + 1);
+        assert!(
+            sim.timeline()
+                .iter()
+                .any(|t| t.text.starts_with(&format!("kube-controller-manager on {name} lost leadership"))),
+            "seed={seed}"
+        );
+    }
+}
+
+#[test]
 fn an_expired_controller_manager_kubeconfig_makes_its_leader_lose_the_lease() {
     let mut sim = ClusterBuilder::new(3).seed(4).control_plane(ControlPlaneSpec::stacked(3)).build();
     sim.run_until(SimTime::ZERO + secs(30));

@@ -690,7 +690,8 @@ impl Simulation {
     /// certificates its clock now puts outside their validity, and which hosts' clocks
     /// do that to its own, so the reader sees why TLS to and from it fails. Each
     /// verifier is judged on what it checks: the clients an apiserver's serving
-    /// certificate, etcd members and control-plane nodes the others; an LB checks none.
+    /// certificate, etcd members and control-plane nodes the others (and a node's
+    /// scheduler and controller-manager its own apiserver's); an LB checks none.
     /// Nothing is noted when every certificate in question is valid.
     fn note_certificates_refused(&mut self, h: HostId, change: CertChange) {
         use crate::model::certs::CertKind;
@@ -702,7 +703,7 @@ impl Simulation {
             .map(|i| HostId(i as u32))
             .filter(|x| self.hosts[x.index()].is_control_plane || self.hosts[x.index()].member.is_some())
             .collect();
-        let checks = |verifier: HostId| -> &'static [CertKind] {
+        let checks = |verifier: HostId, holder: HostId| -> &'static [CertKind] {
             const SERVING: &[CertKind] = &[CertKind::ApiserverServing];
             const NODE: &[CertKind] = &[
                 CertKind::EtcdPeer,
@@ -711,8 +712,18 @@ impl Simulation {
                 CertKind::SchedulerKubeconfig,
                 CertKind::ControllerManagerKubeconfig,
             ];
+            const OWN_NODE: &[CertKind] = &[
+                CertKind::EtcdPeer,
+                CertKind::EtcdServer,
+                CertKind::ApiserverEtcdClient,
+                CertKind::SchedulerKubeconfig,
+                CertKind::ControllerManagerKubeconfig,
+                CertKind::ApiserverServing,
+            ];
             if Some(verifier) == clients {
                 SERVING
+            } else if verifier == holder && self.hosts[holder.index()].is_control_plane {
+                OWN_NODE
             } else if nodes.contains(&verifier) {
                 NODE
             } else {
@@ -724,7 +735,7 @@ impl Simulation {
             let clock = &self.hosts[verifier.index()].clock;
             let local = clock.local(now);
             let certs = &self.hosts[holder.index()].certs;
-            let kinds = checks(verifier);
+            let kinds = checks(verifier, holder);
             let bad: Vec<CertKind> = kinds.iter().copied().filter(|&k| !certs.get(k).valid_at(local)).collect();
             if bad.is_empty() {
                 return None;

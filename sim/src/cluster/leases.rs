@@ -275,14 +275,19 @@ impl Simulation {
         let inc = p.incarnation;
         let real = self.hosts[host.index()].clock.real_duration(timeout);
         self.queue.push(self.now + real, Event::ElectorCallTimeout(host, c, inc, seq));
+        use crate::model::certs::CertKind;
         let kubeconfig = match c {
-            Component::Scheduler => crate::model::certs::CertKind::SchedulerKubeconfig,
-            Component::ControllerManager => crate::model::certs::CertKind::ControllerManagerKubeconfig,
+            Component::Scheduler => CertKind::SchedulerKubeconfig,
+            Component::ControllerManager => CertKind::ControllerManagerKubeconfig,
         };
+        // The apiserver checks the client certificate (401), and the client checks the
+        // apiserver's serving certificate against the CA in its kubeconfig (x509), each
+        // on this node's clock.
         let unauthorized = self.certs_checked() && !self.cert_valid(host, kubeconfig, host);
-        if self.hosts[host.index()].apiserver.is_none() || unauthorized {
-            // Connection refused by localhost, or 401 for an expired client
-            // certificate: the call fails at once.
+        let untrusted = self.certs_checked() && !self.cert_valid(host, CertKind::ApiserverServing, host);
+        if self.hosts[host.index()].apiserver.is_none() || unauthorized || untrusted {
+            // Connection refused by localhost, 401 for an expired client certificate,
+            // or a TLS handshake that fails: the call fails at once.
             self.queue.push(self.now, Event::ElectorCallTimeout(host, c, inc, seq));
             return;
         }
