@@ -670,8 +670,9 @@ impl Simulation {
     /// The timeline says `what` happened and when it restarts.
     fn apiserver_exits_for_kubelet(&mut self, host: HostId, inc: u32, reset: bool, what: String) {
         self.stop_apiserver(host, reset);
-        let delay = self.hosts[host.index()].api_backoff.next_delay(self.now);
-        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(delay)));
+        let restart = self.hosts[host.index()].api_backoff.delay_after_kill(self.now);
+        let delay = restart.delay();
+        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(restart)));
         self.queue.push(self.now + delay, Event::ApiserverRestart(host, inc, delay > SimDuration::ZERO));
     }
 
@@ -2539,11 +2540,13 @@ enum ProbeFailure {
 
 /// When the kubelet starts a container it killed itself again: "restarted at once" for
 /// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
-pub(super) fn restart_when(delay: SimDuration) -> String {
-    if delay == SimDuration::ZERO {
-        "restarted at once (no back-off before a first restart)".to_string()
-    } else {
-        format!("restart in {delay} (CrashLoopBackOff)")
+/// When a container the kubelet killed starts again, for the timeline.
+pub(super) fn restart_when(restart: crate::model::kubelet::KillRestart) -> String {
+    use crate::model::kubelet::KillRestart;
+    match restart {
+        KillRestart::First => "restarted at once (no back-off before a first restart)".to_string(),
+        KillRestart::PastBackoff => "restarted at once: the pod sync that killed it checks the back-off against the container before it, which exited long enough ago".to_string(),
+        KillRestart::After(delay) => format!("restart in {delay} (CrashLoopBackOff)"),
     }
 }
 

@@ -112,13 +112,14 @@ impl Simulation {
         match process {
             Process::Etcd => {
                 self.crash_process(host);
-                let delay = self.hosts[host.index()].etcd_backoff.next_delay(self.now);
+                let restart = self.hosts[host.index()].etcd_backoff.delay_after_kill(self.now);
+                let delay = restart.delay();
                 self.note(
                     EventKind::Kubelet,
                     Some(host),
                     format!(
                         "kubelet sent SIGKILL to the frozen etcd on {name}: only what it fsynced survives; {}",
-                        restart_when(delay)
+                        restart_when(restart)
                     ),
                 );
                 self.queue.push(self.now + delay, Event::EtcdRestart(host, inc, delay > SimDuration::ZERO));
@@ -138,8 +139,9 @@ impl Simulation {
             return;
         };
         self.exit_component(host, c, false);
-        let delay = self.hosts[host.index()].components.backoff[c as usize].next_delay(self.now);
-        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(delay)));
+        let restart = self.hosts[host.index()].components.backoff[c as usize].delay_after_kill(self.now);
+        let delay = restart.delay();
+        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(restart)));
         self.queue.push(self.now + delay, Event::ComponentRestart(host, c, inc, delay > SimDuration::ZERO));
     }
 }

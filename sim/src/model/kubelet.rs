@@ -7,7 +7,8 @@
 //! than 2 × 300 s since its last restart (flowcontrol.Backoff's expiry). A container
 //! that exits on its own (killed, crashed, or a component that lost its lease) is
 //! noticed at the kubelet's next PLEG relist, once a second; one the kubelet kills
-//! itself (a failed liveness probe, a renewal) it restarts in the same pod sync. A
+//! itself (failed probes) it starts again in the same pod sync, whose back-off check
+//! sees the container before it (`RestartBackoff::delay_after_kill`). A
 //! frozen (SIGSTOPped) container cannot act on the kubelet's SIGTERM: it goes at the
 //! SIGKILL that ends the pod's 30 s grace period, or on SIGCONT.
 //! Probe settings are kubeadm's (cmd/kubeadm/app/util/staticpod/utils.go).
@@ -199,11 +200,16 @@ pub const BACKOFF_MAX: SimDuration = SimDuration::from_secs(300);
 pub struct RestartBackoff {
     current: Option<SimDuration>,
     last_update: SimTime,
+    /// When the last container of this name exited: the dead container the kubelet
+    /// keeps, and finds in the pod status.
+    last_exit: Option<SimTime>,
 }
 
 impl RestartBackoff {
-    /// The container exited at `now`: how long the kubelet waits before starting it.
+    /// The container exited at `now` on its own: how long the kubelet waits before
+    /// starting it.
     pub fn next_delay(&mut self, now: SimTime) -> SimDuration {
+        self.last_exit = Some(now);
         let expired = now.since(self.last_update) > BACKOFF_MAX.saturating_mul(2);
         match self.current {
             Some(wait) if !expired => {
@@ -217,6 +223,57 @@ impl RestartBackoff {
                 self.last_update = now;
                 SimDuration::ZERO
             }
+        }
+    }
+
+    /// The kubelet killed the container at `now` (failed probes) and starts it again
+    /// in the same pod sync: how long it waits first. That sync's pod status was taken
+    /// before the kill, so `doBackOff` judges the container that exited before this one
+    /// (none: no check, start at once), counting the back-off from when that one
+    /// exited, which is usually long enough ago; the first kills of a crash loop
+    /// restart at once (kubernetes#22240). Only when that one exited less than the
+    /// entry's back-off ago does the start wait, and then the next sync judges the
+    /// killed container itself: the whole back-off from now.
+    pub fn delay_after_kill(&mut self, now: SimTime) -> KillRestart {
+        let Some(previous) = self.last_exit.replace(now) else { return KillRestart::First };
+        let expired = previous.since(self.last_update) > BACKOFF_MAX.saturating_mul(2);
+        let raised = |wait: SimDuration| SimDuration((wait.as_micros() * 2).min(BACKOFF_MAX.as_micros()));
+        match self.current {
+            Some(wait) if !expired && now.since(previous) < wait => {
+                self.current = Some(raised(wait));
+                self.last_update = now + wait;
+                KillRestart::After(wait)
+            }
+            Some(wait) if !expired => {
+                self.current = Some(raised(wait));
+                self.last_update = now;
+                KillRestart::PastBackoff
+            }
+            _ => {
+                self.current = Some(BACKOFF_INITIAL);
+                self.last_update = now;
+                KillRestart::PastBackoff
+            }
+        }
+    }
+}
+
+/// When the kubelet starts a container it killed again, and why then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillRestart {
+    /// No container of that name had exited before: no back-off is checked.
+    First,
+    /// The one before it exited longer ago than the back-off: at once.
+    PastBackoff,
+    /// Within the back-off: after it.
+    After(SimDuration),
+}
+
+impl KillRestart {
+    pub fn delay(self) -> SimDuration {
+        match self {
+            KillRestart::First | KillRestart::PastBackoff => SimDuration::ZERO,
+            KillRestart::After(d) => d,
         }
     }
 }
@@ -311,6 +368,34 @@ mod tests {
         // The cluster's own processes at the start of a run passed theirs long ago.
         let mut h = HangProbe::new(SimTime::ZERO, true);
         assert_eq!(h.freeze(secs(5)), (secs(10 + 8 * 15), ProbeConfig::LIVENESS));
+    }
+
+    #[test]
+    fn kills_for_failed_probes_restart_at_once_until_the_back_off_outgrows_the_time_between_them() {
+        // A container killed every 250 s (an apiserver without etcd: its startup probe
+        // gives up after 24 failures). Each sync judges the container that exited
+        // before the one it kills: 250 s ago, longer than the back-off of 10, 20, 40,
+        // 80 and 160 s; only once the entry reaches 300 s does the start wait.
+        let mut b = RestartBackoff::default();
+        let mut t = secs(100);
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            let d = b.delay_after_kill(t).delay();
+            delays.push(d.as_millis() / 1000);
+            t += d + SimDuration::from_secs(250);
+        }
+        assert_eq!(delays, vec![0, 0, 0, 0, 0, 0, 0, 300, 0]);
+        assert_eq!(RestartBackoff::default().delay_after_kill(t), KillRestart::First);
+    }
+
+    #[test]
+    fn a_kill_soon_after_an_exit_waits_the_back_off_from_the_kill() {
+        let mut b = RestartBackoff::default();
+        assert_eq!(b.next_delay(secs(100)), SimDuration::ZERO);
+        // Killed 5 s after that restart: its predecessor exited 5 s ago, within 10 s.
+        assert_eq!(b.delay_after_kill(secs(105)), KillRestart::After(BACKOFF_INITIAL));
+        // And an exit of its own afterwards waits the doubled entry.
+        assert_eq!(b.next_delay(secs(130)), SimDuration::from_secs(20));
     }
 
     #[test]
