@@ -4,7 +4,7 @@
 use hasim_sim::model::lb::{Balance, HaproxyConfig, HealthCheck};
 use hasim_sim::{
     ClientLoad, ClusterBuilder, ControlPlaneSpec, EtcdPlacement, Failure, Fault, Frontend, HostId, Plane, Process,
-    RunOutcome, SimDuration, SimTime, Target,
+    RequestError, RunOutcome, SimDuration, SimTime, Target,
 };
 
 fn secs(s: u64) -> SimTime {
@@ -658,6 +658,27 @@ fn with_external_etcd_a_silent_watched_member_stales_the_caches_until_the_keepal
         assert!(cp.stale.iter().any(|&(t, _)| t > secs(30) && t < secs(60)), "seed={seed}");
         assert!(cp.stale.iter().all(|&(t, _)| t < secs(63)), "stale after the move, seed={seed}");
         assert_eq!(failed_between(&out, Plane::CacheRead, secs(0), secs(80)).0, 0, "seed={seed}");
+    }
+}
+
+#[test]
+fn with_external_etcd_calls_to_a_powered_off_member_go_unanswered_until_the_clients_timeout() {
+    // The member's server is gone, so etcd's 7 s request timeout never runs for the
+    // calls the apiservers' etcd clients still send it: the requests behind them fail
+    // at the client's 10 s timeout, with no answer, not with an etcd error at 7 s.
+    for seed in 0..3 {
+        let (out, _) = external_losing_the_watched_member(seed, |m, _| Fault::Crash(Target::Host(m)));
+        let cp = out.control_plane.as_ref().unwrap();
+        // (Failures are listed by when the request was issued.)
+        let failures: Vec<_> = cp.failures.iter().filter(|(t, _, _)| *t > secs(20) && *t < secs(60)).collect();
+        let timed_out = failures.iter().filter(|(_, _, f)| matches!(f, Failure::ClientTimeout { .. })).count();
+        assert!(timed_out > 20, "every third call or so goes unanswered, seed={seed}");
+        // (A live member may still answer with its own timeout, when the lost member
+        // was the leader and its proposal waited for a new one.)
+        assert!(
+            !failures.iter().any(|(_, _, f)| matches!(f, Failure::Etcd { error: RequestError::DeadlineExceeded, .. })),
+            "an apiserver answered with context deadline exceeded, seed={seed}"
+        );
     }
 }
 

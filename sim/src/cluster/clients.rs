@@ -92,7 +92,20 @@ impl Simulation {
     }
 
     pub(super) fn on_deadline(&mut self, id: u64) {
-        let Some(req) = self.pending.get(&id) else { return };
+        let Some(req) = self.pending.get_mut(&id) else { return };
+        if std::mem::take(&mut req.lost) {
+            // No server timed it out: the apiserver's handler ends it (`call_lost`).
+            let handler = match req.kind {
+                RequestKind::Write => control_plane::MUTATING_HANDLER_TIMEOUT,
+                _ => control_plane::REQUEST_TIMEOUT,
+            };
+            // What it gets then is its own context's deadline, whatever etcd's leader.
+            req.lead_at_issue = None;
+            let issued = self.outcome.requests[req.record].issued;
+            self.queue.push(issued + handler, Event::Deadline(id));
+            return;
+        }
+        let req = &self.pending[&id];
         let current = self.hosts[req.host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
         let err = match (req.lead_at_issue, current) {
             (None, _) => RequestError::DeadlineExceeded,

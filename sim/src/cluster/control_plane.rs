@@ -946,7 +946,8 @@ impl Simulation {
         let target = self.host_of(member)?;
         let id = self.register_request(target, kind, Some(origin));
         if !self.hosts[target.index()].up {
-            // Nothing answers a powered-off host: the call ends at its deadline.
+            // Nothing answers a powered-off host.
+            self.call_lost(id);
             return Some(id);
         }
         // TLS to the member: it checks our apiserver-etcd-client certificate, we check
@@ -958,11 +959,25 @@ impl Simulation {
             self.finish_request(id, Err(RequestError::CertificateExpired));
             return Some(id);
         }
-        // If the call is lost, the apiserver's context deadline ends it.
-        if let Delivery::At(at) = self.network.send(self.now, host, target) {
-            self.queue.push(at, Event::EtcdCallArrive(id));
+        match self.network.send(self.now, host, target) {
+            Delivery::At(at) => self.queue.push(at, Event::EtcdCallArrive(id)),
+            _ => self.call_lost(id),
         }
         Some(id)
+    }
+
+    /// A call of an apiserver's that no member will ever see. The gRPC connection looks
+    /// open until its keepalive gives up, so the call waits: etcd's 7 s request timeout
+    /// is the server's, which never hears of it, and only the apiserver's handler ends
+    /// it (34 s for a write, `--request-timeout` 60 s otherwise), long after every
+    /// caller has given up on its own timeout. The readiness check's call has its own
+    /// 2 s context, and its tick judges it on time whatever the call does.
+    fn call_lost(&mut self, id: u64) {
+        if let Some(req) = self.pending.get_mut(&id)
+            && matches!(req.origin, Some(Origin::Api { .. } | Origin::Lease { .. }))
+        {
+            req.lost = true;
+        }
     }
 
     /// An etcd request made for `origin` finished (answer arrived, or its deadline).
@@ -2486,6 +2501,11 @@ fn probe_config(api: &ApiServerProc) -> ProbeConfig {
 
 /// The kubelet's wait between SIGTERM and SIGKILL: the pod's
 /// terminationGracePeriodSeconds, which kubeadm's static pods leave at the default.
+/// kube-apiserver ends a write's storage call after 34 s (requestTimeoutUpperBound in
+/// the REST handlers) and any other request after `--request-timeout`, 60 s (504).
+pub(super) const MUTATING_HANDLER_TIMEOUT: SimDuration = SimDuration::from_secs(34);
+pub(super) const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+
 pub(super) const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.

@@ -528,6 +528,10 @@ struct PendingRequest {
     record: usize,
     /// Set when an apiserver made the request: its answer travels back to it.
     origin: Option<Origin>,
+    /// An apiserver's call that nothing will answer (the member's host is down, or
+    /// the network lost it): etcd's own request timeout never runs for it, so it
+    /// waits on the apiserver's handler instead (`on_deadline`).
+    lost: bool,
 }
 
 pub struct Simulation {
@@ -848,7 +852,7 @@ impl Simulation {
         let record = self.outcome.requests.len();
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
-        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record, origin });
+        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record, origin, lost: false });
         self.queue.push_in_order(LANE_ETCD_DEADLINE, self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
         id
     }
