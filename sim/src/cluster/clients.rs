@@ -103,6 +103,8 @@ impl Simulation {
             req.lead_at_issue = None;
             let issued = self.outcome.requests[req.record].issued;
             self.queue.push(issued + handler, Event::Deadline(id));
+            // No member saw it, so it never commits: a lease write is not waited for.
+            self.leases.never_committed(id);
             return;
         }
         let req = &self.pending[&id];
@@ -114,9 +116,12 @@ impl Simulation {
         };
         let host = req.host;
         self.finish_request(id, Err(err));
-        // The client gave up: etcd abandons a write still waiting for a leader.
-        if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
-            p.server.forget(WriteId(id));
+        // The client gave up: etcd abandons a write still waiting for a leader, which
+        // then never commits.
+        if let Some(p) = self.hosts[host.index()].etcd.as_mut()
+            && p.server.forget(WriteId(id))
+        {
+            self.leases.never_committed(id);
         }
     }
 }

@@ -148,6 +148,12 @@ impl LeaseStore {
         }
     }
 
+    /// Write `etcd_id` will never commit (no member saw it, or it was dropped before
+    /// it was proposed): nothing to wait for.
+    pub(super) fn never_committed(&mut self, etcd_id: u64) {
+        self.ops.remove(&etcd_id);
+    }
+
     /// Applies a committed entry, once per index: a lease write's outcome is kept
     /// for its call, or dropped if that call has already failed.
     fn apply(&mut self, index: LogIndex, entry: &Entry) {
@@ -605,6 +611,17 @@ mod tests {
             s.proposed(id, Component::Scheduler, LeaseCall::Update { record: record(1), resource_version: 5 });
             assert_eq!(s.answer(id, Component::Scheduler, Err(e)), LeaseReply::Failed);
         }
+        assert!(s.ops.is_empty());
+    }
+
+    #[test]
+    fn a_timed_out_lease_write_that_was_never_proposed_is_not_waited_for() {
+        let mut s = store();
+        s.proposed(2, Component::Scheduler, LeaseCall::Update { record: record(1), resource_version: 5 });
+        assert_eq!(s.answer(2, Component::Scheduler, Err(RequestError::DeadlineExceeded)), LeaseReply::Failed);
+        assert_eq!(s.ops.len(), 1, "it may still commit");
+        // etcd dropped it while it waited for a leader (or no member ever saw it).
+        s.never_committed(2);
         assert!(s.ops.is_empty());
     }
 

@@ -373,14 +373,17 @@ impl EtcdServer {
     }
 
     /// A client gave up on a request: forget it. A read loop round whose reads all gave
-    /// up still runs to its end, as etcd's loop does not know they left.
-    pub fn forget(&mut self, w: WriteId) {
+    /// up still runs to its end, as etcd's loop does not know they left. Returns
+    /// whether it was a write still waiting for a leader, which is now never proposed.
+    pub fn forget(&mut self, w: WriteId) -> bool {
         self.stop_waiting(w);
+        let queued = self.queued_writes.contains(&w);
         self.queued_writes.retain(|&q| q != w);
         self.next_reads.retain(|r| r.0 != w.0);
         if let Some(b) = self.read_batch.as_mut() {
             b.reads.retain(|r| r.0 != w.0);
         }
+        queued
     }
 
     /// What etcd's server loop does around raft between Readies: hand queued writes to
