@@ -150,3 +150,23 @@ fn a_frozen_host_is_not_killed_by_its_own_kubelet() {
         assert!(!out.timeline.iter().any(|t| t.text.starts_with("kubelet is killing")), "seed={seed}");
     }
 }
+
+#[test]
+fn a_second_sigstop_does_not_start_the_count_over() {
+    let target = Target::Host(hasim_sim::HostId(1));
+    let process = Process::ControllerManager;
+    for seed in 0..2 {
+        let out = ClusterBuilder::new(3)
+            .seed(seed)
+            .control_plane(ControlPlaneSpec::stacked(3))
+            .fault(secs(20), Fault::PauseProcess { target, process })
+            .fault(secs(80), Fault::PauseProcess { target, process })
+            .run_for(secs(200));
+        let (killed, _) = line(&out, "kubelet is killing kube-controller-manager on cp-2").expect("killed");
+        assert!(
+            killed.since(at(20)) <= secs(130),
+            "killed {} after the first SIGSTOP, seed={seed}",
+            killed.since(at(20))
+        );
+    }
+}

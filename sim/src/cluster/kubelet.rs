@@ -30,13 +30,14 @@ impl Simulation {
     }
 
     /// A fault froze `process` on `host`: the kubelet's probes go unanswered from the
-    /// next one on. If the whole host is frozen its kubelet probes nothing.
+    /// next one on. If the whole host is frozen its kubelet probes nothing; a second
+    /// SIGSTOP changes nothing.
     pub(super) fn probes_go_unanswered(&mut self, host: HostId, process: Process) {
         if self.hosts[host.index()].frozen {
             return;
         }
         let now = self.now;
-        let Some((hang, inc)) = self.hang_probe(host, process) else { return };
+        let Some((hang, inc)) = self.hang_probe(host, process).filter(|(h, _)| !h.is_frozen()) else { return };
         let (at, _) = hang.freeze(now);
         self.queue.push(at, Event::ProbesFailed(host, process, inc, now));
     }

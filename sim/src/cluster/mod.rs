@@ -452,6 +452,10 @@ enum Event {
     ComponentRestart(HostId, Component, u32, bool),
 }
 
+// Every pending event sits in the queue, and the queue moves them on each insert: a
+// variant that makes the enum bigger costs every event, not just its own.
+const _: () = assert!(std::mem::size_of::<Event>() <= 32);
+
 /// Queue lanes for events scheduled a fixed delay ahead (see `EventQueue::push_in_order`).
 const LANE_ETCD_DEADLINE: usize = 0;
 const LANE_CLIENT_TIMEOUT: usize = 1;

@@ -163,6 +163,11 @@ impl HangProbe {
         self.frozen.is_some_and(|(at, _)| at == since)
     }
 
+    /// Frozen by a fault, and counting failures.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
     /// The probe counting failures while frozen: startup or liveness.
     pub fn failing_probe(&self) -> Option<ProbeConfig> {
         self.frozen.map(|(_, cfg)| cfg)
