@@ -121,6 +121,15 @@ fn an_etcd_resumed_during_its_grace_period_stops_gracefully_and_is_started_again
         // It waits up to its request timeout (7 s) for the apiservers' watch streams.
         assert!(stopped.at.since(resumed.0) <= secs(8), "stopped {} after resuming", stopped.at.since(resumed.0));
         assert!(line(&out, "kubelet sent SIGKILL to the frozen etcd").is_none(), "seed={seed}");
+        // And the kubelet started it again.
+        assert!(
+            out.states
+                .iter()
+                .rev()
+                .find(|f| f.host.0 == 1)
+                .is_some_and(|f| f.at > stopped.at && f.state.etcd.is_some()),
+            "etcd on cp-2 not running again, seed={seed}"
+        );
     }
 }
 

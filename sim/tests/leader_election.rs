@@ -234,3 +234,31 @@ fn a_partitioned_scheduler_leads_on_while_its_release_waits_and_may_overlap_its_
     eprintln!("scheduler overlaps in {overlapped}/20 runs");
     assert!(overlapped > 0, "the release never outlasted a standby's wait");
 }
+
+#[test]
+fn a_scheduler_stopped_while_its_release_is_in_flight_stops_when_that_call_returns() {
+    // Cut off, the leader gives up its renewal and writes its release, which waits
+    // out the client's 5 s timeout; a graceful stop meanwhile lets it finish, and
+    // leadership ends with it, not at once and not never.
+    for seed in 0..5 {
+        let mut sim = cluster(seed);
+        sim.run_until(SimTime::ZERO + secs(30));
+        let old = leader_of(&mut sim, Component::Scheduler);
+        cut_off(&mut sim, old);
+        while !sim.timeline().iter().any(|t| t.text.contains("with ReleaseOnCancel it first tries to release")) {
+            sim.run_for(SimDuration::from_millis(100));
+        }
+        sim.inject(Fault::StopProcess { target: Target::Host(old), process: Process::Scheduler });
+        let stopped = sim.now();
+        sim.run_for(secs(20));
+        let spell = sim
+            .leading_spells()
+            .iter()
+            .find(|s| s.component == Component::Scheduler && s.host == old)
+            .expect("it led")
+            .end
+            .unwrap_or_else(|| panic!("its leading spell never ends, seed={seed}"));
+        let after = spell.since(stopped);
+        assert!(after > SimDuration::ZERO && after <= secs(5), "ended {after} after the stop, seed={seed}");
+    }
+}

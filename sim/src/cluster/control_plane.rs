@@ -968,10 +968,12 @@ impl Simulation {
 
     /// A call of an apiserver's that no member will ever see. The gRPC connection looks
     /// open until its keepalive gives up, so the call waits: etcd's 7 s request timeout
-    /// is the server's, which never hears of it, and only the apiserver's handler ends
-    /// it (34 s for a write, `--request-timeout` 60 s otherwise), long after every
-    /// caller has given up on its own timeout. The readiness check's call has its own
-    /// 2 s context, and its tick judges it on time whatever the call does.
+    /// is the server's, which never hears of it. Its caller gives up on its own timeout
+    /// (a client's 10 s, a lease call's 5 s), which upstream also cancels the call;
+    /// hasim keeps its record until the apiserver handler's cap (34 s for a write,
+    /// `--request-timeout` 60 s otherwise), when no one waits on it any more. The
+    /// readiness check's call has its own 2 s context, and its tick judges it on time
+    /// whatever the call does.
     fn call_lost(&mut self, id: u64) {
         if let Some(req) = self.pending.get_mut(&id)
             && matches!(req.origin, Some(Origin::Api { .. } | Origin::Lease { .. }))
@@ -2499,13 +2501,14 @@ fn probe_config(api: &ApiServerProc) -> ProbeConfig {
     if api.started { ProbeConfig::LIVENESS } else { ProbeConfig::STARTUP }
 }
 
-/// The kubelet's wait between SIGTERM and SIGKILL: the pod's
-/// terminationGracePeriodSeconds, which kubeadm's static pods leave at the default.
 /// kube-apiserver ends a write's storage call after 34 s (requestTimeoutUpperBound in
-/// the REST handlers) and any other request after `--request-timeout`, 60 s (504).
+/// the REST handlers)...
 pub(super) const MUTATING_HANDLER_TIMEOUT: SimDuration = SimDuration::from_secs(34);
+/// ...and any other request after `--request-timeout`, 60 s (504).
 pub(super) const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 
+/// The kubelet's wait between SIGTERM and SIGKILL: the pod's
+/// terminationGracePeriodSeconds, which kubeadm's static pods leave at the default.
 pub(super) const TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
 
 /// curl's `--max-time` in kubeadm's check_apiserver.sh.
@@ -2558,8 +2561,6 @@ enum ProbeFailure {
     Timeout,
 }
 
-/// When the kubelet starts a container it killed itself again: "restarted at once" for
-/// a first kill, "restart in 20s (CrashLoopBackOff)" after that.
 /// When a container the kubelet killed starts again, for the timeline.
 pub(super) fn restart_when(restart: crate::model::kubelet::KillRestart) -> String {
     use crate::model::kubelet::KillRestart;

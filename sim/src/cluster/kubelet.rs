@@ -4,7 +4,8 @@
 //! only a process frozen by a fault is killed: after kubeadm's 8 failed probes in a row
 //! (24 for a startup probe), each waiting out its 15 s timeout, the kubelet sends
 //! SIGTERM. A stopped process cannot act on it; SIGKILL follows after the 30 s grace
-//! period, and the kubelet starts the container again after the crash-loop back-off.
+//! period, and the kubelet starts the container again, at once unless the one before
+//! it exited within the back-off (`RestartBackoff::delay_after_kill`).
 //! If the process resumes in between, it acts on the SIGTERM that waited: etcd stops
 //! gracefully, the scheduler releases its lease, and the kubelet starts them again.
 

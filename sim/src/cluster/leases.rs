@@ -177,6 +177,13 @@ impl LeaseStore {
             }
             _ => LeaseReply::Conflict,
         };
+        if matches!(reply, LeaseReply::Written(_)) {
+            // The other writes of that Lease whose calls failed carry an older
+            // resourceVersion (or are Creates): should they commit, they conflict, with
+            // no one to tell. Nothing is left to wait for (a proposal lost with a
+            // deposed leader's log, or in the network, would otherwise stay).
+            self.ops.retain(|&id, op| id == w.0 || !(op.answered && op.component == c));
+        }
         if answered {
             self.ops.remove(&w.0);
         } else {
@@ -475,9 +482,27 @@ impl Simulation {
 
     fn sigterm_component(&mut self, host: HostId, c: Component, by_kubelet: bool) {
         let now = self.elector_now(host);
-        let Some(p) = self.elector_mut(host, c) else { return };
-        let releasing = c.releases_on_cancel() && p.elector.release(now);
         let name = self.hosts[host.index()].name.clone();
+        let Some(p) = self.elector_mut(host, c) else { return };
+        if p.elector.is_releasing() {
+            // renew() has given up and its release() runs on a context of its own: the
+            // signal does not cut it short, and Run returns when it does.
+            p.stopping = true;
+            p.restart_after_stop = by_kubelet;
+            self.note(
+                EventKind::Lease,
+                Some(host),
+                format!("{} on {name} stops once the release it is writing returns", c.name()),
+            );
+            return;
+        }
+        let was_leading = p.elector.is_leading();
+        let releasing = c.releases_on_cancel() && p.elector.release(now);
+        if was_leading && c.releases_on_cancel() && !releasing {
+            // Leading, but the last record it saw names another holder: release()
+            // ends leadership and writes nothing.
+            self.leading_changed(host, c, false);
+        }
         if releasing {
             self.note(EventKind::Lease, Some(host), format!("{} on {name} stops and releases its lease", c.name()));
             // release() ended leadership: close the spell now.
@@ -623,6 +648,21 @@ mod tests {
         // etcd dropped it while it waited for a leader (or no member ever saw it).
         s.never_committed(2);
         assert!(s.ops.is_empty());
+    }
+
+    #[test]
+    fn failed_writes_of_a_lease_are_not_waited_for_once_another_write_of_it_commits() {
+        let mut s = store();
+        let stale = LeaseCall::Update { record: record(1), resource_version: 5 };
+        s.proposed(2, Component::Scheduler, stale);
+        s.answer(2, Component::Scheduler, Err(RequestError::TimedOut));
+        s.proposed(3, Component::ControllerManager, LeaseCall::Create(record(1)));
+        s.answer(3, Component::ControllerManager, Err(RequestError::TimedOut));
+        // The scheduler renews at 5 -> 9: write 2 could now only conflict.
+        s.proposed(4, Component::Scheduler, LeaseCall::Update { record: record(0), resource_version: 5 });
+        s.apply(9, &write(4));
+        assert_eq!(s.answer(4, Component::Scheduler, Ok(9)), LeaseReply::Written(9));
+        assert_eq!(s.ops.keys().copied().collect::<Vec<_>>(), vec![3], "the other Lease's write may still commit");
     }
 
     #[test]

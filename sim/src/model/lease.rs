@@ -5,9 +5,12 @@
 //! Every time is read from the candidate's OWN clock: `observedTime` is when this
 //! process last saw the lease record change, and a candidate may take over only once
 //! `observedTime + leaseDuration` has passed on its clock (or the holder is empty).
-//! The leader renews every RetryPeriod; a renew round that has not succeeded within
-//! RenewDeadline ends leadership (the component then exits). Nothing fences a leader
-//! that was frozen or whose clock runs slow: that is how two instances end up active.
+//! The leader renews at once after acquiring and then every RetryPeriod (retries
+//! within a round on a ticker, as `PollUntilContextTimeout` in current client-go); a
+//! renew round that has not succeeded within RenewDeadline ends leadership (the
+//! component then exits), after the release with ReleaseOnCancel (kube-scheduler).
+//! Nothing fences a leader that was frozen or whose clock runs slow: that is how two
+//! instances end up active.
 //!
 //! The elector is pure: it asks for API calls and timers (`Output`) and is told the
 //! replies (`on_reply`) and the timer firings (`on_timer`).
@@ -220,6 +223,11 @@ impl LeaderElector {
     /// Between OnStartedLeading and the end of leadership: the instance acts.
     pub fn is_leading(&self) -> bool {
         matches!(self.phase, Phase::Leading | Phase::Releasing)
+    }
+
+    /// renew() gave up and the release after it is in flight.
+    pub fn is_releasing(&self) -> bool {
+        self.phase == Phase::Releasing
     }
 
     pub fn observed(&self) -> Option<(LeaseRecord, LocalTime)> {
