@@ -116,7 +116,7 @@ fn an_etcd_resumed_during_its_grace_period_stops_gracefully_and_is_started_again
         let stopped = out
             .timeline
             .iter()
-            .find(|t| t.at >= resumed.0 && t.text == "etcd on cp-2 stopped")
+            .find(|t| t.at >= resumed.0 && t.text.starts_with("etcd on cp-2 stopped; restarted at once"))
             .unwrap_or_else(|| panic!("etcd never stopped, seed={seed}"));
         // It waits up to its request timeout (7 s) for the apiservers' watch streams.
         assert!(stopped.at.since(resumed.0) <= secs(8), "stopped {} after resuming", stopped.at.since(resumed.0));

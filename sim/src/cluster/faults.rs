@@ -969,6 +969,17 @@ impl Simulation {
             h.data.get_or_insert_with(DurableState::default).apply(&batch);
         }
         let name = h.name.clone();
+        if p.killed_for_probes {
+            // The kubelet's kill has ended: it starts the container in the same sync,
+            // subject to the back-off, as after a SIGKILL.
+            let restart = h.etcd_backoff.delay_after_kill(self.now);
+            let delay = restart.delay();
+            let text = format!("etcd on {name} stopped; {}", control_plane::restart_when(restart));
+            self.note(EventKind::Kubelet, Some(host), text);
+            self.track_etcd_leaders();
+            self.queue.push(self.now + delay, Event::EtcdRestart(host, p.incarnation, delay > SimDuration::ZERO));
+            return;
+        }
         self.note(EventKind::Etcd, Some(host), format!("etcd on {name} stopped"));
         self.track_etcd_leaders();
         if p.restart_after_stop {

@@ -64,10 +64,12 @@ impl Simulation {
         match process {
             Process::Etcd => {
                 // etcd's interrupt handler runs its graceful stop, and the kubelet
-                // starts the container again once it has exited. (The SIGKILL still
-                // comes at the end of the grace period if the stop outlasts it.)
+                // starts the container again once it has exited (`stop_now`). (The
+                // SIGKILL still comes at the end of the grace period if the stop
+                // outlasts it.)
                 if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
                     p.restart_after_stop = true;
+                    p.killed_for_probes = true;
                 }
                 self.graceful_stop(host);
             }

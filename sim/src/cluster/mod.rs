@@ -482,6 +482,9 @@ struct EtcdProcess {
     stopping_for: Option<MemberId>,
     /// The kubelet restarts this process once its graceful stop has finished.
     restart_after_stop: bool,
+    /// That stop is the kubelet's kill for failed probes, so the restart after it
+    /// goes through the crash-loop back-off (a renewal's new pod does not).
+    killed_for_probes: bool,
     /// Stopping: its client listeners are closed, so new client calls are refused,
     /// while raft goes on until the open client streams are cut.
     clients_closed: bool,
@@ -1207,6 +1210,7 @@ impl Simulation {
             held: Vec::new(),
             stopping_for: None,
             restart_after_stop: false,
+            killed_for_probes: false,
             clients_closed: false,
             hang: crate::model::kubelet::HangProbe::new(now, now == SimTime::ZERO),
         });
