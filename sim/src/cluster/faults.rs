@@ -807,7 +807,7 @@ impl Simulation {
                 self.crash_process(host);
                 self.start_etcd(host);
             } else {
-                p.restart_after_stop = true;
+                p.after_stop = AfterStop::NewPod;
                 self.graceful_stop(host);
             }
         }
@@ -913,7 +913,7 @@ impl Simulation {
         }
         p.clients_closed = true;
         let inc = p.incarnation;
-        let (kind, what) = stop_words(p.restart_after_stop, &name);
+        let (kind, what) = stop_words(p.after_stop != AfterStop::Exit, &name);
         self.note(
             kind,
             Some(host),
@@ -931,7 +931,7 @@ impl Simulation {
         let name = self.hosts[host.index()].name.clone();
         let timeout = self.spec.etcd.request_timeout();
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
-        let (kind, what) = stop_words(p.restart_after_stop, &name);
+        let (kind, what) = stop_words(p.after_stop != AfterStop::Exit, &name);
         let what = if p.clients_closed { format!("etcd on {name} has cut its client streams") } else { what };
         let raft = &p.server.raft;
         if raft.is_leader() && raft.config.voters.len() > 1 {
@@ -969,20 +969,16 @@ impl Simulation {
             h.data.get_or_insert_with(DurableState::default).apply(&batch);
         }
         let name = h.name.clone();
-        if p.killed_for_probes {
+        if p.after_stop == AfterStop::KilledForProbes {
             // The kubelet's kill has ended: it starts the container in the same sync,
             // subject to the back-off, as after a SIGKILL.
-            let restart = h.etcd_backoff.delay_after_kill(self.now);
-            let delay = restart.delay();
-            let text = format!("etcd on {name} stopped; {}", control_plane::restart_when(restart));
-            self.note(EventKind::Kubelet, Some(host), text);
+            self.etcd_exits_for_kubelet(host, p.incarnation, format!("etcd on {name} stopped"));
             self.track_etcd_leaders();
-            self.queue.push(self.now + delay, Event::EtcdRestart(host, p.incarnation, delay > SimDuration::ZERO));
             return;
         }
         self.note(EventKind::Etcd, Some(host), format!("etcd on {name} stopped"));
         self.track_etcd_leaders();
-        if p.restart_after_stop {
+        if p.after_stop == AfterStop::NewPod {
             self.start_etcd(host);
         }
     }

@@ -68,8 +68,7 @@ impl Simulation {
                 // SIGKILL still comes at the end of the grace period if the stop
                 // outlasts it.)
                 if let Some(p) = self.hosts[host.index()].etcd.as_mut() {
-                    p.restart_after_stop = true;
-                    p.killed_for_probes = true;
+                    p.after_stop = AfterStop::KilledForProbes;
                 }
                 self.graceful_stop(host);
             }
@@ -116,17 +115,8 @@ impl Simulation {
         match process {
             Process::Etcd => {
                 self.crash_process(host);
-                let restart = self.hosts[host.index()].etcd_backoff.delay_after_kill(self.now);
-                let delay = restart.delay();
-                self.note(
-                    EventKind::Kubelet,
-                    Some(host),
-                    format!(
-                        "kubelet sent SIGKILL to the frozen etcd on {name}: only what it fsynced survives; {}",
-                        restart_when(restart)
-                    ),
-                );
-                self.queue.push(self.now + delay, Event::EtcdRestart(host, inc, delay > SimDuration::ZERO));
+                let what = format!("kubelet sent SIGKILL to the frozen etcd on {name}: only what it fsynced survives");
+                self.etcd_exits_for_kubelet(host, inc, what);
             }
             _ => {
                 let c = leases::component_of(process);
@@ -134,6 +124,15 @@ impl Simulation {
                 self.component_exits_for_kubelet(host, c, what);
             }
         }
+    }
+
+    /// The kubelet killed etcd (incarnation `inc`) on `host`, which has just exited:
+    /// it starts it again in the same pod sync, at once or after the back-off.
+    pub(super) fn etcd_exits_for_kubelet(&mut self, host: HostId, inc: u32, what: String) {
+        let restart = self.hosts[host.index()].etcd_backoff.delay_after_kill(self.now);
+        let delay = restart.delay();
+        self.note(EventKind::Kubelet, Some(host), format!("{what}; {}", restart_when(restart)));
+        self.queue.push(self.now + delay, Event::EtcdRestart(host, inc, delay > SimDuration::ZERO));
     }
 
     /// The kubelet killed `c` on `host` (it has just exited): it starts it again in

@@ -469,6 +469,19 @@ enum Stashed {
     Request(u64),
 }
 
+/// What follows a graceful stop of etcd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterStop {
+    /// A `stop` fault: the process stays down.
+    Exit,
+    /// The kubelet restarts the pod after a certificate renewal: a new pod, started at
+    /// once.
+    NewPod,
+    /// The kubelet killed it for failed probes: the same pod, restarted subject to the
+    /// crash-loop back-off (`RestartBackoff::delay_after_kill`).
+    KilledForProbes,
+}
+
 struct EtcdProcess {
     server: EtcdServer,
     incarnation: u32,
@@ -480,11 +493,9 @@ struct EtcdProcess {
     held: Vec<Message>,
     /// Graceful stop in progress: waiting for leadership to move to this member.
     stopping_for: Option<MemberId>,
-    /// The kubelet restarts this process once its graceful stop has finished.
-    restart_after_stop: bool,
-    /// That stop is the kubelet's kill for failed probes, so the restart after it
-    /// goes through the crash-loop back-off (a renewal's new pod does not).
-    killed_for_probes: bool,
+    /// Whether, and how, the kubelet starts etcd again once its graceful stop has
+    /// finished.
+    after_stop: AfterStop,
     /// Stopping: its client listeners are closed, so new client calls are refused,
     /// while raft goes on until the open client streams are cut.
     clients_closed: bool,
@@ -1209,8 +1220,7 @@ impl Simulation {
             writing: None,
             held: Vec::new(),
             stopping_for: None,
-            restart_after_stop: false,
-            killed_for_probes: false,
+            after_stop: AfterStop::Exit,
             clients_closed: false,
             hang: crate::model::kubelet::HangProbe::new(now, now == SimTime::ZERO),
         });
