@@ -39,6 +39,9 @@ impl Simulation {
             self.member_reply(id, Err(RequestError::Unavailable));
             return;
         };
+        if let Some(req) = self.pending.get_mut(&id) {
+            req.received = true;
+        }
         if p.paused {
             p.stash.push(Stashed::Request(id));
             return;
@@ -91,23 +94,70 @@ impl Simulation {
         true
     }
 
+    /// etcd's request timeout of call `id` (7 s; `LANE_ETCD_DEADLINE`, counted from the
+    /// call's issue). For a direct client or an apiserver's readiness check it ends
+    /// the call. An apiserver's other calls end there only if the member can run that
+    /// timer: one frozen runs it when it resumes, a powered-off host never, and no
+    /// member does for a call none saw; the apiserver's handler ends such a call at its
+    /// cap (`on_handler_cap`) unless the member answers first.
     pub(super) fn on_deadline(&mut self, id: u64) {
-        let Some(req) = self.pending.get_mut(&id) else { return };
-        if std::mem::take(&mut req.lost) {
-            // No server timed it out: the apiserver's handler ends it (`call_lost`).
-            let handler = match req.kind {
-                RequestKind::Write => control_plane::MUTATING_HANDLER_TIMEOUT,
-                _ => control_plane::REQUEST_TIMEOUT,
-            };
-            // What it gets then is its own context's deadline, whatever etcd's leader.
-            req.lead_at_issue = None;
-            let issued = self.outcome.requests[req.record].issued;
-            self.queue.push(issued + handler, Event::Deadline(id));
-            // No member saw it, so it never commits: a lease write is not waited for.
-            self.leases.never_committed(id);
+        let Some(req) = self.pending.get(&id) else { return };
+        let host = req.host;
+        let from_apiserver = matches!(req.origin, Some(Origin::Api { .. } | Origin::Lease { .. }));
+        let frozen = self.hosts[host.index()].etcd.as_ref().is_some_and(|p| p.paused);
+        let unanswerable = req.lost || !self.hosts[host.index()].up;
+        if from_apiserver && (unanswerable || frozen) {
+            if frozen && !unanswerable {
+                let p = self.hosts[host.index()].etcd.as_mut().expect("checked above");
+                p.stash.push(Stashed::Deadline(id));
+            }
+            let req = self.pending.get_mut(&id).expect("checked above");
+            if std::mem::take(&mut req.lost) {
+                // No member saw it, so it never commits: a lease write is not waited for.
+                self.leases.never_committed(id);
+            }
+            self.cap_at_handler(id);
             return;
         }
-        let req = &self.pending[&id];
+        // A frozen member took the call in only when it resumed: its timer started then.
+        if let Some(t) = req.taken_late
+            && t + self.spec.etcd.request_timeout() > self.now
+        {
+            self.queue.push(t + self.spec.etcd.request_timeout(), Event::Deadline(id));
+            return;
+        }
+        self.server_timeout(id);
+    }
+
+    /// Sets the apiserver handler's cap for call `id` (once): 34 s after the call for a
+    /// write, `--request-timeout` 60 s otherwise.
+    fn cap_at_handler(&mut self, id: u64) {
+        let Some(req) = self.pending.get_mut(&id) else { return };
+        if std::mem::replace(&mut req.at_handler_cap, true) {
+            return;
+        }
+        let handler = match req.kind {
+            RequestKind::Write => control_plane::MUTATING_HANDLER_TIMEOUT,
+            _ => control_plane::REQUEST_TIMEOUT,
+        };
+        let issued = self.outcome.requests[req.record].issued;
+        self.queue.push(issued + handler, Event::HandlerCap(id));
+    }
+
+    /// The apiserver's handler gave up on call `id`: what it gets is its own context's
+    /// deadline, whatever etcd's leader.
+    pub(super) fn on_handler_cap(&mut self, id: u64) {
+        let Some(req) = self.pending.get(&id) else { return };
+        let host = req.host;
+        self.finish_request(id, Err(RequestError::DeadlineExceeded));
+        self.forget_abandoned_write(id, host);
+    }
+
+    /// etcd's request timeout ran out in the member that has call `id` (at once, or
+    /// when it resumed from a freeze): it answers that it timed out, with etcd's words
+    /// for why.
+    pub(super) fn server_timeout(&mut self, id: u64) {
+        let Some(req) = self.pending.get(&id) else { return };
         let current = self.hosts[req.host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
         let err = match (req.lead_at_issue, current) {
             (None, _) => RequestError::DeadlineExceeded,
@@ -116,12 +166,35 @@ impl Simulation {
         };
         let host = req.host;
         self.finish_request(id, Err(err));
-        // The client gave up: etcd abandons a write still waiting for a leader, which
-        // then never commits.
+        self.forget_abandoned_write(id, host);
+    }
+
+    /// The client gave up on call `id` to the member on `host`: etcd abandons a write
+    /// still waiting for a leader, which then never commits.
+    fn forget_abandoned_write(&mut self, id: u64, host: HostId) {
         if let Some(p) = self.hosts[host.index()].etcd.as_mut()
             && p.server.forget(WriteId(id))
         {
             self.leases.never_committed(id);
+        }
+    }
+
+    /// The etcd process on `host` is gone while the host runs on (killed, crashed, or
+    /// stopped): the calls it had taken in get their answer now, over the network,
+    /// instead of waiting for a timer in a process that no longer exists. A process
+    /// that dies has its kernel reset the connections (`ConnectionClosed`); one that
+    /// stops answers the calls it still had with "server stopped". A write among them
+    /// may already be in the log, so it may still commit.
+    pub(super) fn answer_calls_of_gone_member(&mut self, host: HostId, error: RequestError) {
+        let taken: Vec<u64> =
+            self.pending.iter().filter(|(_, r)| r.host == host && r.received).map(|(id, _)| id).collect();
+        for id in taken {
+            // Answered once: should a new process die before the answer arrives, the
+            // call is not its to answer again.
+            if let Some(req) = self.pending.get_mut(&id) {
+                req.received = false;
+            }
+            self.member_reply(id, Err(error));
         }
     }
 }

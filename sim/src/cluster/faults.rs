@@ -969,6 +969,7 @@ impl Simulation {
             h.data.get_or_insert_with(DurableState::default).apply(&batch);
         }
         let name = h.name.clone();
+        self.answer_calls_of_gone_member(host, RequestError::ServerStopped);
         if p.after_stop == AfterStop::KilledForProbes {
             // The kubelet's kill has ended: it starts the container in the same sync,
             // subject to the back-off, as after a SIGKILL.
@@ -990,6 +991,7 @@ impl Simulation {
             self.track_etcd_leaders();
             if self.hosts[host.index()].up {
                 self.watch_streams_reset(host);
+                self.answer_calls_of_gone_member(host, RequestError::ConnectionClosed);
             }
         }
     }
@@ -1043,7 +1045,13 @@ impl Simulation {
                     self.step_message(host, msg);
                 }
                 Stashed::DiskDone => self.complete_write(host),
-                Stashed::Request(id) => self.deliver_request(id),
+                Stashed::Request(id) => {
+                    if let Some(req) = self.pending.get_mut(&id) {
+                        req.taken_late = Some(self.now);
+                    }
+                    self.deliver_request(id);
+                }
+                Stashed::Deadline(id) => self.on_deadline(id),
             }
         }
         if let Some(p) = self.process_mut(host, inc)

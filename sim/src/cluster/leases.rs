@@ -131,6 +131,8 @@ impl LeaseStore {
                         | RequestError::TimedOut
                         | RequestError::TimedOutLeaderFail
                         | RequestError::LeaderChanged
+                        | RequestError::ConnectionClosed
+                        | RequestError::ServerStopped
                 );
                 match self.ops.get_mut(&etcd_id) {
                     Some(w) if may_commit && applied.is_none() => w.answered = true,

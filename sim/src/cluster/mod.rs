@@ -247,6 +247,13 @@ pub enum RequestError {
     LeaderChanged,
     #[error("transport: authentication handshake failed: x509: certificate has expired or is not yet valid")]
     CertificateExpired,
+    /// The member's process died on a live host with the call: its kernel reset the
+    /// connection.
+    #[error("rpc error: code = Unavailable desc = error reading from server: EOF")]
+    ConnectionClosed,
+    /// The member stopped (gracefully) with the call still waiting on raft.
+    #[error("etcdserver: server stopped")]
+    ServerStopped,
 }
 
 impl From<ServerError> for RequestError {
@@ -396,7 +403,10 @@ enum Event {
     DiskDone(HostId, u32),
     Fault(u32),
     Workload(RequestKind),
+    /// etcd's request timeout of a call (`on_deadline`).
     Deadline(u64),
+    /// The apiserver's handler gives up on a call the member cannot answer.
+    HandlerCap(u64),
     /// Stop after a graceful-stop transfer finished or timed out, or after removal.
     StopProcess(HostId, u32),
     /// A stopping etcd has cut its remaining client streams: on to raft's Stop.
@@ -467,6 +477,9 @@ enum Stashed {
     Deliver(u32),
     DiskDone,
     Request(u64),
+    /// etcd's own request timeout of a call, which ran out while the process was
+    /// frozen: Go runs the expired timer once it resumes.
+    Deadline(u64),
 }
 
 /// What follows a graceful stop of etcd.
@@ -550,6 +563,15 @@ struct PendingRequest {
     /// the network lost it): etcd's own request timeout never runs for it, so it
     /// waits on the apiserver's handler instead (`on_deadline`).
     lost: bool,
+    /// The apiserver handler's cap (`HandlerCap`) is set for the call: the member
+    /// cannot run its own timeout now.
+    at_handler_cap: bool,
+    /// The call reached the member's host while its etcd ran (a frozen process's
+    /// kernel takes it too): if that process dies, the connection it came on breaks.
+    received: bool,
+    /// When a frozen member took the call in, once it resumed: etcd's request timeout
+    /// runs from then.
+    taken_late: Option<SimTime>,
 }
 
 pub struct Simulation {
@@ -870,7 +892,20 @@ impl Simulation {
         let record = self.outcome.requests.len();
         self.outcome.requests.push(RequestRecord { id, kind, host, issued: self.now, finished: None, result: None });
         let lead = self.hosts[host.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
-        self.pending.insert(id, PendingRequest { kind, host, lead_at_issue: lead, record, origin, lost: false });
+        self.pending.insert(
+            id,
+            PendingRequest {
+                kind,
+                host,
+                lead_at_issue: lead,
+                record,
+                origin,
+                lost: false,
+                at_handler_cap: false,
+                received: false,
+                taken_late: None,
+            },
+        );
         self.queue.push_in_order(LANE_ETCD_DEADLINE, self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
         id
     }
@@ -1069,6 +1104,7 @@ impl Simulation {
             }
             Event::Workload(kind) => self.on_workload(kind),
             Event::Deadline(id) => self.on_deadline(id),
+            Event::HandlerCap(id) => self.on_handler_cap(id),
             Event::StopProcess(host, inc) => {
                 if self.process_mut(host, inc).is_some() {
                     self.stop_now(host);
@@ -1128,11 +1164,13 @@ impl Simulation {
         }
         let (host, part) = match *ev {
             Event::ApiArrive(_, h) | Event::ApiCheckTick(h, _) => (h, Part::Apiserver),
-            Event::EtcdCallReply(id, _) | Event::Deadline(id) => match self.pending.get(&id)?.origin? {
-                Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => {
-                    (apiserver, Part::Apiserver)
+            Event::EtcdCallReply(id, _) | Event::Deadline(id) | Event::HandlerCap(id) => {
+                match self.pending.get(&id)?.origin? {
+                    Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => {
+                        (apiserver, Part::Apiserver)
+                    }
                 }
-            },
+            }
             Event::LivenessProbe(h, _)
             | Event::LivenessProbeTimeout(h, ..)
             | Event::ApiserverSigkill(h, _)
