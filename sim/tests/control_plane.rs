@@ -571,7 +571,7 @@ fn sigterm_the_etcd_leader_at_20s(seed: u64) -> (hasim_sim::Simulation, SimTime,
 }
 
 #[test]
-fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_watch_streams_are_cut() {
+fn a_sigtermed_etcd_leader_shuts_its_apiserver_out_at_once_but_leads_until_the_watch_streams_are_cut() {
     for seed in 0..5 {
         let (mut sim, stop, leader, term) = sigterm_the_etcd_leader_at_20s(seed);
         let name = format!("cp-{}", leader.0 + 1);
@@ -579,13 +579,16 @@ fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_wat
         let out = sim.finish();
         out.assert_safe();
         // etcd's Close stops its client servers first: the listener closes at once, so
-        // the local apiserver's next etcd check is refused and it turns unready...
+        // the local apiserver's next etcd check waits for a channel that cannot connect
+        // (clientv3 calls are WaitForReady), gets no answer within its 2 s, and the
+        // apiserver turns unready...
         let unready = out
             .timeline
             .iter()
             .find(|t| t.at >= stop && t.text.contains(&format!("apiserver on {name} is not ready")))
             .unwrap_or_else(|| panic!("{name}'s apiserver stayed ready, seed={seed}"));
-        assert!(unready.at.since(stop) < SimDuration::from_millis(1_100), "unready at {}, seed={seed}", unready.at);
+        assert!(unready.text.ends_with("its etcd check got no answer within 2.000s"), "{}", unready.text);
+        assert!(unready.at.since(stop) < SimDuration::from_millis(3_100), "unready at {}, seed={seed}", unready.at);
         // ...while raft goes on: it keeps leading until the apiservers' watch streams are
         // cut after the request timeout (7 s), and only then hands leadership over.
         let next =
@@ -596,12 +599,19 @@ fn a_sigtermed_etcd_leader_refuses_its_apiserver_at_once_but_leads_until_the_wat
             "new leader {after} after the SIGTERM, seed={seed}"
         );
         assert!(out.timeline.iter().any(|t| t.at >= stop && t.text.contains("MsgTimeoutNow")), "seed={seed}");
-        // Writes through that apiserver fail meanwhile: its member refuses the calls.
+        // Writes through that apiserver wait meanwhile, for a channel that never
+        // reconnects: their clients time out. None is refused.
+        let failures = &out.control_plane.as_ref().unwrap().failures;
         assert!(
-            out.control_plane.as_ref().unwrap().failures.iter().any(|&(t, p, f)| p == Plane::Write
+            failures.iter().any(|&(t, p, f)| p == Plane::Write
                 && t >= stop
                 && t < stop + SimDuration::from_secs(7)
-                && matches!(f, Failure::Etcd { backend, .. } if backend == leader)),
+                && f == Failure::ClientTimeout { backend: Some(leader) }),
+            "seed={seed}"
+        );
+        assert!(
+            !failures.iter().any(|&(t, _, f)| t >= stop
+                && matches!(f, Failure::Etcd { backend, error: RequestError::Unavailable } if backend == leader)),
             "seed={seed}"
         );
     }

@@ -40,7 +40,7 @@ impl Simulation {
             return;
         };
         if let Some(req) = self.pending.get_mut(&id) {
-            req.received = true;
+            req.received_by = Some(p.incarnation);
         }
         if p.paused {
             p.stash.push(Stashed::Request(id));
@@ -94,18 +94,34 @@ impl Simulation {
         true
     }
 
-    /// etcd's request timeout of call `id` (7 s; `LANE_ETCD_DEADLINE`, counted from the
-    /// call's issue). For a direct client or an apiserver's readiness check it ends
-    /// the call. An apiserver's other calls end there only if the member can run that
-    /// timer: one frozen runs it when it resumes, a powered-off host never, and no
-    /// member does for a call none saw; the apiserver's handler ends such a call at its
-    /// cap (`on_handler_cap`) unless the member answers first.
+    /// etcd's request timeout of call `id` (7 s, counted from the call's issue in
+    /// `LANE_ETCD_DEADLINE`, or from when the member took it in late). For a direct
+    /// client or an apiserver's readiness check it ends the call. An apiserver's other
+    /// calls end there only if the member can run that timer: one frozen runs it when
+    /// it resumes; none does once the process that took the call in is gone, for a
+    /// powered-off host, for a call none saw or one still waiting for a ready channel;
+    /// the apiserver's handler ends such a call at its cap (`on_handler_cap`) unless a
+    /// member answers first.
     pub(super) fn on_deadline(&mut self, id: u64) {
         let Some(req) = self.pending.get(&id) else { return };
         let host = req.host;
         let from_apiserver = matches!(req.origin, Some(Origin::Api { .. } | Origin::Lease { .. }));
-        let frozen = self.hosts[host.index()].etcd.as_ref().is_some_and(|p| p.paused);
-        let unanswerable = req.lost || !self.hosts[host.index()].up;
+        if req.parked {
+            // Still waiting for a ready channel: no member has it. The readiness check's
+            // call ends with its own context's deadline, long past.
+            if from_apiserver {
+                self.cap_at_handler(id);
+            } else {
+                self.finish_request(id, Err(RequestError::DeadlineExceeded));
+            }
+            return;
+        }
+        let process = self.hosts[host.index()].etcd.as_ref();
+        let frozen = process.is_some_and(|p| p.paused);
+        // The process that took the call in is gone (its host lost power, or it was
+        // replaced): none will time it out.
+        let taker_gone = req.received_by.is_some_and(|inc| process.is_none_or(|p| p.incarnation != inc));
+        let unanswerable = req.lost || taker_gone || !self.hosts[host.index()].up;
         if from_apiserver && (unanswerable || frozen) {
             if frozen && !unanswerable {
                 let p = self.hosts[host.index()].etcd.as_mut().expect("checked above");
@@ -141,7 +157,8 @@ impl Simulation {
             _ => control_plane::REQUEST_TIMEOUT,
         };
         let issued = self.outcome.requests[req.record].issued;
-        self.queue.push(issued + handler, Event::HandlerCap(id));
+        // The deadline that got here may have waited in a frozen apiserver past the cap.
+        self.queue.push((issued + handler).max(self.now), Event::HandlerCap(id));
     }
 
     /// The apiserver's handler gave up on call `id`: what it gets is its own context's
@@ -185,15 +202,12 @@ impl Simulation {
     /// that dies has its kernel reset the connections (`ConnectionClosed`); one that
     /// stops answers the calls it still had with "server stopped". A write among them
     /// may already be in the log, so it may still commit.
-    pub(super) fn answer_calls_of_gone_member(&mut self, host: HostId, error: RequestError) {
-        let taken: Vec<u64> =
-            self.pending.iter().filter(|(_, r)| r.host == host && r.received).map(|(id, _)| id).collect();
+    pub(super) fn answer_calls_of_gone_member(&mut self, host: HostId, incarnation: u32, error: RequestError) {
+        let taken: Vec<u64> = (self.pending.iter())
+            .filter(|(_, r)| r.host == host && r.received_by == Some(incarnation))
+            .map(|(id, _)| id)
+            .collect();
         for id in taken {
-            // Answered once: should a new process die before the answer arrives, the
-            // call is not its to answer again.
-            if let Some(req) = self.pending.get_mut(&id) {
-                req.received = false;
-            }
             self.member_reply(id, Err(error));
         }
     }

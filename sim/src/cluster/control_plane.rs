@@ -273,6 +273,23 @@ struct ConnRoute {
 /// for the answer; only then is a silent (powered-off) member's connection dropped.
 const ETCD_KEEPALIVE_DETECT: SimDuration = SimDuration::from_secs(40);
 
+/// When a gRPC channel whose server has refused it since `since` connects to the server
+/// that is listening again from `up`: at its first reconnect attempt from then on. The
+/// attempts follow grpc-go's default connection back-off (clientv3 keeps it): at once,
+/// then 1 s, growing 1.6-fold to at most 120 s. grpc-go spreads each wait by ±20 %;
+/// hasim takes the middle.
+pub(super) fn grpc_reconnect(since: SimTime, up: SimTime) -> SimTime {
+    const BASE: SimDuration = SimDuration::from_secs(1);
+    const MAX: SimDuration = SimDuration::from_secs(120);
+    let mut attempt = since;
+    let mut wait = BASE;
+    while attempt < up {
+        attempt += wait;
+        wait = SimDuration(wait.as_micros() * 8 / 5).min(MAX);
+    }
+    attempt
+}
+
 /// client-go's HTTP/2 health check: ReadIdleTimeout 30 s, then PingTimeout 15 s.
 const HTTP2_PING_CLOSE: SimDuration = SimDuration::from_secs(45);
 
@@ -314,6 +331,11 @@ pub(super) struct ApiServerProc {
     /// Frozen (SIGSTOP): its kernel still accepts connections, but nothing is answered
     /// and its timers wait.
     pub(super) paused: bool,
+    /// etcd calls waiting for a ready channel to a member (clientv3's WaitForReady), in
+    /// the order they were made.
+    parked: Vec<u64>,
+    /// When it started: its etcd client's channels dialled first then.
+    born: SimTime,
 }
 
 /// The state of an apiserver's watch cache (its cacher's reflector).
@@ -531,6 +553,8 @@ impl Simulation {
             probe_waiting: None,
             terminating: false,
             paused: false,
+            parked: Vec::new(),
+            born: self.now,
         });
         self.update_holding();
         self.queue.push(self.now, Event::ApiCheckTick(host, inc));
@@ -911,44 +935,109 @@ impl Simulation {
     /// Whether clientv3's balancer would still use member `m`: its process refuses
     /// nothing (a live host whose etcd is gone or stopping refuses the connection at
     /// once), or its host went silent too recently for the keepalive to have noticed.
-    fn endpoint_usable(&self, m: MemberId) -> bool {
+    fn endpoint_usable(&self, api: &ApiServerProc, m: MemberId) -> bool {
         let now = self.now;
         self.host_of(m).is_some_and(|h| {
             let t = &self.hosts[h.index()];
             match (t.up, t.down_since) {
-                (true, _) => t.etcd.as_ref().is_some_and(|p| !p.clients_closed),
+                (true, _) => self.channel_ready_at(api, h).is_some_and(|at| now >= at),
                 (false, Some(since)) => now.since(since) < ETCD_KEEPALIVE_DETECT,
                 (false, None) => true,
             }
         })
     }
 
+    /// When the channel of apiserver `api` to the etcd on the live host `member` is (or
+    /// will be) ready, while that etcd listens: at once if it never refused the
+    /// connection since its host booted, else at the channel's first reconnect attempt
+    /// after it began listening again. The channel has been reconnecting since the
+    /// refusals began, or since the apiserver started if that was later.
+    fn channel_ready_at(&self, api: &ApiServerProc, member: HostId) -> Option<SimTime> {
+        let t = &self.hosts[member.index()];
+        t.etcd.as_ref().filter(|p| !p.clients_closed)?;
+        Some(match t.etcd_refused_from {
+            Some(since) => grpc_reconnect(since.max(api.born), t.etcd_listening_since),
+            None => t.etcd_listening_since,
+        })
+    }
+
+    /// Wakes the apiserver on `host` when its first channel to a listening member will
+    /// be ready, if calls wait for one.
+    pub(super) fn wake_when_a_channel_is_ready(&mut self, host: HostId) {
+        let Some(api) = self.hosts[host.index()].apiserver.as_ref() else { return };
+        if api.parked.is_empty() {
+            return;
+        }
+        let at = (api.endpoints.iter())
+            .filter_map(|&m| self.host_of(m))
+            .filter(|&h| self.hosts[h.index()].up)
+            .filter_map(|h| self.channel_ready_at(api, h))
+            .min();
+        if let Some(at) = at {
+            let inc = api.incarnation;
+            self.queue.push(at.max(self.now), Event::ApiChannelReady(host, inc));
+        }
+    }
+
     /// The apiserver on `host` sends one request to an etcd member. Returns the etcd
     /// request id, or None when it has no member to talk to.
     pub(super) fn etcd_call(&mut self, host: HostId, kind: RequestKind, origin: Origin) -> Option<u64> {
-        let api = self.hosts[host.index()].apiserver.as_mut()?;
-        if api.endpoints.is_empty() {
-            return None;
+        let api = self.hosts[host.index()].apiserver.as_ref()?;
+        let first = *api.endpoints.first()?;
+        match self.pick_endpoint(host) {
+            Some(target) => {
+                let id = self.register_request(target, kind, Some(origin));
+                self.send_call(host, target, id);
+                Some(id)
+            }
+            None => {
+                // clientv3 makes its calls WaitForReady: with no channel ready, the call
+                // waits in the client until one reconnects (`on_etcd_reachable`), or its
+                // caller gives up; it is not refused.
+                let target = self.host_of(first)?;
+                let id = self.register_request(target, kind, Some(origin));
+                if let Some(req) = self.pending.get_mut(&id) {
+                    req.parked = true;
+                }
+                let api = self.hosts[host.index()].apiserver.as_mut()?;
+                api.parked.push(id);
+                if api.parked.len() == 1 {
+                    self.wake_when_a_channel_is_ready(host);
+                }
+                Some(id)
+            }
         }
-        // clientv3's balancer round-robins over the endpoints whose connection is up: a
-        // member whose process is gone on a live host refused the connection and is
-        // skipped at once; a powered-off host is only noticed by the gRPC keepalive
-        // (kube-apiserver: ping after 30 s idle, 10 s to answer). With none usable it
-        // tries the next one anyway.
+    }
+
+    /// The member host the next call of the apiserver on `host` goes to, if any of its
+    /// endpoints is usable. clientv3's balancer round-robins over the endpoints whose
+    /// channel is ready: a member whose process is gone on a live host refused the
+    /// connection and is skipped until its channel reconnects; a powered-off host is
+    /// only noticed by the gRPC keepalive (kube-apiserver: ping after 30 s idle, 10 s
+    /// to answer).
+    fn pick_endpoint(&mut self, host: HostId) -> Option<HostId> {
+        let api = self.hosts[host.index()].apiserver.as_ref()?;
         let n = api.endpoints.len();
         let start = api.rr;
-        let api = self.hosts[host.index()].apiserver.as_ref()?;
-        let pick =
-            (0..n).map(|k| (start + k) % n).find(|&i| self.endpoint_usable(api.endpoints[i])).unwrap_or(start % n);
+        let pick = (0..n).map(|k| (start + k) % n).find(|&i| self.endpoint_usable(api, api.endpoints[i]))?;
         let member = api.endpoints[pick];
-        let api = self.hosts[host.index()].apiserver.as_mut()?;
-        api.rr = pick + 1;
-        let target = self.host_of(member)?;
-        let id = self.register_request(target, kind, Some(origin));
+        self.hosts[host.index()].apiserver.as_mut()?.rr = pick + 1;
+        self.host_of(member)
+    }
+
+    /// The etcd on `host` refuses the apiservers' connections from now on (unless it
+    /// already did): their channels start reconnecting with back-off.
+    pub(super) fn refusing_from_now(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.index()];
+        h.etcd_refusing_since.get_or_insert(self.now);
+    }
+
+    /// Sends call `id` of the apiserver on `host` to the member on `target`.
+    fn send_call(&mut self, host: HostId, target: HostId, id: u64) {
         if !self.hosts[target.index()].up {
             // Nothing answers a powered-off host.
             self.call_lost(id);
-            return Some(id);
+            return;
         }
         // TLS to the member: it checks our apiserver-etcd-client certificate, we check
         // its server certificate.
@@ -957,13 +1046,60 @@ impl Simulation {
                 && self.cert_valid(target, CertKind::EtcdServer, host))
         {
             self.finish_request(id, Err(RequestError::CertificateExpired));
-            return Some(id);
+            return;
         }
         match self.network.send(self.now, host, target) {
             Delivery::At(at) => self.queue.push(at, Event::EtcdCallArrive(id)),
             _ => self.call_lost(id),
         }
-        Some(id)
+    }
+
+    /// A channel of the apiserver on `host` may be ready: the calls waiting for one go
+    /// out (a frozen apiserver sends them once it resumes).
+    pub(super) fn on_api_channel_ready(&mut self, host: HostId, inc: u32) {
+        let live = self.hosts[host.index()].apiserver.as_ref().is_some_and(|a| a.incarnation == inc);
+        if live && !self.hosts[host.index()].frozen {
+            self.send_parked_calls(host);
+        }
+    }
+
+    /// The apiserver on `host` sends the calls that waited for a ready channel, if one
+    /// is ready now.
+    pub(super) fn send_parked_calls(&mut self, host: HostId) {
+        let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| !a.paused) else { return };
+        if api.parked.is_empty() {
+            return;
+        }
+        let parked = std::mem::take(&mut api.parked);
+        let mut left = Vec::new();
+        for id in parked {
+            if !self.pending.contains_key(&id) {
+                continue; // its caller's deadline or the handler's cap ended it
+            }
+            let Some(target) = self.pick_endpoint(host) else {
+                left.push(id);
+                continue;
+            };
+            let now = self.now;
+            let req = self.pending.get_mut(&id).expect("checked above");
+            req.parked = false;
+            req.host = target;
+            // etcd's request timeout starts when the member takes the call in.
+            req.taken_late = Some(now);
+            let (record, capped) = (req.record, req.at_handler_cap);
+            self.outcome.requests[record].host = target;
+            if capped {
+                // Its first deadline passed while it waited: the member's own timer is
+                // the one left to run.
+                self.queue.push(now + self.spec.etcd.request_timeout(), Event::Deadline(id));
+            }
+            self.send_call(host, target, id);
+        }
+        if let Some(api) = self.hosts[host.index()].apiserver.as_mut() {
+            left.append(&mut api.parked);
+            api.parked = left;
+        }
+        self.wake_when_a_channel_is_ready(host);
     }
 
     /// A call of an apiserver's that no member will ever see. The gRPC connection looks
@@ -2588,5 +2724,29 @@ fn check_failure_reason(haproxy: &Haproxy, result: CheckResult) -> String {
             None => format!("connected, but its GET got no answer before `inter` ({}) ran out", cfg.inter),
         },
         CheckResult::NotReady => "got a /readyz answer other than 200: the apiserver's etcd check fails".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(ms: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_channel_reconnects_at_the_first_back_off_attempt_after_the_server_listens_again() {
+        // Attempts at 0, 1 s, 2.6 s, 5.16 s, 9.256 s, ... after the refusals began.
+        assert_eq!(grpc_reconnect(t(0), t(0)), t(0), "listening again at once: the first attempt gets in");
+        assert_eq!(grpc_reconnect(t(0), t(500)), t(1000));
+        assert_eq!(grpc_reconnect(t(0), t(1000)), t(1000));
+        assert_eq!(grpc_reconnect(t(0), t(1001)), t(2600));
+        assert_eq!(grpc_reconnect(t(0), t(7000)), t(9256));
+        assert_eq!(grpc_reconnect(t(70_000), t(77_000)), t(79_256), "counted from when the refusals began");
+        // The waits stop growing at 120 s.
+        let late = grpc_reconnect(t(0), t(3_600_000));
+        let next = grpc_reconnect(t(0), late + SimDuration::from_millis(1));
+        assert_eq!(next.since(late), SimDuration::from_secs(120));
     }
 }

@@ -278,6 +278,7 @@ impl Simulation {
                         if !pause {
                             self.release_held(h);
                             self.answer_waiting_probe(h);
+                            self.send_parked_calls(h);
                         }
                     }
                 }
@@ -608,6 +609,8 @@ impl Simulation {
             self.hosts[host.index()].down_since = Some(self.now);
         }
         self.hosts[host.index()].up = false;
+        // The gRPC keepalive, not refusals, decides when clients notice (`endpoint_usable`).
+        self.hosts[host.index()].etcd_refusing_since = None;
         // No kernel is left to reset connections: their clients hear nothing.
         self.hosts[host.index()].apiserver = None;
         self.hosts[host.index()].frozen = false;
@@ -652,6 +655,7 @@ impl Simulation {
             self.note(EventKind::Fault, Some(host), format!("fault: host {name} resumed; {held} held events now run"));
             self.resume(host);
             self.release_held(host);
+            self.send_parked_calls(host);
         }
         for c in Component::ALL {
             self.pause_component(host, c, freeze);
@@ -901,6 +905,11 @@ impl Simulation {
         let timeout = self.spec.etcd.request_timeout();
         let watched = self.spec.control_plane.is_some();
         let Some(p) = self.hosts[host.index()].etcd.as_mut() else { return };
+        if p.paused {
+            // A stopped process cannot act on SIGTERM: it does once it resumes.
+            p.sigterm_waiting = true;
+            return;
+        }
         if p.clients_closed {
             // Already closing: etcd's interrupt handler is running Close and a second
             // SIGTERM changes nothing (a kubelet restart asked for meanwhile still
@@ -914,6 +923,7 @@ impl Simulation {
         p.clients_closed = true;
         let inc = p.incarnation;
         let (kind, what) = stop_words(p.after_stop != AfterStop::Exit, &name);
+        self.refusing_from_now(host);
         self.note(
             kind,
             Some(host),
@@ -969,7 +979,8 @@ impl Simulation {
             h.data.get_or_insert_with(DurableState::default).apply(&batch);
         }
         let name = h.name.clone();
-        self.answer_calls_of_gone_member(host, RequestError::ServerStopped);
+        self.refusing_from_now(host);
+        self.answer_calls_of_gone_member(host, p.incarnation, RequestError::ServerStopped);
         if p.after_stop == AfterStop::KilledForProbes {
             // The kubelet's kill has ended: it starts the container in the same sync,
             // subject to the back-off, as after a SIGKILL.
@@ -987,11 +998,12 @@ impl Simulation {
     /// The process dies; only what was fsynced survives. On a host that stays up the
     /// kernel resets its connections, which breaks the watch streams it fed at once.
     pub(super) fn crash_process(&mut self, host: HostId) {
-        if self.hosts[host.index()].etcd.take().is_some() {
+        if let Some(p) = self.hosts[host.index()].etcd.take() {
             self.track_etcd_leaders();
             if self.hosts[host.index()].up {
+                self.refusing_from_now(host);
                 self.watch_streams_reset(host);
-                self.answer_calls_of_gone_member(host, RequestError::ConnectionClosed);
+                self.answer_calls_of_gone_member(host, p.incarnation, RequestError::ConnectionClosed);
             }
         }
     }
@@ -1063,6 +1075,11 @@ impl Simulation {
         }
         self.replaying_stash = false;
         self.track_etcd_leaders();
+        if let Some(p) = self.process_mut(host, inc)
+            && std::mem::take(&mut p.sigterm_waiting)
+        {
+            self.graceful_stop(host);
+        }
         self.probed_process_resumed(host, Process::Etcd);
     }
 }

@@ -407,6 +407,9 @@ enum Event {
     Deadline(u64),
     /// The apiserver's handler gives up on a call the member cannot answer.
     HandlerCap(u64),
+    /// A gRPC channel of the apiserver on `.0` (incarnation `.1`) to an etcd member may
+    /// be ready again: the calls waiting for one go out.
+    ApiChannelReady(HostId, u32),
     /// Stop after a graceful-stop transfer finished or timed out, or after removal.
     StopProcess(HostId, u32),
     /// A stopping etcd has cut its remaining client streams: on to raft's Stop.
@@ -514,6 +517,9 @@ struct EtcdProcess {
     clients_closed: bool,
     /// The kubelet's liveness probe (`kubelet`).
     hang: crate::model::kubelet::HangProbe,
+    /// A SIGTERM (a `stop`) reached it while it was frozen: it acts on it once it
+    /// resumes.
+    sigterm_waiting: bool,
 }
 
 struct Host {
@@ -541,6 +547,16 @@ struct Host {
     frozen: bool,
     /// When it lost power, while it is down.
     down_since: Option<SimTime>,
+    /// Since when its etcd has refused the apiservers' connections, while it does (its
+    /// process died, stopped or closed its listeners on this live host): their gRPC
+    /// channels have been reconnecting with back-off from then.
+    etcd_refusing_since: Option<SimTime>,
+    /// When the refusals that ended as its running etcd began to listen began, if any:
+    /// the channels' reconnect schedules still run from then
+    /// (`Simulation::channel_ready_at`).
+    etcd_refused_from: Option<SimTime>,
+    /// When its running etcd began to listen.
+    etcd_listening_since: SimTime,
     /// Events for this host's frozen apiserver, kubelet or LB, in arrival order.
     held: Vec<Event>,
 }
@@ -566,12 +582,16 @@ struct PendingRequest {
     /// The apiserver handler's cap (`HandlerCap`) is set for the call: the member
     /// cannot run its own timeout now.
     at_handler_cap: bool,
-    /// The call reached the member's host while its etcd ran (a frozen process's
-    /// kernel takes it too): if that process dies, the connection it came on breaks.
-    received: bool,
-    /// When a frozen member took the call in, once it resumed: etcd's request timeout
-    /// runs from then.
+    /// The etcd process (its incarnation) that took the call in, if one did (a frozen
+    /// process's kernel takes it too): if that process dies, the connection it came on
+    /// breaks, and no other process will answer it.
+    received_by: Option<u32>,
+    /// When the member took the call in, if later than it was made (a frozen member
+    /// once it resumed, or a call that waited for a ready channel): etcd's request
+    /// timeout runs from then.
     taken_late: Option<SimTime>,
+    /// Waiting in the apiserver's etcd client for a ready channel (`ApiServerProc::parked`).
+    parked: bool,
 }
 
 pub struct Simulation {
@@ -717,6 +737,9 @@ impl Simulation {
                 relist_phase: SimDuration(kubelet_rng.below(crate::model::kubelet::PLEG_RELIST_PERIOD.as_micros())),
                 frozen: false,
                 down_since: None,
+                etcd_refusing_since: None,
+                etcd_refused_from: None,
+                etcd_listening_since: SimTime::ZERO,
                 held: Vec::new(),
             })
             .collect();
@@ -851,6 +874,7 @@ impl Simulation {
     /// Processes every event up to and including `end`.
     pub fn run_until(&mut self, end: SimTime) {
         while let Some((t, ev)) = self.queue.pop_until(end) {
+            debug_assert!(t >= self.now, "an event at {t} was due before now ({}): seed={}", self.now, self.spec.seed);
             self.now = t;
             self.handle(ev);
             if self.outcome.timeline.len() != self.observed_notes || t >= self.next_state_check {
@@ -902,8 +926,9 @@ impl Simulation {
                 origin,
                 lost: false,
                 at_handler_cap: false,
-                received: false,
+                received_by: None,
                 taken_late: None,
+                parked: false,
             },
         );
         self.queue.push_in_order(LANE_ETCD_DEADLINE, self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
@@ -1036,12 +1061,15 @@ impl Simulation {
         let overlaps = self.overlaps.clone();
         let stale = (self.stale_reads, self.max_staleness, self.stale.len());
         let client_timeout = self.cp().map_or(SimDuration::ZERO, |c| c.clients.timeout);
-        // Every request has a deadline no later than this (a retry keeps its request's).
+        // Every client request, and every direct client's etcd call, has a deadline no
+        // later than this (a retry keeps its request's). An apiserver's etcd call may
+        // wait longer, for its handler's cap: its record may be left unfinished.
         let last_deadline = end + client_timeout.max(self.spec.etcd.request_timeout()) + SimDuration::from_secs(1);
         self.settling = true;
         while self.requests_in_flight()
             && let Some((t, ev)) = self.queue.pop_until(last_deadline)
         {
+            debug_assert!(t >= self.now, "an event at {t} was due before now ({}): seed={}", self.now, self.spec.seed);
             self.now = t;
             self.handle(ev);
         }
@@ -1105,6 +1133,7 @@ impl Simulation {
             Event::Workload(kind) => self.on_workload(kind),
             Event::Deadline(id) => self.on_deadline(id),
             Event::HandlerCap(id) => self.on_handler_cap(id),
+            Event::ApiChannelReady(host, inc) => self.on_api_channel_ready(host, inc),
             Event::StopProcess(host, inc) => {
                 if self.process_mut(host, inc).is_some() {
                     self.stop_now(host);
@@ -1261,12 +1290,19 @@ impl Simulation {
             after_stop: AfterStop::Exit,
             clients_closed: false,
             hang: crate::model::kubelet::HangProbe::new(now, now == SimTime::ZERO),
+            sigterm_waiting: false,
         });
         self.started.insert(member);
+        h.etcd_listening_since = now;
+        h.etcd_refused_from = h.etcd_refusing_since.take();
         let phase = self.boot_rng.below(hb.as_micros());
         let inc = h.incarnation;
         self.queue.push(now + SimDuration(phase), Event::Tick(host, inc));
         self.drive(host);
+        // Calls that wait for a ready channel may find one to this member.
+        for i in 0..self.cp_hosts.len() {
+            self.wake_when_a_channel_is_ready(self.cp_hosts[i]);
+        }
     }
 
     fn process_mut(&mut self, host: HostId, inc: u32) -> Option<&mut EtcdProcess> {
