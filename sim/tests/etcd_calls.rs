@@ -201,3 +201,34 @@ fn a_call_whose_member_process_lost_power_with_it_waits_for_the_handlers_cap_eve
         }
     }
 }
+
+#[test]
+fn an_answer_the_network_loses_leaves_the_call_to_the_apiservers_handler_not_to_etcds_timeout() {
+    let mut seen = 0;
+    for seed in 0..4 {
+        let mut cp = ControlPlaneSpec::stacked(3);
+        cp.etcd = hasim_sim::EtcdPlacement::External { members: 3 };
+        cp.clients =
+            ClientLoad { writes_per_sec: 20, quorum_reads_per_sec: 0, cache_reads_per_sec: 0, ..ClientLoad::default() };
+        let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(cp).build();
+        let host = |sim: &hasim_sim::Simulation, name: &str| {
+            (0..sim.host_count() as u32).map(HostId).find(|&h| sim.host_name(h) == name).expect("host")
+        };
+        let (etcd1, cp1) = (host(&sim, "etcd-1"), host(&sim, "cp-1"));
+        sim.run_until(at(20));
+        // etcd-1 still hears cp-1's apiserver, but its answers to it are lost.
+        sim.inject(Fault::CutOneWay { from: Target::Host(etcd1), to: Target::Host(cp1) });
+        sim.run_until(at(80));
+        let out = sim.finish();
+        out.assert_safe();
+        for r in out.requests.iter().filter(|r| r.kind == RequestKind::Write && r.host == etcd1 && r.issued > at(21)) {
+            // Nothing answers with an etcd timeout from a member that did answer.
+            assert!(!is_etcd_timeout(r.result) || r.result == Some(Err(RequestError::DeadlineExceeded)), "{r:?}");
+            if r.result == Some(Err(RequestError::DeadlineExceeded)) {
+                seen += 1;
+                assert_eq!(r.finished.map(|f| f.since(r.issued)), Some(secs(34)), "{r:?}, seed={seed}");
+            }
+        }
+    }
+    assert!(seen > 10, "only {seen} writes to etcd-1 lost their answers");
+}

@@ -65,8 +65,8 @@ impl Simulation {
     }
 
     /// The member answers request `id`. A direct client gets the answer at once; an
-    /// apiserver gets it over the network (lost if the path is cut: its deadline ends
-    /// the call then).
+    /// apiserver gets it over the network (lost if the path is cut: the apiserver
+    /// handler's cap ends the call then, `on_deadline`).
     pub(super) fn member_reply(&mut self, id: u64, result: Result<LogIndex, RequestError>) {
         let Some(req) = self.pending.get(&id) else { return };
         let Some(origin) = req.origin else {
@@ -76,7 +76,11 @@ impl Simulation {
         let apiserver = match origin {
             Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => apiserver,
         };
-        if let Delivery::At(at) = self.network.send(self.now, req.host, apiserver) {
+        let delivery = self.network.send(self.now, req.host, apiserver);
+        if let Some(req) = self.pending.get_mut(&id) {
+            req.answered = true;
+        }
+        if let Delivery::At(at) = delivery {
             self.queue.push(at, Event::EtcdCallReply(id, result));
         }
     }
@@ -98,8 +102,9 @@ impl Simulation {
     /// `LANE_ETCD_DEADLINE`, or from when the member took it in late). For a direct
     /// client or an apiserver's readiness check it ends the call. An apiserver's other
     /// calls end there only if the member can run that timer: one frozen runs it when
-    /// it resumes; none does once the process that took the call in is gone, for a
-    /// powered-off host, for a call none saw or one still waiting for a ready channel;
+    /// it resumes; none does once the process that took the call in is gone or has
+    /// answered (the network lost the answer), for a powered-off host, for a call none
+    /// saw or one still waiting for a ready channel;
     /// the apiserver's handler ends such a call at its cap (`on_handler_cap`) unless a
     /// member answers first.
     pub(super) fn on_deadline(&mut self, id: u64) {
@@ -121,7 +126,8 @@ impl Simulation {
         // The process that took the call in is gone (its host lost power, or it was
         // replaced): none will time it out.
         let taker_gone = req.received_by.is_some_and(|inc| process.is_none_or(|p| p.incarnation != inc));
-        let unanswerable = req.lost || taker_gone || !self.hosts[host.index()].up;
+        // An answer the network lost is not sent again either.
+        let unanswerable = req.lost || taker_gone || req.answered || !self.hosts[host.index()].up;
         if from_apiserver && (unanswerable || frozen) {
             if frozen && !unanswerable {
                 let p = self.hosts[host.index()].etcd.as_mut().expect("checked above");

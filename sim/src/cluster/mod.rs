@@ -592,6 +592,9 @@ struct PendingRequest {
     taken_late: Option<SimTime>,
     /// Waiting in the apiserver's etcd client for a ready channel (`ApiServerProc::parked`).
     parked: bool,
+    /// The member sent its answer back to the apiserver: if the network lost it, no
+    /// timer of the member's is left to end the call.
+    answered: bool,
 }
 
 pub struct Simulation {
@@ -929,6 +932,7 @@ impl Simulation {
                 received_by: None,
                 taken_late: None,
                 parked: false,
+                answered: false,
             },
         );
         self.queue.push_in_order(LANE_ETCD_DEADLINE, self.now + self.spec.etcd.request_timeout(), Event::Deadline(id));
