@@ -232,3 +232,55 @@ fn an_answer_the_network_loses_leaves_the_call_to_the_apiservers_handler_not_to_
     }
     assert!(seen > 10, "only {seen} writes to etcd-1 lost their answers");
 }
+
+#[test]
+fn a_call_that_reaches_a_member_just_as_it_stops_waits_for_another_channel_instead_of_being_refused() {
+    for seed in 0..4 {
+        let mut cp = ControlPlaneSpec::stacked(3);
+        cp.etcd = hasim_sim::EtcdPlacement::External { members: 3 };
+        let mut sim = ClusterBuilder::new(3).seed(seed).control_plane(cp).build();
+        let host = |sim: &hasim_sim::Simulation, name: &str| {
+            (0..sim.host_count() as u32).map(HostId).find(|&h| sim.host_name(h) == name).expect("host")
+        };
+        let (etcd1, etcd2) = (host(&sim, "etcd-1"), host(&sim, "etcd-2"));
+        sim.run_until(at(20));
+        // The readiness checks of the second at 20 s are on their way as the two stop.
+        sim.inject(Fault::Stop(Target::Host(etcd1)));
+        sim.inject(Fault::Stop(Target::Host(etcd2)));
+        sim.run_until(at(40));
+        let out = sim.finish();
+        out.assert_safe();
+        let refused = out.timeline.iter().find(|t| t.text.contains("not running on that host"));
+        assert!(refused.is_none(), "{refused:?}, seed={seed}");
+        assert!(
+            !out.requests.iter().any(|r| r.result == Some(Err(RequestError::Unavailable))),
+            "an apiserver's call was refused, seed={seed}"
+        );
+    }
+}
+
+#[test]
+fn a_channel_that_never_got_through_keeps_its_back_off_when_its_member_is_refused_again() {
+    for seed in 0..3 {
+        let on = Target::Host(CP2);
+        let faults = [
+            (20, Fault::StopProcess { target: on, process: Process::Etcd }),
+            (80, Fault::Start { target: on, process: Process::Etcd }),
+            (85, Fault::Kill { target: on, process: Process::Etcd }),
+        ];
+        let out = run(seed, &faults, 100);
+        // Refused since 20 s, the channel tries at 20 s, 21 s, 22.6 s, ... 63.07 s and
+        // 89.91 s: the etcd started at 80 s was never reached before the kill, so the
+        // restart after it is reached only at 89.91 s, not 1 s after the kill.
+        let late: Vec<_> = out
+            .requests
+            .iter()
+            .filter(|r| r.kind == RequestKind::Write && r.host == CP2 && r.issued > at(86) && r.issued < at(89))
+            .collect();
+        assert!(!late.is_empty(), "no write went to cp-2 after the kill, seed={seed}");
+        for r in late {
+            let finished = r.finished.unwrap_or_else(|| panic!("{r:?} never ended, seed={seed}"));
+            assert!(finished >= at(89) + SimDuration::from_millis(910), "{r:?} went out too soon, seed={seed}");
+        }
+    }
+}

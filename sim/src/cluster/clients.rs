@@ -34,9 +34,7 @@ impl Simulation {
         let Some(req) = self.pending.get(&id) else { return };
         let (host, kind) = (req.host, req.kind);
         let Some(p) = self.hosts[host.index()].etcd.as_mut().filter(|p| !p.clients_closed) else {
-            // No process, or one that is stopping and has closed its client listeners:
-            // the connection is refused.
-            self.member_reply(id, Err(RequestError::Unavailable));
+            self.call_not_taken(id);
             return;
         };
         if let Some(req) = self.pending.get_mut(&id) {
@@ -62,6 +60,43 @@ impl Simulation {
             }
         }
         self.after_step(host);
+    }
+
+    /// Call `id` reached a member host whose etcd does not take it: no process, or one
+    /// that is stopping and has closed its client listeners. A direct client's call is
+    /// refused. An apiserver's goes back to waiting for a ready channel in its etcd
+    /// client, as gRPC retries a call the server never processed: one that met a
+    /// stopping server's GOAWAY, and, through clientv3's retry of reads, a read the
+    /// process's death reset; a write the reset cut fails (EOF). On a host that lost
+    /// power nothing answers at all.
+    fn call_not_taken(&mut self, id: u64) {
+        let Some(req) = self.pending.get(&id) else { return };
+        let apiserver = match req.origin {
+            Some(Origin::Api { apiserver, .. } | Origin::Lease { apiserver, .. } | Origin::Check { apiserver }) => {
+                apiserver
+            }
+            None => {
+                self.member_reply(id, Err(RequestError::Unavailable));
+                return;
+            }
+        };
+        let host = req.host;
+        if !self.hosts[host.index()].up {
+            self.call_lost(id);
+            return;
+        }
+        let closing = self.hosts[host.index()].etcd.is_some();
+        if !closing && req.kind == RequestKind::Write {
+            self.member_reply(id, Err(RequestError::ConnectionClosed));
+            return;
+        }
+        if let Some(req) = self.pending.get_mut(&id) {
+            req.parked = true;
+        }
+        if let Some(api) = self.hosts[apiserver.index()].apiserver.as_mut() {
+            api.parked.push(id);
+            self.wake_when_a_channel_is_ready(apiserver);
+        }
     }
 
     /// The member answers request `id`. A direct client gets the answer at once; an

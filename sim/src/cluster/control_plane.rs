@@ -333,7 +333,7 @@ pub(super) struct ApiServerProc {
     pub(super) paused: bool,
     /// etcd calls waiting for a ready channel to a member (clientv3's WaitForReady), in
     /// the order they were made.
-    parked: Vec<u64>,
+    pub(super) parked: Vec<u64>,
     /// When it started: its etcd client's channels dialled first then.
     born: SimTime,
 }
@@ -992,7 +992,7 @@ impl Simulation {
             }
             None => {
                 // clientv3 makes its calls WaitForReady: with no channel ready, the call
-                // waits in the client until one reconnects (`on_etcd_reachable`), or its
+                // waits in the client until one reconnects (`on_api_channel_ready`), or its
                 // caller gives up; it is not refused.
                 let target = self.host_of(first)?;
                 let id = self.register_request(target, kind, Some(origin));
@@ -1028,8 +1028,19 @@ impl Simulation {
     /// The etcd on `host` refuses the apiservers' connections from now on (unless it
     /// already did): their channels start reconnecting with back-off.
     pub(super) fn refusing_from_now(&mut self, host: HostId) {
+        let now = self.now;
         let h = &mut self.hosts[host.index()];
-        h.etcd_refusing_since.get_or_insert(self.now);
+        if h.etcd_refusing_since.is_some() {
+            return;
+        }
+        // gRPC resets a channel's back-off only once it connects: refusals that
+        // resume before the channels got through to the process in between go on
+        // with the schedule the earlier ones started.
+        let since = match h.etcd_refused_from {
+            Some(from) if grpc_reconnect(from, h.etcd_listening_since) > now => from,
+            _ => now,
+        };
+        h.etcd_refusing_since = Some(since);
     }
 
     /// Sends call `id` of the apiserver on `host` to the member on `target`.
@@ -1066,6 +1077,9 @@ impl Simulation {
     /// The apiserver on `host` sends the calls that waited for a ready channel, if one
     /// is ready now.
     pub(super) fn send_parked_calls(&mut self, host: HostId) {
+        if self.hosts[host.index()].frozen {
+            return;
+        }
         let Some(api) = self.hosts[host.index()].apiserver.as_mut().filter(|a| !a.paused) else { return };
         if api.parked.is_empty() {
             return;
@@ -1081,9 +1095,11 @@ impl Simulation {
                 continue;
             };
             let now = self.now;
+            let lead = self.hosts[target.index()].etcd.as_ref().and_then(|p| p.server.raft.lead);
             let req = self.pending.get_mut(&id).expect("checked above");
             req.parked = false;
             req.host = target;
+            req.lead_at_issue = lead;
             // etcd's request timeout starts when the member takes the call in.
             req.taken_late = Some(now);
             let (record, capped) = (req.record, req.at_handler_cap);
@@ -1110,7 +1126,7 @@ impl Simulation {
     /// `--request-timeout` 60 s otherwise), when no one waits on it any more. The
     /// readiness check's call has its own 2 s context, and its tick judges it on time
     /// whatever the call does.
-    fn call_lost(&mut self, id: u64) {
+    pub(super) fn call_lost(&mut self, id: u64) {
         if let Some(req) = self.pending.get_mut(&id)
             && matches!(req.origin, Some(Origin::Api { .. } | Origin::Lease { .. }))
         {
