@@ -928,7 +928,7 @@ impl Simulation {
             kind,
             Some(host),
             format!(
-                "{what}: it closes its client listeners at once (new calls are refused) and waits up to its request timeout ({timeout}) for the apiservers' open watch streams before raft stops"
+                "{what}: it closes its client listeners at once (new connections are refused; the apiservers' calls wait for a channel) and waits up to its request timeout ({timeout}) for the apiservers' open watch streams before raft stops"
             ),
         );
         self.queue.push(now + timeout, Event::EtcdClientsClosed(host, inc));
