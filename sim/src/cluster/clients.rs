@@ -103,7 +103,7 @@ impl Simulation {
     /// apiserver gets it over the network (lost if the path is cut: the apiserver
     /// handler's cap ends the call then, `on_deadline`).
     pub(super) fn member_reply(&mut self, id: u64, result: Result<LogIndex, RequestError>) {
-        let Some(req) = self.pending.get(&id) else { return };
+        let Some(req) = self.pending.get_mut(&id) else { return };
         let Some(origin) = req.origin else {
             self.finish_request(id, result);
             return;
@@ -111,11 +111,8 @@ impl Simulation {
         let apiserver = match origin {
             Origin::Api { apiserver, .. } | Origin::Check { apiserver } | Origin::Lease { apiserver, .. } => apiserver,
         };
-        let delivery = self.network.send(self.now, req.host, apiserver);
-        if let Some(req) = self.pending.get_mut(&id) {
-            req.answered = true;
-        }
-        if let Delivery::At(at) = delivery {
+        req.answered = true;
+        if let Delivery::At(at) = self.network.send(self.now, req.host, apiserver) {
             self.queue.push(at, Event::EtcdCallReply(id, result));
         }
     }
@@ -139,9 +136,8 @@ impl Simulation {
     /// calls end there only if the member can run that timer: one frozen runs it when
     /// it resumes; none does once the process that took the call in is gone or has
     /// answered (the network lost the answer), for a powered-off host, for a call none
-    /// saw or one still waiting for a ready channel;
-    /// the apiserver's handler ends such a call at its cap (`on_handler_cap`) unless a
-    /// member answers first.
+    /// saw, or for one still waiting for a ready channel. The apiserver's handler ends
+    /// such a call at its cap (`on_handler_cap`) unless a member answers first.
     pub(super) fn on_deadline(&mut self, id: u64) {
         let Some(req) = self.pending.get(&id) else { return };
         let host = req.host;

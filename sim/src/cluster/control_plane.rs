@@ -932,9 +932,10 @@ impl Simulation {
         t.up && !t.frozen && self.network.can_reach(src, host) && self.network.can_reach(host, src)
     }
 
-    /// Whether clientv3's balancer would still use member `m`: its process refuses
-    /// nothing (a live host whose etcd is gone or stopping refuses the connection at
-    /// once), or its host went silent too recently for the keepalive to have noticed.
+    /// Whether clientv3's balancer of apiserver `api` would use member `m`: on a live
+    /// host, while its etcd listens and `api`'s channel to it has reconnected (one
+    /// whose etcd is gone or stopping refuses the connection at once); on a host that
+    /// went silent, until the keepalive notices.
     fn endpoint_usable(&self, api: &ApiServerProc, m: MemberId) -> bool {
         let now = self.now;
         self.host_of(m).is_some_and(|h| {
@@ -956,6 +957,8 @@ impl Simulation {
         let t = &self.hosts[member.index()];
         t.etcd.as_ref().filter(|p| !p.clients_closed)?;
         Some(match t.etcd_refused_from {
+            // The channels that were there when the refusals began share one schedule.
+            Some(since) if api.born <= since => t.etcd_channels_ready_at,
             Some(since) => grpc_reconnect(since.max(api.born), t.etcd_listening_since),
             None => t.etcd_listening_since,
         })

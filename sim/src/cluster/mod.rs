@@ -557,6 +557,9 @@ struct Host {
     etcd_refused_from: Option<SimTime>,
     /// When its running etcd began to listen.
     etcd_listening_since: SimTime,
+    /// When the channels that were open before `etcd_refused_from` reach its running
+    /// etcd (`control_plane::grpc_reconnect`).
+    etcd_channels_ready_at: SimTime,
     /// Events for this host's frozen apiserver, kubelet or LB, in arrival order.
     held: Vec<Event>,
 }
@@ -743,6 +746,7 @@ impl Simulation {
                 etcd_refusing_since: None,
                 etcd_refused_from: None,
                 etcd_listening_since: SimTime::ZERO,
+                etcd_channels_ready_at: SimTime::ZERO,
                 held: Vec::new(),
             })
             .collect();
@@ -1299,6 +1303,7 @@ impl Simulation {
         self.started.insert(member);
         h.etcd_listening_since = now;
         h.etcd_refused_from = h.etcd_refusing_since.take();
+        h.etcd_channels_ready_at = h.etcd_refused_from.map_or(now, |since| control_plane::grpc_reconnect(since, now));
         let phase = self.boot_rng.below(hb.as_micros());
         let inc = h.incarnation;
         self.queue.push(now + SimDuration(phase), Event::Tick(host, inc));
