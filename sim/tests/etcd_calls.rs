@@ -284,3 +284,26 @@ fn a_channel_that_never_got_through_keeps_its_back_off_when_its_member_is_refuse
         }
     }
 }
+
+#[test]
+fn a_read_cut_off_by_its_members_death_is_sent_again_as_clientv3_retries_reads() {
+    for seed in 0..4 {
+        // Frozen from 20 s, cp-2's etcd holds the calls of the next 10 s in its kernel
+        // when it is killed at 30 s; the kubelet starts it again within a second.
+        let kill = (30, Fault::Kill { target: Target::Host(CP2), process: Process::Etcd });
+        let out = run(seed, &[pause(20), kill], 45);
+        let reads: Vec<_> = out
+            .requests
+            .iter()
+            .filter(|r| r.kind == RequestKind::LinearizableRead && r.host == CP2)
+            .filter(|r| r.issued >= at(25) && r.issued < at(30))
+            .collect();
+        assert!(!reads.is_empty(), "no read went to cp-2 while it was frozen, seed={seed}");
+        for r in reads {
+            // A write the reset cut fails (it may have been applied); a read is sent
+            // again once the channel reconnects, and the restarted member serves it.
+            assert_eq!(r.result.map(|x| x.is_ok()), Some(true), "{r:?}, seed={seed}");
+            assert!(r.finished.is_some_and(|f| f >= at(31)), "{r:?}, seed={seed}");
+        }
+    }
+}

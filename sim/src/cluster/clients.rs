@@ -90,8 +90,16 @@ impl Simulation {
             self.member_reply(id, Err(RequestError::ConnectionClosed));
             return;
         }
+        self.wait_for_a_channel(id, apiserver);
+    }
+
+    /// Call `id` goes back to waiting in the etcd client of the apiserver on
+    /// `apiserver` for a ready channel (`ApiServerProc::parked`); with that apiserver
+    /// gone, its handler's cap ends it.
+    fn wait_for_a_channel(&mut self, id: u64, apiserver: HostId) {
         if let Some(req) = self.pending.get_mut(&id) {
             req.parked = true;
+            req.received_by = None;
         }
         if let Some(api) = self.hosts[apiserver.index()].apiserver.as_mut() {
             api.parked.push(id);
@@ -238,14 +246,23 @@ impl Simulation {
     /// instead of waiting for a timer in a process that no longer exists. A process
     /// that dies has its kernel reset the connections (`ConnectionClosed`); one that
     /// stops answers the calls it still had with "server stopped". A write among them
-    /// may already be in the log, so it may still commit.
+    /// may already be in the log, so it may still commit. Both errors are gRPC's
+    /// Unavailable, on which clientv3 retries a read: an apiserver's read goes back to
+    /// waiting for a ready channel instead.
     pub(super) fn answer_calls_of_gone_member(&mut self, host: HostId, incarnation: u32, error: RequestError) {
-        let taken: Vec<u64> = (self.pending.iter())
+        let taken: Vec<(u64, RequestKind, Option<Origin>)> = (self.pending.iter())
             .filter(|(_, r)| r.host == host && r.received_by == Some(incarnation))
-            .map(|(id, _)| id)
+            .map(|(id, r)| (id, r.kind, r.origin))
             .collect();
-        for id in taken {
-            self.member_reply(id, Err(error));
+        for (id, kind, origin) in taken {
+            match origin {
+                Some(Origin::Api { apiserver, .. } | Origin::Lease { apiserver, .. } | Origin::Check { apiserver })
+                    if kind != RequestKind::Write =>
+                {
+                    self.wait_for_a_channel(id, apiserver)
+                }
+                _ => self.member_reply(id, Err(error)),
+            }
         }
     }
 }
