@@ -31,15 +31,13 @@ impl Simulation {
     }
 
     pub(super) fn deliver_request(&mut self, id: u64) {
-        let Some(req) = self.pending.get(&id) else { return };
+        let Some(req) = self.pending.get_mut(&id) else { return };
         let (host, kind) = (req.host, req.kind);
         let Some(p) = self.hosts[host.index()].etcd.as_mut().filter(|p| !p.clients_closed) else {
             self.call_not_taken(id);
             return;
         };
-        if let Some(req) = self.pending.get_mut(&id) {
-            req.received_by = Some(p.incarnation);
-        }
+        req.received_by = Some(p.incarnation);
         if p.paused {
             p.stash.push(Stashed::Request(id));
             return;
